@@ -1,0 +1,109 @@
+"""The ``monitor`` click group and what every command shares (settings, output helpers).
+
+Commands live in one module per concern (``monitor/cli/<concern>.py``) and register on
+``cli``; ``monitor/cli/__init__.py`` imports them all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from monitor.errors import MonitorError
+from monitor.settings import Settings, SettingsError, load_settings
+
+__all__ = ["cli", "pass_settings", "emit_rows", "fail"]
+
+
+class _Group(click.Group):
+    """Turns the monitor's own errors into one clear line and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (MonitorError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="MONITOR_HOME",
+    help="Data directory (warehouse, staging, models, outbox). Default: var/ in the repo.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="russia-asia-monitor")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: int) -> None:
+    """Russia–Japan and Russia–China news monitor.
+
+    Pulls news feeds, classifies articles against the seed article's topics and stores them
+    in a DuckDB warehouse for trends, a daily digest and the Airflow UI.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_root().obj or {}
+    if "settings" not in obj:
+        obj["settings"] = load_settings(home=obj.get("home"))
+    return obj["settings"]
+
+
+def pass_settings(func):
+    """Decorator: hand the command the loaded ``Settings`` as its first argument."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        return ctx.invoke(func, _settings(ctx), *args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def fail(message: str) -> None:
+    """Stop the command with a clear message (exit code 1)."""
+    raise click.ClickException(message)
+
+
+def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
+    """Print rows as a rich table, CSV or JSON (one array of objects)."""
+    if fmt == "json":
+        records = [dict(zip(columns, (_jsonable(v) for v in row), strict=False)) for row in rows]
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(columns)
+        out.writerows([["" if v is None else v for v in row] for row in rows])
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console(file=sys.stdout, soft_wrap=False, width=max(120, Console().width)).print(table)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

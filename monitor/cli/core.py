@@ -1,0 +1,132 @@
+"""Set-up and warehouse commands: ``init``, ``config``, ``sql``, ``sources``, ``ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.app import cli, emit_rows, fail, pass_settings
+from monitor.settings import Settings, describe
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+#: Statement types ``monitor sql`` runs. Everything else (INSERT, CREATE, COPY, ATTACH, SET,
+#: PRAGMA, ...) is refused before it reaches DuckDB; the connection is read-only and has no
+#: file access as a second line of defence.
+_READ_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+
+@cli.command()
+@pass_settings
+def init(settings: Settings) -> None:
+    """Create the data directory and the warehouse, apply migrations, load the sources."""
+    from monitor import warehouse
+    from monitor.sources import load_sources, sync_sources
+
+    settings.ensure_dirs()
+    sources = load_sources(settings.sources_file)
+    with warehouse.writer(settings) as con:
+        sync_sources(con, sources)
+        version = warehouse.schema_version(con)
+    click.echo(f"data directory: {settings.home}")
+    click.echo(f"warehouse:      {settings.warehouse_path} (schema version {version})")
+    click.echo(f"read snapshot:  {settings.snapshot_path}  <- open this one for analysis")
+    click.echo(f"sources:        {len(sources)} from {settings.sources_file}")
+
+
+@cli.command()
+@pass_settings
+def config(settings: Settings) -> None:
+    """Show the effective settings (defaults < TOML file < MONITOR_* variables)."""
+    emit_rows(["setting", "value"], describe(settings), "table")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--primary", is_flag=True,
+              help="Read the writer's file instead of the published snapshot.")
+@pass_settings
+def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
+    """Run a read-only SQL query against the warehouse.
+
+    Reads the published snapshot, so it never blocks ingestion. Write statements are refused.
+
+    \b
+    Example:
+      monitor sql "SELECT outlet, count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"
+    """
+    import duckdb
+
+    from monitor import warehouse
+
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        fail(f"SQL does not parse: {exc}")
+    if not statements:
+        fail("no SQL statement given")
+    for st in statements:
+        kind = st.type.name
+        if kind not in _READ_STATEMENTS:
+            fail(f"monitor sql is read-only: {kind} statements are refused. Use SELECT (or "
+                 f"EXPLAIN); to change data use the monitor's commands.")
+    with warehouse.reader(settings, primary=primary) as con:
+        con.execute("SET enable_external_access = false")
+        try:
+            result = None
+            for st in statements:
+                result = con.execute(st.query)
+            columns = [d[0] for d in result.description] if result.description else []
+            rows = result.fetchall()
+        except duckdb.Error as exc:
+            fail(f"query failed: {exc}")
+    emit_rows(columns, rows, fmt)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_settings
+def sources(settings: Settings, fmt: str) -> None:
+    """Each source with its health: last success, consecutive failures, last error."""
+    from monitor import warehouse
+
+    with warehouse.reader(settings) as con:
+        result = con.execute(
+            "SELECT s.source_id, s.outlet, s.kind, s.enabled,"
+            " strftime(f.last_ok_at, '%Y-%m-%d %H:%M') AS last_ok,"
+            " coalesce(f.consecutive_failures, 0) AS failures, f.last_outcome, f.last_status,"
+            " strftime(f.next_poll_at, '%Y-%m-%d %H:%M') AS next_poll,"
+            " coalesce(s.disabled_reason, f.last_error) AS last_error"
+            " FROM sources s LEFT JOIN feed_state f USING (source_id)"
+            " ORDER BY failures DESC, s.source_id"
+        )
+        columns = [d[0] for d in result.description]
+        rows = result.fetchall()
+    if fmt == "table":
+        rows = [tuple((str(v)[:60] if i == len(r) - 1 and v else v) for i, v in enumerate(r))
+                for r in rows]
+    emit_rows(columns, rows, fmt)
+
+
+@cli.command()
+@click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="Use this sources file instead of the configured one.")
+@click.option("--only", multiple=True, help="Fetch only these source ids (repeatable).")
+@click.option("--all", "poll_all", is_flag=True,
+              help="Ignore the back-off of failing sources and poll every enabled source.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print the summary only.")
+@pass_settings
+def ingest(settings: Settings, sources_file: Path | None, only: tuple[str, ...],
+           poll_all: bool, quiet: bool) -> None:
+    """Fetch every enabled source once, parse, dedup, classify and store new articles."""
+    from monitor.pipeline import run_ingest
+
+    if sources_file is not None:
+        settings = settings.with_(sources_file=sources_file)
+    summary = run_ingest(settings, only=set(only) or None, poll_all=poll_all,
+                         progress=not quiet)
+    click.echo(summary.describe())
+    if summary.sources_total and summary.sources_failed == summary.sources_total:
+        fail("every source failed: check the network and `monitor sources` for the errors")

@@ -1,0 +1,144 @@
+"""The list of feeds and searches we poll, read from ``seeds/sources.toml``.
+
+Format (other tools and the tests rely on it): an array of tables ``[[sources]]`` with
+``id`` (unique slug), ``url``, ``outlet`` and optional ``language``, ``country``,
+``kind`` (``feed`` or ``search``) and ``enabled`` (default true).
+
+The file is the operator's intent; the warehouse's ``sources`` table is the state. Syncing
+keeps what the fetcher learned (a permanent redirect's new URL, a 410's ``enabled = false``)
+until the file itself changes that source's URL.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from monitor.errors import ConfigError
+
+__all__ = ["Source", "load_sources", "sync_sources", "active_sources"]
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_KINDS = ("feed", "search")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    url: str
+    outlet: str
+    language: str | None = None
+    country: str | None = None
+    kind: str = "feed"
+    enabled: bool = True
+
+
+def load_sources(path: Path) -> list[Source]:
+    """Read and validate a sources file; every problem names the entry and the key."""
+    if not path.exists():
+        raise ConfigError(f"sources file {path} does not exist (see seeds/sources.toml)")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    entries = table.get("sources")
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: expected an array of tables [[sources]]")
+    seen: set[str] = set()
+    sources = []
+    for index, entry in enumerate(entries, 1):
+        where = f"{path}: [[sources]] #{index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: not a table")
+        unknown = set(entry) - {"id", "url", "outlet", "language", "country", "kind", "enabled",
+                                "note"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+        for key in ("id", "url", "outlet"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise ConfigError(f"{where}: '{key}' is required and must be a string")
+        sid = entry["id"]
+        if not _SLUG.match(sid):
+            raise ConfigError(f"{where}: id {sid!r} must be a lower-case slug")
+        if sid in seen:
+            raise ConfigError(f"{where}: duplicate id {sid!r}")
+        seen.add(sid)
+        if not entry["url"].startswith(("http://", "https://")):
+            raise ConfigError(f"{where} ({sid}): url must be http(s)")
+        kind = entry.get("kind", "feed")
+        if kind not in _KINDS:
+            raise ConfigError(f"{where} ({sid}): kind must be one of {_KINDS}")
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where} ({sid}): enabled must be true or false")
+        sources.append(
+            Source(
+                id=sid,
+                url=entry["url"].strip(),
+                outlet=entry["outlet"].strip(),
+                language=entry.get("language"),
+                country=entry.get("country"),
+                kind=kind,
+                enabled=enabled,
+            )
+        )
+    return sources
+
+
+def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    """Upsert the file's sources into the ``sources`` table in one transaction.
+
+    A source whose configured URL is unchanged keeps its stored URL (which may be a permanent
+    redirect's target) and its disabled state; a changed URL in the file resets both.
+    """
+    con.execute("BEGIN")
+    try:
+        for s in sources:
+            row = con.execute(
+                "SELECT configured_url, enabled, disabled_reason FROM sources WHERE source_id = ?",
+                [s.id],
+            ).fetchone()
+            if row is None:
+                con.execute(
+                    "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
+                    " enabled, configured_url, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [s.id, s.url, s.outlet, s.language, s.country, s.kind, s.enabled, s.url],
+                )
+                continue
+            configured_url, _enabled, reason = row
+            if configured_url != s.url:
+                con.execute(
+                    "UPDATE sources SET url = ?, configured_url = ?, enabled = ?,"
+                    " disabled_reason = NULL WHERE source_id = ?",
+                    [s.url, s.url, s.enabled, s.id],
+                )
+            # The file decides enabled, except that a fetcher-disabled source (410) stays off
+            # until the operator changes its URL.
+            enabled = s.enabled and reason is None
+            con.execute(
+                "UPDATE sources SET outlet = ?, language = ?, country = ?, kind = ?,"
+                " enabled = ?, updated_at = now()::TIMESTAMP WHERE source_id = ?",
+                [s.outlet, s.language, s.country, s.kind, enabled, s.id],
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def active_sources(con: duckdb.DuckDBPyConnection, ids: set[str] | None = None) -> list[Source]:
+    """Enabled sources as stored (URLs after permanent redirects), optionally limited to ids."""
+    rows = con.execute(
+        "SELECT source_id, url, outlet, language, country, kind FROM sources"
+        " WHERE enabled ORDER BY source_id"
+    ).fetchall()
+    out = [Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4], kind=r[5])
+           for r in rows]
+    if ids is not None:
+        out = [s for s in out if s.id in ids]
+    return out

@@ -1,0 +1,248 @@
+"""Opening the DuckDB warehouse: one writer at a time, readers that never block it.
+
+DuckDB lets one process hold a database file read-write, and while it does no other process
+may open the file at all, not even read-only. We therefore keep two files in the data
+directory:
+
+``warehouse.duckdb``
+    the primary. Only the monitor's writer opens it, for short transactions (one batch), under
+    an exclusive ``fcntl`` lock on ``warehouse.lock`` so writers in several processes
+    (CLI, Airflow tasks, Celery workers on one host) queue instead of failing.
+
+``warehouse-read.duckdb``
+    the published snapshot. After every write session the writer copies the closed primary to
+    a temporary file and atomically renames it over the snapshot. Analysts' DuckDB shells,
+    ``monitor sql``, ``monitor trends`` and the Airflow Trends view open this file read-only.
+    A reader that holds the old snapshot open keeps reading the old inode; ingestion never
+    waits for it, and it never waits for ingestion.
+
+Migrations are numbered SQL files in ``warehouse/migrations`` applied in one transaction each,
+recording the version in ``schema_migrations``. Views in ``warehouse/views/*.sql`` are
+(re)created after migrations whenever their text changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from monitor.errors import WarehouseBusy, WarehouseError
+from monitor.settings import Settings
+
+__all__ = [
+    "writer",
+    "reader",
+    "apply_migrations",
+    "publish_snapshot",
+    "schema_version",
+    "is_lock_error",
+]
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
+_LOCK_POLL = 0.2
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for DuckDB's 'file is locked by another process' errors."""
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _migrations(settings: Settings) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(settings.migrations_dir.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise WarehouseError(f"{path}: migration files are named NNNN_name.sql")
+        found.append((int(match.group(1)), path))
+    versions = [v for v, _ in found]
+    if len(versions) != len(set(versions)):
+        raise WarehouseError(f"two migrations share a number in {settings.migrations_dir}")
+    return found
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not row or not row[0]:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[int]:
+    """Apply pending migrations, then refresh changed views. Returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_views ("
+        " name VARCHAR PRIMARY KEY, sha1 VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, path in _migrations(settings):
+        if version in done:
+            continue
+        sql = path.read_text(encoding="utf-8")
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                [version, path.name],
+            )
+            con.execute("COMMIT")
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(f"migration {path.name} failed: {exc}") from exc
+        log.info("applied migration version=%s name=%s", version, path.name)
+        applied.append(version)
+    _refresh_views(con, settings)
+    return applied
+
+
+def _refresh_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    if not settings.views_dir.exists():
+        return
+    known = dict(con.execute("SELECT name, sha1 FROM schema_views").fetchall())
+    paths = sorted(settings.views_dir.glob("*.sql"))
+    changed = [p for p in paths if known.get(p.name) != _sha1(p)]
+    if not changed:
+        return
+    # Views may depend on each other: recreate them all, in name order, in one transaction.
+    con.execute("BEGIN")
+    try:
+        for path in paths:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT OR REPLACE INTO schema_views VALUES (?, ?, now()::TIMESTAMP)",
+                [path.name, _sha1(path)],
+            )
+        con.execute("COMMIT")
+    except Exception as exc:
+        con.execute("ROLLBACK")
+        raise WarehouseError(f"view {path.name} failed: {exc}") from exc
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive advisory lock between processes on this host, waited for up to timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"another monitor writer held {path} for over {timeout:.0f}s; "
+                        "the batch stays staged and is stored by the next run"
+                    ) from None
+                time.sleep(_LOCK_POLL)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _connect_retrying(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc) or time.monotonic() >= deadline:
+                if is_lock_error(exc):
+                    who = "a writer" if read_only else "another process (a DuckDB shell?)"
+                    raise WarehouseBusy(
+                        f"{path} is locked by {who} for over {timeout:.0f}s. Analysts should open "
+                        f"the read snapshot instead; retry in a moment. ({exc})"
+                    ) from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+@contextlib.contextmanager
+def writer(settings: Settings, *, publish: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the primary, migrated, held as briefly as the caller needs.
+
+    Callers do their work in explicit transactions. On exit the connection is closed (DuckDB
+    checkpoints the WAL into the file) and the read snapshot is published.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with _file_lock(settings.home / "warehouse.lock", settings.writer_lock_timeout):
+        con = _connect_retrying(settings.warehouse_path, False, settings.writer_lock_timeout)
+        try:
+            apply_migrations(con, settings)
+            yield con
+        finally:
+            con.close()
+        if publish:
+            publish_snapshot(settings)
+
+
+def publish_snapshot(settings: Settings) -> Path:
+    """Copy the closed primary over the read snapshot atomically. Call under the writer lock."""
+    target = settings.snapshot_path
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(settings.warehouse_path, tmp)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return target
+
+
+def ensure_initialised(settings: Settings) -> None:
+    """Create the data directory, the warehouse and its snapshot if they do not exist yet."""
+    settings.ensure_dirs()
+    if not settings.snapshot_path.exists() or not settings.warehouse_path.exists():
+        with writer(settings):
+            pass
+
+
+@contextlib.contextmanager
+def reader(settings: Settings, *, primary: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection, by default to the published snapshot.
+
+    ``primary=True`` reads the writer's file (waiting briefly if a write is under way); the
+    CLI uses it only right after its own write.
+    """
+    if not settings.snapshot_path.exists():
+        ensure_initialised(settings)
+    path = settings.warehouse_path if primary else settings.snapshot_path
+    con = _connect_retrying(path, True, settings.reader_lock_timeout)
+    try:
+        yield con
+    finally:
+        con.close()
