@@ -1,0 +1,102 @@
+"""Article identity: the one ``entry_key`` function (miniflux ``reader/rss/adapter.go``).
+
+``entry_key`` returns, in order of preference:
+
+1. ``guid:<canonical URL>`` when the GUID is itself a URL (most feeds), so the same article
+   carried by two feeds of one outlet is one article;
+2. ``guid:<urn or tag URI>`` for globally unique non-URL GUIDs (``urn:uuid:…``, ``tag:…``);
+3. ``guid:<source_id>:<guid>`` for opaque GUIDs ("12345"), which are only unique per feed;
+4. ``url:<canonical link>`` when the GUID is missing or not trustworthy (the same GUID used
+   for different links inside one feed);
+5. ``hash:<sha1 of title + summary>`` when there is neither.
+
+The store additionally merges an entry into an existing article with the same canonical URL,
+so an outlet that changes GUID scheme does not double its articles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from monitor.feeds import Entry
+
+__all__ = ["canonical_url", "entry_key", "article_id", "keys_for_feed", "content_hash"]
+
+#: Query parameters that only track the reader, never select the article.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "ocid",
+    "cmpid", "cmp", "src", "ref", "ref_src", "rss", "rssfeed", "feed", "xtor", "ito", "smid",
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    "__twitter_impression", "_ga", "_gl", "spm", "share", "taid", "guccounter",
+})
+_TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmb_")
+_GUID_SCHEMES = re.compile(r"^(urn:|tag:)", re.I)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Lower-case scheme/host, no default port, no fragment, no tracking parameters."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)]
+    path = parts.path or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    # http and https of one page are the same article.
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def content_hash(title: str, summary: str) -> str:
+    text = " ".join((title + " " + summary).lower().split())
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _guid_trustworthy(guid: str | None, duplicates: Counter[str]) -> bool:
+    return bool(guid) and len(guid) >= 4 and duplicates[guid] == 0
+
+
+def entry_key(entry: Entry, source_id: str, untrusted_guids: Counter[str] | None = None) -> str:
+    """The identity of an entry across runs and feeds (see the module docstring)."""
+    untrusted = untrusted_guids or Counter()
+    guid = entry.guid.strip() if entry.guid else None
+    if guid and _guid_trustworthy(guid, untrusted):
+        as_url = canonical_url(guid) if "://" in guid else None
+        if as_url:
+            return f"guid:{as_url}"
+        if _GUID_SCHEMES.match(guid):
+            return f"guid:{guid}"
+        return f"guid:{source_id}:{guid}"
+    link = canonical_url(entry.link)
+    if link:
+        return f"url:{link}"
+    return f"hash:{content_hash(entry.title, entry.summary)}"
+
+
+def keys_for_feed(entries: list[Entry], source_id: str) -> list[str]:
+    """Keys for all entries of one feed; GUIDs reused for different links are not trusted."""
+    links_by_guid: dict[str, set[str | None]] = {}
+    for e in entries:
+        if e.guid:
+            links_by_guid.setdefault(e.guid.strip(), set()).add(canonical_url(e.link) or
+                                                                 e.title)
+    untrusted = Counter({g: 1 for g, links in links_by_guid.items() if len(links) > 1})
+    return [entry_key(e, source_id, untrusted) for e in entries]
+
+
+def article_id(key: str) -> str:
+    """A short, stable id derived from the entry key (what people paste into commands)."""
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,523 @@
+"""Feed bytes → plain :class:`Entry` records. Never touches the network, never raises.
+
+Two parsers, one contract (feedparser's: always the same shape back, with a bozo flag):
+
+* lxml parses well-formed RSS 2.0 / RSS 1.0 / Atom 1.0 directly, many times faster than
+  feedparser (we tried ``feedparser_rs`` first: fast, but on real feeds it decoded some
+  UTF-8 text as Latin-1 and lost links and dates that feedparser found — see bench/README);
+* ``feedparser`` is the reference for robustness. We fall back to it whenever the fast path
+  might differ: bytes that are not clean UTF-8 or declare another encoding (in the XML
+  declaration or the HTTP header), a bozo result, or no entries where the document has items.
+  ``tests/ingest/test_parser_agreement.py`` proves the two agree on our fixtures.
+
+Encodings: feedparser knows the HTTP charset and the XML declaration; for undeclared
+non-UTF-8 bytes (windows-1251, KOI8-R, Shift_JIS, GB2312 served without a charset) we detect
+the encoding with charset-normalizer and re-encode to UTF-8 before parsing, so Russian,
+Japanese and Chinese text arrives as the right characters.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import lxml.html
+from lxml import etree
+
+__all__ = ["Entry", "ParsedFeed", "parse_feed", "clean_text"]
+
+log = logging.getLogger(__name__)
+
+#: Dates before this are treated as absurd (a feed's epoch-zero or a typo).
+_MIN_DATE = datetime(1990, 1, 1)
+#: Dates further in the future than this are absurd too (a wrong time zone is not).
+_FUTURE_SLACK = timedelta(days=2)
+_MAX_SUMMARY = 20_000
+_MAX_TITLE = 1_000
+
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
+_FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
+_HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
+_ITEM = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(item|entry)[\s>]", re.I)
+_WS = re.compile(r"\s+")
+_DROP_TAGS = ("script", "style", "template", "noscript", "iframe", "object")
+
+
+@dataclass
+class Entry:
+    """One feed entry as plain, clean data (no markup, UTC times)."""
+
+    title: str
+    link: str | None
+    guid: str | None
+    summary: str
+    published_at: datetime | None  # naive UTC
+    date_flag: str | None  # None | missing | absurd
+    author: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[Entry] = field(default_factory=list)
+    #: The document is a feed (possibly a broken one); False for HTML pages, empty bodies.
+    is_feed: bool = True
+    bozo: str | None = None
+    parser: str = "lxml"
+    title: str | None = None
+    language: str | None = None
+    error: str | None = None
+
+
+def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
+    """Markup → plain text: tags removed (scripts with their content), entities decoded,
+    whitespace folded. Cheap when there is nothing to clean."""
+    if not value:
+        return ""
+    text = value
+    if "<" in text and ">" in text:
+        try:
+            root = lxml.html.fragment_fromstring(text, create_parent="div")
+            for bad in root.iter(*_DROP_TAGS):
+                bad.drop_tree()
+            for br in root.iter("br", "p", "div", "li"):
+                br.tail = " " + (br.tail or "")
+            text = root.text_content()
+        except (etree.ParserError, ValueError):
+            from bs4 import BeautifulSoup
+
+            text = BeautifulSoup(text, "html.parser").get_text(" ")
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = fix_mojibake(text)
+    text = _WS.sub(" ", text).strip()
+    return text[:limit]
+
+
+#: Undeclared encodings we trust charset-normalizer to detect: Cyrillic and CJK ones, where
+#: feedparser's windows-1252 fallback would produce nonsense.
+_TRANSCODE = {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "shift_jis",
+              "cp932", "euc_jp", "iso2022_jp", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
+              "euc_kr", "cp949", "utf_16", "utf_16_le", "utf_16_be"}
+
+
+def _mojibake_pattern() -> re.Pattern[str]:
+    """UTF-8 bytes that were decoded as windows-1252/latin-1 ("Ã©", "â€™", "Å\x8d")."""
+    cont = "".join(sorted({bytes([b]).decode("cp1252", errors="ignore") or chr(b)
+                           for b in range(0x80, 0xC0)}))
+    cont = re.escape(cont)
+    lead2 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xC2, 0xE0)))
+    lead3 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xE0, 0xF0)))
+    return re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}")
+
+
+_MOJIBAKE = _mojibake_pattern()
+
+
+def _fix_one(match: re.Match[str]) -> str:
+    text = match.group(0)
+    raw = bytearray()
+    for ch in text:
+        try:
+            raw += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return text
+            raw.append(ord(ch))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair UTF-8 text that was once decoded as windows-1252 (common in real feeds)."""
+    return _MOJIBAKE.sub(_fix_one, text)
+
+
+def _is_clean_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declared_charset(headers: dict[str, str]) -> str | None:
+    ctype = headers.get("content-type", "")
+    match = re.search(r"charset=[\"']?([A-Za-z0-9._:-]+)", ctype, re.I)
+    return match.group(1).lower() if match else None
+
+
+def _canonical_codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name.lower()
+
+
+def _transcode_undeclared(body: bytes) -> bytes | None:
+    """Undeclared, non-UTF-8 bytes: detect the encoding and return UTF-8 bytes (or None)."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    if best is None or best.encoding not in _TRANSCODE:
+        # Latin-script guesses are unreliable (cp1257 for Portuguese); feedparser's own
+        # utf-8 → windows-1252 fallback does better there.
+        return None
+    try:
+        text = body.decode(best.encoding, errors="replace")
+    except LookupError:
+        return None
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text, count=1)
+    log.info("transcoded undeclared feed encoding=%s", best.encoding)
+    return text.encode("utf-8")
+
+
+def _sniff(body: bytes) -> tuple[bool, bool]:
+    """(looks like a feed, looks like HTML) from the first bytes."""
+    head = body[:4096].lstrip()
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        try:
+            head = body[:8192].decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return True, False
+    is_feed = bool(_FEED_ROOT.search(head))
+    is_html = bool(_HTML_ROOT.search(head)) and not is_feed
+    return is_feed, is_html
+
+
+def parse_feed(body: bytes, base_url: str = "", headers: dict[str, str] | None = None,
+               source_language: str | None = None, now: datetime | None = None) -> ParsedFeed:
+    """Parse feed bytes into entries. Never raises; problems are reported on the result."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    try:
+        return _parse(body, base_url, headers, source_language, now)
+    except Exception as exc:  # the contract: never raise on bad input
+        log.exception("parser crashed url=%s", base_url)
+        return ParsedFeed(is_feed=False, error=f"parser crashed: {type(exc).__name__}: {exc}",
+                          parser="none")
+
+
+def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language: str | None,
+           now: datetime) -> ParsedFeed:
+    if not body or not body.strip():
+        return ParsedFeed(is_feed=False, error="empty body: no feed document", parser="none")
+    stripped = body.lstrip()
+    ctype = headers.get("content-type", "").lower()
+    if stripped[:1] in (b"{", b"[") and ("json" in ctype or b'"version"' in stripped[:500]
+                                         or b"jsonfeed" in stripped[:500]):
+        return _parse_json_feed(body, base_url, source_language, now)
+    looks_feed, looks_html = _sniff(body)
+    if looks_html:
+        return ParsedFeed(is_feed=False, parser="none",
+                          error="an HTML page, not a feed (wrong URL or an error page served "
+                                "with 200)")
+
+    declared_xml = _XML_DECL.search(body[:500])
+    declared = _canonical_codec(declared_xml.group(1).decode("ascii") if declared_xml else None)
+    http_charset = _canonical_codec(_declared_charset(headers))
+    clean_utf8 = _is_clean_utf8(body)
+    utf8_names = (None, "utf-8")
+
+    data = body
+    if not clean_utf8 and declared is None and http_charset is None:
+        data = _transcode_undeclared(body) or body
+        clean_utf8 = data is not body and _is_clean_utf8(data)
+
+    if clean_utf8 and declared in utf8_names and http_charset in (None, "utf-8", "ascii") \
+            and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        fast = _parse_fast(data, base_url, source_language, now)
+        if fast is not None:
+            return fast
+    elif declared not in utf8_names and http_charset in (None, declared):
+        # A declared non-UTF-8 encoding (windows-1251, Shift_JIS, UTF-16 …) that the HTTP
+        # header does not contradict: libxml2 decodes it; a wrong declaration fails to parse
+        # and falls through to feedparser.
+        fast = _parse_fast(data, base_url, source_language, now)
+        if fast is not None and not any("\ufffd" in e.title for e in fast.entries):
+            return fast
+
+    return _parse_reference(data, base_url, headers if data is body else {}, source_language,
+                            now, looks_feed)
+
+
+_NS_ATOM = "http://www.w3.org/2005/Atom"
+_NS_RSS1 = "http://purl.org/rss/1.0/"
+_NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
+_NS_DC = "http://purl.org/dc/elements/1.1/"
+_NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_NS_MEDIA = "http://search.yahoo.com/mrss/"
+_ITEM_NS = (None, _NS_RSS1)
+
+
+def _xml_parser() -> etree.XMLParser:
+    # No DTD loading, no entity resolution, no network, no huge trees: an entity-expansion
+    # bomb or an external entity makes lxml fail fast, and we fall back to feedparser
+    # (whose expat has its own amplification limits).
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, recover=False, remove_comments=True,
+                           remove_pis=True)
+
+
+def _parse_fast(data: bytes, base_url: str, source_language: str | None,
+                now: datetime) -> ParsedFeed | None:
+    """lxml on well-formed RSS 2.0, RSS 1.0 and Atom 1.0.
+
+    Returns None ("use the reference parser") on anything unusual: a parse error, a DOCTYPE,
+    an unknown root. Field choices follow feedparser's (title, link, id, summary else
+    content, published else updated) so both paths give the same entries.
+    """
+    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
+        return None
+    try:
+        root = etree.fromstring(data, _xml_parser())
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    tag = etree.QName(root)
+    if tag.localname == "rss" and tag.namespace is None:
+        channel = root.find("channel")
+        if channel is None:
+            return None
+        items = channel.findall("item")
+        meta = channel
+        kind = "rss"
+    elif tag.localname == "RDF" and tag.namespace == _NS_RDF:
+        channel = root.find(f"{{{_NS_RSS1}}}channel")
+        meta = channel if channel is not None else root
+        items = root.findall(f"{{{_NS_RSS1}}}item")
+        kind = "rss"
+    elif tag.localname == "feed" and tag.namespace == _NS_ATOM:
+        meta = root
+        items = root.findall(f"{{{_NS_ATOM}}}entry")
+        kind = "atom"
+    else:
+        return None
+    language = _lang(_child_text(meta, "language", (None, _NS_RSS1, _NS_DC))) \
+        or _lang(root.get("{http://www.w3.org/XML/1998/namespace}lang")) or source_language
+    out = ParsedFeed(parser="lxml", language=language,
+                     title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
+                                      _MAX_TITLE))
+    for item in items:
+        entry = _rss_entry(item, base_url, language, now) if kind == "rss" \
+            else _atom_entry(item, base_url, language, now)
+        out.entries.append(entry)
+    return out
+
+
+def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, ...]) -> str | None:
+    for ns in namespaces:
+        child = node.find(name if ns is None else f"{{{ns}}}{name}")
+        if child is not None:
+            return "".join(child.itertext())
+    return None
+
+
+def _media_description(item: etree._Element) -> str | None:
+    """Media RSS description (YouTube, some newspapers), feedparser's last resort summary."""
+    for el in item.iter(f"{{{_NS_MEDIA}}}description"):
+        return "".join(el.itertext())
+    return None
+
+
+def _rss_entry(item: etree._Element, base_url: str, language: str | None,
+               now: datetime) -> Entry:
+    title = _child_text(item, "title", _ITEM_NS)
+    link = _child_text(item, "link", _ITEM_NS)
+    guid_el = item.find("guid")
+    guid = (guid_el.text or "").strip() if guid_el is not None else None
+    about = item.get(f"{{{_NS_RDF}}}about")
+    if not guid and about:
+        guid = about.strip()
+    if not link and guid_el is not None and guid and \
+            guid_el.get("isPermaLink", "true").lower() == "true" and "://" in guid:
+        link = guid
+    summary = _child_text(item, "description", _ITEM_NS)
+    if not summary:
+        summary = _child_text(item, "encoded", (_NS_CONTENT,)) or _media_description(item)
+    stamp = _child_text(item, "pubDate", (None,)) or _child_text(item, "date", (_NS_DC,))
+    author = _child_text(item, "creator", (_NS_DC,)) or _child_text(item, "author", (None,))
+    return Entry(title=clean_text(title, _MAX_TITLE), link=_absolute(link, base_url),
+                 guid=guid or None, summary=clean_text(summary),
+                 author=clean_text(author, 300) or None, language=language,
+                 **_dated(stamp, now))
+
+
+def _atom_entry(item: etree._Element, base_url: str, language: str | None,
+                now: datetime) -> Entry:
+    atom = (_NS_ATOM,)
+    link = None
+    for el in item.findall(f"{{{_NS_ATOM}}}link"):
+        rel = el.get("rel", "alternate")
+        if rel == "alternate" and el.get("href"):
+            link = el.get("href")
+            break
+    summary = (_child_text(item, "summary", atom) or _child_text(item, "content", atom)
+               or _media_description(item))
+    stamp = _child_text(item, "published", atom) or _child_text(item, "updated", atom)
+    author_el = item.find(f"{{{_NS_ATOM}}}author")
+    author = _child_text(author_el, "name", atom) if author_el is not None else None
+    guid = (_child_text(item, "id", atom) or "").strip() or None
+    lang = _lang(item.get("{http://www.w3.org/XML/1998/namespace}lang")) or language
+    return Entry(title=clean_text(_child_text(item, "title", atom), _MAX_TITLE),
+                 link=_absolute(link, base_url), guid=guid, summary=clean_text(summary),
+                 author=clean_text(author, 300) or None, language=lang, **_dated(stamp, now))
+
+
+def _dated(stamp: str | None, now: datetime) -> dict[str, Any]:
+    """Parse a feed date with feedparser's own date parser (same results on both paths)."""
+    from feedparser.datetimes import _parse_date
+
+    if not stamp or not stamp.strip():
+        return {"published_at": None, "date_flag": "missing"}
+    parsed = _parse_date(stamp.strip())
+    if not parsed:
+        return {"published_at": None, "date_flag": "absurd"}
+    published, flag = _date({"published_parsed": parsed}, now)
+    return {"published_at": published, "date_flag": flag}
+
+
+def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
+                     source_language: str | None, now: datetime, looks_feed: bool) -> ParsedFeed:
+    d = feedparser.parse(data, response_headers=headers or None,
+                         resolve_relative_uris=False, sanitize_html=False)
+    bozo = None
+    if d.get("bozo"):
+        exc = d.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}" if exc else "bozo"
+    version = d.get("version") or ""
+    if not d.entries and not version and not looks_feed:
+        return ParsedFeed(is_feed=False, parser="feedparser", bozo=bozo,
+                          error=f"not a feed: {bozo or 'no feed elements found'}")
+    feed = d.get("feed", {})
+    language = _lang(feed.get("language")) or source_language
+    out = ParsedFeed(parser="feedparser", bozo=bozo, title=clean_text(feed.get("title")),
+                     language=language)
+    for e in d.entries:
+        out.entries.append(_entry_from(e, base_url, language, now))
+    return out
+
+
+def _get(e: Any, name: str) -> Any:
+    try:
+        value = e.get(name) if hasattr(e, "get") else getattr(e, name, None)
+    except Exception:
+        value = None
+    return value
+
+
+def _entry_from(e: Any, base_url: str, language: str | None, now: datetime) -> Entry:
+    title = clean_text(_get(e, "title"), _MAX_TITLE)
+    summary_raw = _get(e, "summary")
+    if not summary_raw:
+        content = _get(e, "content")
+        if content:
+            first = content[0]
+            summary_raw = first.get("value") if hasattr(first, "get") else getattr(first, "value",
+                                                                                   None)
+    summary = clean_text(summary_raw)
+    link = _absolute(_get(e, "link"), base_url)
+    guid = (_get(e, "id") or "").strip() or None
+    published, flag = _date(e, now)
+    author = clean_text(_get(e, "author"), 300) or None
+    lang = _lang(_get(e, "language")) or language
+    return Entry(title=title, link=link, guid=guid, summary=summary, published_at=published,
+                 date_flag=flag, author=author, language=lang)
+
+
+def _absolute(link: str | None, base_url: str) -> str | None:
+    if not link:
+        return None
+    link = link.strip()
+    absolute = urljoin(base_url, link) if base_url else link
+    if urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute
+
+
+def _date(e: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    parsed = None
+    for name in ("published_parsed", "updated_parsed", "created_parsed", "dc_date_parsed"):
+        parsed = _get(e, name)
+        if parsed:
+            break
+    if not parsed:
+        return None, "missing"
+    try:
+        when = datetime(*parsed[:6]) if not isinstance(parsed, datetime) else parsed
+        # struct_time from both parsers is UTC already; normalise via timegm for safety.
+        when = datetime.fromtimestamp(calendar.timegm(when.timetuple()), UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError):
+        return None, "absurd"
+    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
+        return None, "absurd"
+    return when, None
+
+
+def _lang(value: Any) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if 2 <= len(code) <= 3 and code.isalpha() else None
+
+
+def _parse_json_feed(body: bytes, base_url: str, source_language: str | None,
+                     now: datetime) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (feedparser does not read it)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except ValueError as exc:
+        return ParsedFeed(is_feed=False, parser="jsonfeed", error=f"invalid JSON Feed: {exc}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        return ParsedFeed(is_feed=False, parser="jsonfeed",
+                          error="JSON document without an 'items' list: not a JSON Feed")
+    language = _lang(doc.get("language")) or source_language
+    out = ParsedFeed(parser="jsonfeed", title=clean_text(str(doc.get("title") or "")),
+                     language=language)
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            out.bozo = "JSON Feed item that is not an object skipped"
+            continue
+        stamp = item.get("date_published") or item.get("date_modified")
+        published, flag = _json_date(stamp, now)
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        author = None
+        if authors and isinstance(authors[0], dict):
+            author = clean_text(str(authors[0].get("name") or ""), 300) or None
+        summary = item.get("summary") or item.get("content_text") or item.get("content_html")
+        out.entries.append(Entry(
+            title=clean_text(str(item.get("title") or ""), _MAX_TITLE),
+            link=_absolute(item.get("url") or item.get("external_url"), base_url),
+            guid=str(item["id"]).strip() if item.get("id") is not None else None,
+            summary=clean_text(str(summary or "")),
+            published_at=published, date_flag=flag, author=author,
+            language=_lang(item.get("language")) or language,
+        ))
+    return out
+
+
+def _json_date(value: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    if not value or not isinstance(value, str):
+        return None, "missing"
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None, "absurd"
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
+        return None, "absurd"
+    return when, None
