@@ -1,0 +1,39 @@
+-- feed_health_at(as_of): every source's health as of the UTC timestamp `as_of` (a table macro so
+-- tests and the digest can ask "as of" a time); feed_health is the same as of now.
+-- status: disabled | never_fetched | ok | failing | failing_24h (failing for over 24 hours,
+-- counted from failing_since, else from the last success). Fetch counts cover the 7 days
+-- before `as_of` (a range on fetches.started_at, so the cost follows the window).
+CREATE OR REPLACE MACRO feed_health_at(as_of) AS TABLE
+WITH recent AS (
+    SELECT source_id,
+           count(*) AS fetches_7d,
+           count(*) FILTER (WHERE outcome = 'error') AS errors_7d,
+           coalesce(sum(entries_new), 0) AS new_7d
+    FROM fetches
+    WHERE started_at > as_of::TIMESTAMP - INTERVAL 7 DAY AND started_at <= as_of::TIMESTAMP
+    GROUP BY source_id
+)
+SELECT s.source_id, s.outlet, s.country, s.kind, s.enabled, s.disabled_reason,
+       f.last_attempt_at, f.last_ok_at,
+       coalesce(f.consecutive_failures, 0) AS consecutive_failures,
+       coalesce(f.failing_since, f.last_ok_at) AS failing_since,
+       CASE WHEN coalesce(f.consecutive_failures, 0) > 0
+                 AND coalesce(f.failing_since, f.last_ok_at) IS NOT NULL
+            THEN round(date_diff('minute', coalesce(f.failing_since, f.last_ok_at),
+                                 as_of::TIMESTAMP) / 60.0, 1) END AS hours_failing,
+       f.last_status, f.last_outcome, f.last_error, f.next_poll_at,
+       coalesce(r.fetches_7d, 0) AS fetches_7d,
+       coalesce(r.errors_7d, 0) AS errors_7d,
+       coalesce(r.new_7d, 0) AS new_7d,
+       CASE WHEN NOT s.enabled THEN 'disabled'
+            WHEN f.last_attempt_at IS NULL THEN 'never_fetched'
+            WHEN coalesce(f.consecutive_failures, 0) = 0 THEN 'ok'
+            WHEN coalesce(f.failing_since, f.last_ok_at) <= as_of::TIMESTAMP - INTERVAL 24 HOUR
+                 THEN 'failing_24h'
+            ELSE 'failing' END AS status
+FROM sources s
+LEFT JOIN feed_state f USING (source_id)
+LEFT JOIN recent r USING (source_id);
+
+CREATE OR REPLACE VIEW feed_health AS
+SELECT * FROM feed_health_at(timezone('UTC', now()));
