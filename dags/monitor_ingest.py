@@ -1,0 +1,90 @@
+"""Ingest: poll the due feeds, stage new articles per batch, store them in one writer.
+
+```
+plan ──► fetch_and_stage[batch 1..n] (mapped, in parallel) ──► store (pool duckdb_writer) ──► Asset
+```
+
+- **plan** decides which sources are due (failing ones back off) and groups them into batches;
+  it also syncs `seeds/sources.toml` into the warehouse.
+- **fetch_and_stage** runs once per batch (dynamic task mapping), so one slow outlet holds up
+  only its own batch. It fetches, parses, dedups and classifies, and writes a staging file
+  keyed by the run id; XCom carries only the file's path and counts. It never writes DuckDB.
+- **store** is the only warehouse writer: it upserts the staged batches in the one-slot
+  `duckdb_writer` pool (DuckDB has one writer) and is idempotent, so a retry changes nothing.
+  It runs even when some batches failed (their sources are recorded as failures) and also
+  stores batches an earlier run staged but could not store. It updates the
+  `monitor_warehouse_articles` Asset.
+
+Params (manual runs): `only` (list of source ids), `poll_all` (ignore back-off).
+Runs by hand or through the REST API need no logical date: everything is keyed by `run_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+
+from monitor.orchestration import (
+    ARTICLES,
+    START_DATE,
+    WRITER_POOL,
+    dag_settings,
+    default_args,
+)
+
+_settings = dag_settings()
+
+
+@dag(
+    dag_id="monitor_ingest",
+    schedule=timedelta(minutes=_settings.ingest_every_minutes),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=False,
+    dagrun_timeout=timedelta(hours=2),
+    tags=["monitor", "ingest"],
+    doc_md=__doc__,
+    default_args=default_args(_settings),
+    params={
+        "only": Param([], type=["array", "null"], items={"type": "string"},
+                      description="Poll only these source ids (empty: every due source)."),
+        "poll_all": Param(False, type="boolean",
+                          description="Ignore the back-off of failing sources."),
+    },
+)
+def monitor_ingest() -> None:
+    @task(retries=3)
+    def plan(params: dict | None = None) -> list[list[str]]:
+        from monitor.pipeline import plan_ingest
+        from monitor.settings import load_settings
+
+        params = params or {}
+        only = set(params.get("only") or []) or None
+        return plan_ingest(load_settings(), only=only, poll_all=bool(params.get("poll_all")))
+
+    @task(max_active_tis_per_dagrun=4, execution_timeout=timedelta(minutes=20))
+    def fetch_and_stage(batch: list[str], run_id: str | None = None) -> dict:
+        from monitor.pipeline import fetch_and_stage as stage
+        from monitor.settings import load_settings
+
+        return stage(load_settings(), batch, run_id)
+
+    @task(pool=WRITER_POOL, outlets=[ARTICLES], trigger_rule="all_done", retries=5,
+          execution_timeout=timedelta(minutes=30))
+    def store(staged: list[dict | None], run_id: str | None = None) -> dict:
+        from monitor.pipeline import store_staged
+        from monitor.settings import load_settings
+
+        settings = load_settings()
+        paths = [item["path"] for item in staged or [] if item and item.get("path")]
+        result = store_staged(settings, paths, run_id) if paths else None
+        # Batches left staged by an earlier run whose writer gave up (lock timeout) go now.
+        leftovers = store_staged(settings, None, run_id)
+        return {"stored": result, "leftovers": leftovers}
+
+    store(fetch_and_stage.expand(batch=plan()))
+
+
+monitor_ingest()
