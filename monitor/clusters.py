@@ -1,0 +1,416 @@
+"""Story clusters: one story, however many outlets (and languages) carried it.
+
+Each article gets a ``cluster_id``: the id of the first article of its story (the
+"founder"). :func:`assign_clusters` compares new articles with the articles of a bounded
+time window (``WINDOW_DAYS`` either side), so its cost follows the window, not the archive.
+
+Three rules, from strict to loose (:func:`match`):
+
+``reprint``
+    MinHash (datasketch, 64 permutations) over word 3-shingles of title + lead; CJK text is
+    shingled by character 4-grams because it has no spaces. Jaccard >= ``REPRINT_JACCARD``
+    anywhere in the window. Catches wire copy reprinted with a new dateline or a cut ending.
+``rewrite``
+    Same language, published within ``REWRITE_HOURS``: TF-IDF cosine of stemmed content terms
+    of title + lead >= ``REWRITE_COSINE``, and at least one shared *specific* anchor (a named
+    entity other than a country, or a number). IDF comes from the window itself, so words
+    every article of the day shares ("Russia", "Japan", "talks") weigh little.
+``crosslang``
+    Different languages, within ``REWRITE_HOURS``: shared anchors through a small multilingual
+    gazetteer (Putin = Путин = プーチン = 普京, Kurils = Курилы = 千島 …) plus numbers, with
+    at least ``CROSSLANG_MIN_SHARED`` shared and overlap >= ``CROSSLANG_OVERLAP``.
+
+Thresholds were set on the labelled pairs in ``tests/extract/fixtures/cluster_pairs.toml``
+(``bench/clusters.py`` prints precision and recall); the rule that two different stories on
+the same topic and day are never merged is what set them high.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Features",
+    "features",
+    "match",
+    "assign_clusters",
+    "WINDOW_DAYS",
+]
+
+log = logging.getLogger(__name__)
+
+#: How far back (and forward) new articles are compared. Cost grows with this window.
+WINDOW_DAYS = 3
+#: Rewrites and cross-language matches must be this close in time.
+REWRITE_HOURS = 36
+#: MinHash Jaccard (3-shingles of title + lead) above which two articles are one text.
+REPRINT_JACCARD = 0.45
+#: TF-IDF cosine of content terms for same-language rewrites.
+REWRITE_COSINE = 0.30
+#: Cross-language: shared specific anchors needed, and their overlap coefficient.
+CROSSLANG_MIN_SHARED = 3
+CROSSLANG_OVERLAP = 0.5
+#: Title + this many characters of the body/summary make the "lead" we compare.
+LEAD_CHARS = 600
+NUM_PERM = 64
+#: Upper bound on window articles read per call, as a guard against a flood.
+MAX_CANDIDATES = 50_000
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[^\W\d_{_CJK}]+|[{_CJK}]+", re.UNICODE)
+_CJK_RUN = re.compile(rf"^[{_CJK}]+$")
+_NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?")
+
+#: Function words of en/ru (CJK uses bigrams, where they matter less).
+_STOPWORDS = frozenset("""
+a an the and or but of to in on at for from by with as is are was were be been has have had
+it its this that these those he she they we you his her their our not no will would can
+could may might said says say also after before over under about into than then there here
+new more most other such up out what which who whom when where while per via amid
+и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее
+мне было вот от меня еще нет о из ему теперь когда даже ну ли если уже или ни быть был него
+до вас нибудь опять уж вам ведь там потом себя ничего ей может они тут где есть надо ней для
+мы тебя их чем была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того
+потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были куда зачем
+всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про
+всего них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том
+нельзя такой им более всегда конечно всю между также заявил сообщил году года
+""".split())  # noqa: SIM905  (a word list reads better as text)
+
+#: Multilingual gazetteer: canonical anchor -> surface forms (prefixes for Latin/Cyrillic,
+#: substrings for CJK). Countries are anchors too, but not *specific* ones: every article of
+#: the monitor names them. Kept small and on-topic; extend as the feeds teach us.
+COUNTRIES: dict[str, tuple[str, ...]] = {
+    "RU": ("russia", "russian", "росси", "российск", "рф", "ロシア", "露", "俄罗斯", "俄"),
+    "JP": ("japan", "japanese", "япони", "японск", "日本", "日"),
+    "CN": ("china", "chinese", "китай", "китая", "китаю", "китайск", "中国", "中国の", "中"),
+    "US": ("united states", "washington", "сша", "америк", "米国", "美国"),
+    "UA": ("ukrain", "украин", "ウクライナ", "乌克兰"),
+    "KP": ("north korea", "pyongyang", "кндр", "северной коре", "北朝鮮", "朝鲜"),
+}
+ENTITIES: dict[str, tuple[str, ...]] = {
+    "putin": ("putin", "путин", "プーチン", "普京"),
+    "xi": ("xi jinping", "си цзиньпин", "習近平", "习近平"),
+    "lavrov": ("lavrov", "лавров", "ラブロフ", "拉夫罗夫"),
+    "wang_yi": ("wang yi", "ван и", "王毅"),
+    "japan_pm": ("prime minister takaichi", "takaichi", "такаити", "高市"),
+    "ishiba": ("ishiba", "исиба", "石破"),
+    "peskov": ("peskov", "песков", "ペスコフ", "佩斯科夫"),
+    "shoigu": ("shoigu", "шойгу", "ショイグ", "绍伊古"),
+    "mishustin": ("mishustin", "мишустин", "ミシュスチン", "米舒斯京"),
+    "li_qiang": ("li qiang", "ли цян", "李強", "李强"),
+    "kurils": ("kuril", "курил", "千島", "北方領土", "南千岛", "千岛"),
+    "kunashir": ("kunashir", "кунашир", "国後", "国后"),
+    "iturup": ("iturup", "итуруп", "択捉", "择捉"),
+    "shikotan": ("shikotan", "шикотан", "色丹"),
+    "habomai": ("habomai", "хабомаи", "歯舞"),
+    "sakhalin": ("sakhalin", "сахалин", "サハリン", "萨哈林"),
+    "vladivostok": ("vladivostok", "владивосток", "ウラジオストク", "符拉迪沃斯托克"),
+    "hokkaido": ("hokkaido", "хоккайдо", "北海道"),
+    "moscow": ("moscow", "москв", "モスクワ", "莫斯科"),
+    "beijing": ("beijing", "пекин", "北京"),
+    "tokyo": ("tokyo", "токио", "東京", "东京"),
+    "kremlin": ("kremlin", "кремл", "クレムリン", "克里姆林"),
+    "salmon": ("salmon", "лосос", "サケ", "鮭", "鲑"),
+    "fish": ("fisher", "fishing", "рыболов", "рыб", "漁業", "渔业", "捕鱼"),
+    "lng": ("lng", "liquefied natural gas", "спг", "液化天然ガス", "液化天然气"),
+    "gas": ("natural gas", "gas pipeline", "газопровод", "газ$", "газа", "газом", "ガス", "天然气", "天然氣"),
+    "oil": ("crude", "oil$", "нефт", "原油", "石油"),
+    "pipeline": ("pipeline", "газопровод", "трубопровод", "パイプライン", "管道"),
+    "power_of_siberia": ("power of siberia", "сила сибири", "シベリアの力", "西伯利亚力量"),
+    "gazprom": ("gazprom", "газпром", "ガスプロム", "俄气", "俄罗斯天然气工业"),
+    "cnpc": ("cnpc", "china national petroleum", "cnpc", "中国石油天然气"),
+    "rosneft": ("rosneft", "роснефт", "ロスネフチ", "俄罗斯石油公司"),
+    "mitsui": ("mitsui", "мицуи", "三井"),
+    "mitsubishi": ("mitsubishi", "мицубиси", "三菱"),
+    "sanction": ("sanction", "санкци", "制裁"),
+    "asset_freeze": ("asset freeze", "freez", "заморож", "資産凍結", "冻结"),
+    "bomber": ("bomber", "бомбардировщик", "ту-95", "tu-95", "爆撃機", "轰炸机"),
+    "patrol": ("patrol", "патрул", "パトロール", "巡航", "巡逻"),
+    "scramble": ("scrambl", "緊急発進", "スクランブル", "紧急升空"),
+    "drill": ("drill", "exercise", "учени", "演習", "演习"),
+    "warship": ("warship", "destroyer", "корабл", "эсминц", "艦", "军舰"),
+    "trade": ("trade", "товарооборот", "торгов", "貿易", "贸易"),
+    "customs": ("customs", "таможн", "税関", "海关"),
+    "yuan": ("yuan", "юан", "人民元", "人民币"),
+    "ruble": ("ruble", "rouble", "рубл", "ルーブル", "卢布"),
+    "ukraine_war": ("war in ukraine", "conflict in ukraine", "конфликт на украин", "特別軍事作戦"),
+    "korea_peninsula": ("korean peninsula", "корейск полуостров", "朝鮮半島", "朝鲜半岛"),
+    "sco": ("shanghai cooperation", "sco$", "шос$", "上海協力機構", "上海合作组织", "上合"),
+    "brics": ("brics", "брикс", "金砖"),
+    "visa": ("visa", "виза", "визы", "визов", "безвиз", "ビザ", "签证", "免签"),
+    "tourist": ("tourist", "турист", "観光", "游客", "旅游"),
+    "nuclear": ("nuclear", "ядерн", "核"),
+    "earthquake": ("earthquake", "землетрясени", "地震"),
+    "tsunami": ("tsunami", "цунами", "津波", "海啸"),
+    "ambassador": ("ambassador", "посол", "посла", "大使"),
+    "protest": ("protest", "протест", "抗議", "抗议"),
+    "grain": ("grain", "wheat", "зерн", "пшениц", "小麦", "穀物", "粮食"),
+    "arctic": ("arctic", "northern sea route", "арктик", "севморпут", "北極", "北极", "北方海航道"),
+    "coal": ("coal", "уголь", "угля", "石炭", "煤"),
+}
+
+
+def _compile(table: dict[str, tuple[str, ...]]) -> list[tuple[str, re.Pattern[str]]]:
+    compiled = []
+    for name, forms in table.items():
+        parts = []
+        for form in forms:
+            whole = form.endswith("$")  # "$" marks a whole word, not a prefix
+            form = form.rstrip("$")
+            if _CJK_RUN.match(form.replace(" ", "")):
+                parts.append(re.escape(form))
+            else:
+                end = r"(?![^\W\d_])" if whole else ""
+                parts.append(r"(?<![^\W\d_])" + re.escape(form) + end)  # word start
+        compiled.append((name, re.compile("|".join(parts), re.IGNORECASE)))
+    return compiled
+
+
+_COUNTRY_PATTERNS = _compile(COUNTRIES)
+_ENTITY_PATTERNS = _compile(ENTITIES)
+#: Single-character CJK country forms are too ambiguous alone; they count only in titles.
+_SHORT_CJK = {"露", "日", "中", "俄"}
+
+
+@dataclass
+class Features:
+    """What we compare, computed once per article per call."""
+
+    article_id: str
+    at: datetime | None
+    language: str | None
+    minhash: np.ndarray
+    terms: Counter[str] = field(default_factory=Counter)
+    anchors: set[str] = field(default_factory=set)  # specific entities and numbers
+    countries: set[str] = field(default_factory=set)
+    cluster_id: str | None = None
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е")
+
+
+def _is_cjk(token: str) -> bool:
+    return bool(_CJK_RUN.match(token))
+
+
+def _stem(word: str) -> str:
+    """A crude stem good enough for en/ru matching: the first six letters."""
+    return word[:6]
+
+
+def _shingles(tokens: list[str]) -> set[str]:
+    """Word 3-shingles; CJK runs contribute character 4-grams."""
+    units: list[str] = []
+    for tok in tokens:
+        if _is_cjk(tok):
+            units.extend(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
+        else:
+            units.append(tok)
+    if len(units) < 3:
+        return {" ".join(units)} if units else set()
+    return {" ".join(units[i:i + 3]) for i in range(len(units) - 2)}
+
+
+def _minhash(shingles: set[str]) -> np.ndarray:
+    from datasketch import MinHash
+
+    mh = MinHash(num_perm=NUM_PERM, seed=7)
+    if shingles:
+        mh.update_batch([s.encode("utf-8") for s in shingles])
+    return mh.hashvalues.copy()
+
+
+def _numbers(text: str) -> set[str]:
+    found = set()
+    for raw in _NUMBER.findall(text):
+        digits = re.sub(r"[\u00a0\u202f ,.](?=\d{3}\b)", "", raw).replace(",", ".")
+        if len(digits.replace(".", "")) >= 2 and not re.fullmatch(r"20[12]\d|19\d\d", digits):
+            found.add(f"#{digits}")
+    return found
+
+
+def features(article_id: str, title: str | None, text: str | None,
+             language: str | None = None, at: datetime | None = None,
+             cluster_id: str | None = None) -> Features:
+    """Comparable features of one article from its title and the lead of its text."""
+    title = _normalise(title or "")
+    lead = _normalise((text or "")[:LEAD_CHARS])
+    combined = f"{title}\n{lead}"
+    lowered = combined.lower()
+    tokens = [t for t in _WORD.findall(lowered)]
+    terms: Counter[str] = Counter()
+    for tok in tokens:
+        if _is_cjk(tok):
+            terms.update(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
+        elif len(tok) >= 3 and tok not in _STOPWORDS:
+            terms[_stem(tok)] += 1
+    for tok in re.findall(r"\d+", lowered):
+        if len(tok) >= 2:
+            terms[f"#{tok}"] += 1
+    anchors = {name for name, pat in _ENTITY_PATTERNS if pat.search(combined)}
+    anchors |= _numbers(combined)
+    countries = set()
+    for name, pat in _COUNTRY_PATTERNS:
+        for m in pat.finditer(combined):
+            if m.group(0) in _SHORT_CJK and m.start() > len(title):
+                continue
+            countries.add(name)
+            break
+    return Features(article_id=article_id, at=at, language=(language or None),
+                    minhash=_minhash(_shingles(tokens)), terms=terms, anchors=anchors,
+                    countries=countries, cluster_id=cluster_id)
+
+
+def _jaccard(a: Features, b: Features) -> float:
+    return float(np.count_nonzero(a.minhash == b.minhash)) / NUM_PERM
+
+
+def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
+    common = set(a) & set(b)
+    if not common:
+        return 0.0
+    dot = sum(a[t] * b[t] * idf.get(t, 1.0) ** 2 for t in common)
+    na = math.sqrt(sum((c * idf.get(t, 1.0)) ** 2 for t, c in a.items()))
+    nb = math.sqrt(sum((c * idf.get(t, 1.0)) ** 2 for t, c in b.items()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def _hours_apart(a: Features, b: Features) -> float:
+    if a.at is None or b.at is None:
+        return 0.0
+    return abs((a.at - b.at).total_seconds()) / 3600
+
+
+def _script(f: Features) -> str:
+    return f.language or "?"
+
+
+def match(a: Features, b: Features, idf: dict[str, float] | None = None) -> tuple[str, float] | None:
+    """``(kind, score)`` if a and b report the same story, else ``None``."""
+    hours = _hours_apart(a, b)
+    if hours > WINDOW_DAYS * 24:
+        return None
+    jac = _jaccard(a, b)
+    if jac >= REPRINT_JACCARD:
+        return "reprint", jac
+    if hours > REWRITE_HOURS:
+        return None
+    if a.countries and b.countries and not (a.countries & b.countries):
+        return None  # a story about Russia–Japan is not one about Russia–China
+    shared = a.anchors & b.anchors
+    if _script(a) == _script(b):
+        cos = _cosine(a.terms, b.terms, idf or {})
+        if cos >= REWRITE_COSINE and shared:
+            return "rewrite", cos
+        return None
+    if len(shared) >= CROSSLANG_MIN_SHARED:
+        overlap = len(shared) / min(len(a.anchors), len(b.anchors))
+        if overlap >= CROSSLANG_OVERLAP:
+            return "crosslang", overlap
+    return None
+
+
+def idf_of(items: list[Features]) -> dict[str, float]:
+    """Smoothed IDF over the window: common words of the day weigh little."""
+    df: Counter[str] = Counter()
+    for f in items:
+        df.update(f.terms.keys())
+    n = len(items)
+    return {t: math.log((n + 1) / (c + 0.5)) + 1.0 for t, c in df.items()}
+
+
+def best_match(new: Features, pool: list[Features],
+               idf: dict[str, float]) -> tuple[Features, str, float] | None:
+    """The pool article ``new`` matches best: reprints beat rewrites beat cross-language."""
+    rank = {"reprint": 3, "rewrite": 2, "crosslang": 1}
+    best: tuple[Features, str, float] | None = None
+    for other in pool:
+        if other.article_id == new.article_id:
+            continue
+        found = match(new, other, idf)
+        if found is None:
+            continue
+        kind, score = found
+        if best is None or (rank[kind], score) > (rank[best[1]], best[2]):
+            best = (other, kind, score)
+    return best
+
+
+# ------------------------------------------------------------------------- warehouse
+
+_NEW_SQL = """
+SELECT article_id, title, coalesce(body, summary, ''), language,
+       coalesce(published_at, first_seen_at), cluster_id
+FROM articles WHERE article_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+
+_WINDOW_SQL = """
+SELECT article_id, title, coalesce(body, summary, ''), language,
+       coalesce(published_at, first_seen_at), cluster_id
+FROM articles
+WHERE cluster_id IS NOT NULL
+  AND coalesce(published_at, first_seen_at) BETWEEN ? AND ?
+  AND article_id NOT IN (SELECT unnest(?::VARCHAR[]))
+ORDER BY coalesce(published_at, first_seen_at) DESC
+LIMIT ?
+"""
+
+
+def assign_clusters(con: Any, article_ids: list[str]) -> int:
+    """Give each listed article without a cluster a ``cluster_id``; return how many got one.
+
+    Runs inside the caller's (writer's) transaction. Articles are taken oldest first, so the
+    founder of a story is its earliest article in this batch or the window. Idempotent: an
+    article that already has a cluster keeps it.
+    """
+    if not article_ids:
+        return 0
+    ids = list(dict.fromkeys(article_ids))
+    rows = con.execute(_NEW_SQL, [ids]).fetchall()
+    todo = [r for r in rows if r[5] is None]
+    if not todo:
+        return 0
+    times = [r[4] for r in todo if r[4] is not None]
+    lo = min(times) - timedelta(days=WINDOW_DAYS) if times else datetime(1970, 1, 1)
+    hi = max(times) + timedelta(days=WINDOW_DAYS) if times else datetime(2100, 1, 1)
+    window = con.execute(_WINDOW_SQL, [lo, hi, ids, MAX_CANDIDATES]).fetchall()
+    pool = [features(r[0], r[1], r[2], r[3], r[4], r[5]) for r in window]
+    new = [features(r[0], r[1], r[2], r[3], r[4]) for r in todo]
+    new.sort(key=lambda f: (f.at or datetime.max, f.article_id))
+    idf = idf_of(pool + new)
+    assigned = 0
+    for item in new:
+        found = best_match(item, pool, idf)
+        if found is None:
+            item.cluster_id, kind, score, via = item.article_id, "founder", 1.0, None
+            con.execute(
+                "INSERT INTO clusters (cluster_id, founder_article_id, created_at)"
+                " VALUES (?, ?, now()::TIMESTAMP) ON CONFLICT DO NOTHING",
+                [item.cluster_id, item.article_id],
+            )
+        else:
+            other, kind, score = found
+            item.cluster_id, via = other.cluster_id, other.article_id
+        con.execute("UPDATE articles SET cluster_id = ? WHERE article_id = ?",
+                    [item.cluster_id, item.article_id])
+        con.execute(
+            "INSERT OR REPLACE INTO cluster_members"
+            " (article_id, cluster_id, matched_article_id, match_kind, score, assigned_at)"
+            " VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [item.article_id, item.cluster_id, via, kind, round(score, 4)],
+        )
+        pool.append(item)
+        assigned += 1
+    log.info("clusters assigned articles=%d window=%d", assigned, len(window))
+    return assigned
