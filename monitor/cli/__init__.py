@@ -6,6 +6,7 @@ imports below are the whole list. Heavy libraries are imported inside command bo
 """
 
 from monitor.cli import core  # noqa: F401  (init, config, sql, sources, ingest)
+from monitor.cli import classify  # noqa: F401
 from monitor.cli.app import cli
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,67 @@
+"""The article classifier: relevance, Russia–Japan / Russia–China dyads and the seed's topics.
+
+Public surface (the ingest pipeline, the Airflow DAGs and the CLI code against it)::
+
+    load_classifier(settings) -> Classifier     fast; builds the seed model on first use
+    Classifier.classify(items) -> [Prediction]  never raises on bad input
+    is_candidate(title, summary) -> bool        cheap, recall-oriented pre-filter
+    store_predictions(con, predictions)         upsert into ``classifications``
+    retrain(settings) -> dict                   candidate vs current, promote if no worse
+    reclassify(settings, since=None) -> int     apply the promoted model to history
+
+How it decides: ``rules.py`` counts sentences where actors of both countries deal with each
+other and sentences carrying each topic's terms (``seeds/topics.toml``); ``model.py`` turns
+that evidence into calibrated probabilities, blended with a logistic regression over the same
+features (``train.py``). See docs/classifier.md.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from monitor.classify.lexicon import Lexicon, build_lexicon
+from monitor.classify.model import LABELS, Classifier, Prediction, load_classifier
+from monitor.classify.rules import analyse
+from monitor.classify.store import reclassify, store_predictions
+from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, load_taxonomy
+from monitor.classify.train import retrain
+from monitor.settings import Settings
+
+__all__ = [
+    "Classifier",
+    "Prediction",
+    "LABELS",
+    "DYAD_IDS",
+    "TOPIC_IDS",
+    "load_classifier",
+    "is_candidate",
+    "store_predictions",
+    "retrain",
+    "reclassify",
+]
+
+#: Terms of these topics are specific enough to Russia's dealings in Asia that a headline
+#: naming one is worth fetching even without a second country (Kurils, Power of Siberia…).
+_SPECIFIC_TOPICS = ("kurils", "eaeu_bri", "energy", "military", "sanctions")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_lexicon() -> Lexicon:
+    return build_lexicon(load_taxonomy(Settings().topics_file))
+
+
+def is_candidate(title: str, summary: str) -> bool:
+    """Might this entry concern Russia with Japan or China? Decides whether its full page is
+    fetched, so it errs towards yes: Russia plus Japan or China anywhere, the Kurils alone, or
+    Russia plus a topic term. Never raises."""
+    try:
+        a = analyse(_default_lexicon(), str(title or ""), str(summary or ""))
+    except Exception:
+        return True
+    f = a.features
+    russia = f["russia_sentences"] > 0
+    if russia and (f["japan_sentences"] > 0 or f["china_sentences"] > 0):
+        return True
+    if f["kurils_strong"] > 0:
+        return True
+    return russia and any(f[f"{t}_strong"] > 0 for t in _SPECIFIC_TOPICS)

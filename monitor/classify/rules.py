@@ -1,0 +1,246 @@
+"""Interpretable evidence: who deals with whom, sentence by sentence, and what about.
+
+The labelling conventions say a dyad needs *dealings* between the two countries, not just both
+names in one story, and a topic needs about two sentences or to be the reason the story
+exists. So everything here counts **sentences**:
+
+* a dyad sentence names actors of both countries (countries, capitals, leaders, ministries,
+  armed forces, state companies, in four languages); it counts fully when it also holds an
+  interaction cue (talks, protest, sanctions, drills, deal …) and extra when the two actors
+  stand side by side ("Russia–Japan", "Moscow and Beijing"); the headline counts double;
+* a topic sentence holds one of the topic's terms and none of its exclusion cues (a Kuril
+  earthquake is not the Kuril dispute; UN sanctions on North Korea are not sanctions on
+  Russia); generic words count half.
+
+:func:`analyse` turns one article into an :class:`Analysis` (sentences, hits, features);
+:func:`rule_scores` turns the features into one evidence score per label, with thresholds in
+:data:`RULE_THRESHOLDS`. The learned model (``model.py``) takes the same features as input.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from monitor.classify.lexicon import Lexicon
+from monitor.classify.topics import DYAD_IDS, TOPIC_IDS
+
+__all__ = [
+    "MAX_CHARS",
+    "Analysis",
+    "prepare_text",
+    "split_sentences",
+    "analyse",
+    "rule_scores",
+    "RULE_THRESHOLDS",
+    "FEATURE_NAMES",
+]
+
+#: Only the start of a very long text is analysed: news puts the story first, and a 5 MB page
+#: must not stall a batch. 12,000 characters is several times a typical article.
+MAX_CHARS = 12_000
+#: Tokens between two actors' mentions for them to count as a pair ("Russia-Japan",
+#: "Moscow and Tokyo", "Chinese and Russian warships").
+PAIR_TOKENS = 4
+ACTORS = ("russia", "japan", "china", "north_korea")
+DYAD_ACTORS = {"russia_japan": ("russia", "japan"), "russia_china": ("russia", "china")}
+NEGATIVE_KINDS = ("sports", "disaster", "elsewhere", "source")
+#: Sentences at the start of the body that make the lead.
+LEAD_SENTENCES = 3
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]{0,500}>", re.S | re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+|(?<=[。！？])|\n+")
+
+#: Evidence needed for a label, in the units of :func:`rule_scores`.
+RULE_THRESHOLDS: dict[str, float] = {
+    "russia_japan": 2.0,
+    "russia_china": 2.0,
+    **{t: 2.0 for t in TOPIC_IDS},
+}
+
+
+def prepare_text(text: object, limit: int = MAX_CHARS) -> str:
+    """Plain text from whatever we were given: HTML tags and entities removed, control and
+    binary junk dropped, whitespace normalised, cut to ``limit`` characters."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text[: limit * 4]
+    if "<" in text and ">" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    return text[:limit].strip()
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of ``text``; good enough for news prose in the
+    four languages (a wrong split on "U.S." merely splits one sentence in two)."""
+    spans = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start()
+        if end > start:
+            spans.append((start, end))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+@dataclass
+class Analysis:
+    """One article seen through the lexicon. Sentence 0 is the title when there is one."""
+
+    sentences: list[str]
+    has_title: bool
+    #: category -> {sentence index -> first matched term}
+    hits: dict[str, dict[int, str]] = field(default_factory=dict)
+    #: (sentence index) of sentences with two actors of a dyad close together, per dyad
+    pairs: dict[str, set[int]] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)
+
+    def sentence_set(self, category: str) -> set[int]:
+        return set(self.hits.get(category, ()))
+
+
+def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
+    """Sentences, per-category hits and the numeric features of one article."""
+    title = prepare_text(title, 500)
+    body = prepare_text(text)
+    sentences = ([title] if title else []) + [body[s:e].strip()
+                                              for s, e in split_sentences(body)]
+    result = Analysis(sentences=sentences, has_title=bool(title))
+    n = len(sentences)
+    body_first = 1 if title else 0
+
+    matches = lexicon.match(sentences)
+    masked: set[tuple[str, int, int]] = set()
+    cjk_masks: dict[tuple[str, int], list[str]] = {}
+    for m in matches:
+        if m.category.startswith("mask:"):
+            actor = m.category[5:]
+            if m.token >= 0:
+                masked.update((actor, m.sentence, m.token + k) for k in range(m.length))
+            else:
+                cjk_masks.setdefault((actor, m.sentence), []).append(m.text)
+    hits: dict[str, dict[int, str]] = {}
+    actor_tokens: dict[str, list[tuple[int, int, str]]] = {}
+    for m in matches:
+        cat = m.category
+        if cat.startswith("actor:"):
+            actor = cat[6:]
+            if m.token >= 0 and (actor, m.sentence, m.token) in masked:
+                continue
+            if m.token < 0 and any(m.text in mask for mask in
+                                   cjk_masks.get((actor, m.sentence), ())):
+                continue
+            actor_tokens.setdefault(actor, []).append((m.sentence, m.token, m.text))
+        hits.setdefault(cat, {}).setdefault(m.sentence, m.text)
+    for t in TOPIC_IDS:
+        excluded = hits.get(f"exclude:{t}", {})
+        for kind in ("topic", "weak"):
+            key = f"{kind}:{t}"
+            if key in hits and excluded:
+                hits[key] = {i: w for i, w in hits[key].items() if i not in excluded}
+    result.hits = hits
+
+    f = result.features
+    f["n_sentences"] = float(n)
+    inter = result.sentence_set("interaction")
+    actor_sets = {a: result.sentence_set(f"actor:{a}") for a in ACTORS}
+    for a, s in actor_sets.items():
+        f[f"{a}_sentences"] = float(len(s))
+        f[f"{a}_title"] = float(bool(title) and 0 in s)
+        f[f"{a}_mentions"] = float(len(actor_tokens.get(a, ())))
+    dyad_actor_sents: dict[str, set[int]] = {}
+    lead = set(range(body_first, body_first + LEAD_SENTENCES))
+    for dyad, (a, b) in DYAD_ACTORS.items():
+        co = actor_sets[a] & actor_sets[b]
+        co_int = co & inter
+        pairs = _pairs(actor_tokens.get(a, []), actor_tokens.get(b, []))
+        result.pairs[dyad] = pairs
+        dyad_actor_sents[dyad] = actor_sets[a] | actor_sets[b]
+        f[f"{dyad}_co"] = float(len(co))
+        f[f"{dyad}_co_int"] = float(len(co_int))
+        f[f"{dyad}_pairs"] = float(len(pairs))
+        f[f"{dyad}_title"] = float(bool(title) and 0 in co)
+        f[f"{dyad}_title_one"] = float(bool(title) and (0 in actor_sets[a] or 0 in actor_sets[b]))
+        f[f"{dyad}_lead"] = float(len(co & lead))
+        f[f"{dyad}_min_sents"] = float(min(len(actor_sets[a]), len(actor_sets[b])))
+        f[f"{dyad}_co_share"] = len(co) / n if n else 0.0
+    for kind in NEGATIVE_KINDS:
+        f[f"neg_{kind}"] = float(len(result.sentence_set(f"neg:{kind}")))
+    any_dyad = dyad_actor_sents["russia_japan"] | dyad_actor_sents["russia_china"]
+    strong_counts = {t: len(result.sentence_set(f"topic:{t}")) for t in TOPIC_IDS}
+    top = max(strong_counts.values()) or 1
+    for t in TOPIC_IDS:
+        strong = result.sentence_set(f"topic:{t}")
+        weak = result.sentence_set(f"weak:{t}") - strong
+        f[f"{t}_strong"] = float(len(strong))
+        f[f"{t}_weak"] = float(len(weak))
+        f[f"{t}_title"] = float(bool(title) and 0 in strong)
+        f[f"{t}_with_actor"] = float(len(strong & any_dyad))
+        f[f"{t}_share"] = len(strong) / n if n else 0.0
+        f[f"{t}_rel"] = len(strong) / top
+    return result
+
+
+def _pairs(a: list[tuple[int, int, str]], b: list[tuple[int, int, str]]) -> set[int]:
+    """Sentences where the two actors stand within PAIR_TOKENS tokens of each other, or one
+    Japanese/Chinese compound names both (日露, 中俄)."""
+    found: set[int] = set()
+    if not a or not b:
+        return found
+    by_sentence: dict[int, list[tuple[int, str]]] = {}
+    for s, t, text in b:
+        by_sentence.setdefault(s, []).append((t, text))
+    for s, t, text in a:
+        for t2, text2 in by_sentence.get(s, ()):
+            if (t >= 0 and t2 >= 0 and abs(t - t2) <= PAIR_TOKENS) or (t < 0 and text == text2):
+                found.add(s)
+                break
+    return found
+
+
+def rule_scores(f: dict[str, float]) -> dict[str, float]:
+    """Evidence per label in "sentence units"; compare with :data:`RULE_THRESHOLDS`.
+
+    Dyads: an interacting sentence 1, a co-mention without interaction 0.5, a side-by-side
+    pair +0.5, the headline +1.5; stories dominated by sports or disaster cues lose points.
+    Topics: strong sentences 1, weak ones 0.25, the headline +1.5, sentences that also name a
+    dyad actor +0.25.
+    """
+    scores: dict[str, float] = {}
+    penalty = 0.75 * min(f.get("neg_sports", 0.0), 3) + 0.5 * min(f.get("neg_disaster", 0.0), 3)
+    for dyad in DYAD_IDS:
+        co, co_int = f[f"{dyad}_co"], f[f"{dyad}_co_int"]
+        s = co_int + 0.5 * (co - co_int) + 0.5 * min(f[f"{dyad}_pairs"], 3)
+        s += 1.5 * f[f"{dyad}_title"] + 0.5 * f[f"{dyad}_lead"]
+        scores[dyad] = s - penalty
+    for t in TOPIC_IDS:
+        s = f[f"{t}_strong"] + 0.25 * min(f[f"{t}_weak"], 4) + 1.5 * f[f"{t}_title"]
+        s += 0.25 * min(f[f"{t}_with_actor"], 4)
+        scores[t] = s
+    return scores
+
+
+def _feature_names() -> list[str]:
+    names = ["n_sentences"]
+    for a in ("russia", "japan", "china", "north_korea"):
+        names += [f"{a}_sentences", f"{a}_title", f"{a}_mentions"]
+    for d in DYAD_IDS:
+        names += [f"{d}_{k}" for k in ("co", "co_int", "pairs", "title", "title_one", "lead",
+                                       "min_sents", "co_share")]
+    names += [f"neg_{k}" for k in ("sports", "disaster", "elsewhere", "source")]
+    for t in TOPIC_IDS:
+        names += [f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share", "rel")]
+    return names
+
+
+#: The order of features in the model's input vector (fixed so saved models stay readable).
+FEATURE_NAMES: list[str] = _feature_names()
