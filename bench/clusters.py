@@ -1,0 +1,100 @@
+"""Story clustering quality on our labelled pairs: precision and recall, by kind of pair.
+
+    .venv/bin/python bench/clusters.py [--pairs tests/extract/fixtures/cluster_pairs.toml]
+
+Two measurements in one run:
+
+* pairwise: ``monitor.clusters.match`` on each labelled pair (reprint / rewrite / crosslang
+  should match; "different" pairs, two stories on one topic the same day, must not);
+* end to end: every article stored in a throw-away warehouse, ``assign_clusters`` run in
+  publication order, then each pair judged by whether both ended in one cluster.
+
+Prints figures; asserts nothing (the floors live in tests/extract/test_clusters.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from monitor import warehouse  # noqa: E402
+from monitor.clusters import assign_clusters, evaluate_pairs  # noqa: E402
+from monitor.settings import load_settings  # noqa: E402
+
+DEFAULT_PAIRS = REPO / "tests" / "extract" / "fixtures" / "cluster_pairs.toml"
+
+
+def load(path: Path) -> tuple[list[dict], list[dict]]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    articles = [dict(a, at=datetime.fromisoformat(a["at"])) for a in data["articles"]]
+    return articles, data["pairs"]
+
+
+def end_to_end(articles: list[dict], pairs: list[dict]) -> dict:
+    """Store the articles, cluster them as the pipeline would, judge pairs by cluster."""
+    with tempfile.TemporaryDirectory() as home:
+        settings = load_settings(home=home, env={})
+        with warehouse.writer(settings, publish=False) as con:
+            ordered = sorted(articles, key=lambda a: a["at"])
+            con.execute("BEGIN")
+            for a in ordered:
+                con.execute(
+                    "INSERT INTO articles (article_id, entry_key, title, body, language,"
+                    " outlet, published_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [a["id"], a["id"], a["title"], a["text"], a["language"],
+                     a["id"].split("-")[1], a["at"], a["at"]],
+                )
+            started = time.perf_counter()
+            for i in range(0, len(ordered), 5):  # arrive in small batches, as ingest runs do
+                assign_clusters(con, [a["id"] for a in ordered[i:i + 5]])
+            seconds = time.perf_counter() - started
+            con.execute("COMMIT")
+            cluster = dict(con.execute("SELECT article_id, cluster_id FROM articles").fetchall())
+    rows = [dict(p, merged=cluster[p["a"]] == cluster[p["b"]]) for p in pairs]
+    same = [r for r in rows if r["label"] != "different"]
+    merged = [r for r in rows if r["merged"]]
+    tp = sum(1 for r in merged if r["label"] != "different")
+    return {"precision": tp / len(merged) if merged else 1.0,
+            "recall": tp / len(same) if same else 1.0,
+            "clusters": len(set(cluster.values())), "articles": len(cluster),
+            "seconds": seconds, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
+    ap.add_argument("--show", action="store_true", help="print every pair's outcome")
+    args = ap.parse_args(argv)
+    articles, pairs = load(args.pairs)
+
+    pairwise = evaluate_pairs(articles, pairs)
+    print(f"labelled set: {len(articles)} articles, {len(pairs)} pairs ({args.pairs.name})")
+    print(f"pairwise match:  precision {pairwise['precision']:.3f}  recall {pairwise['recall']:.3f}")
+    for label, s in pairwise["by_label"].items():
+        what = "kept apart" if label == "different" else "matched"
+        print(f"  {label:<10} {s['correct']:>2}/{s['pairs']:<2} {what}")
+    e2e = end_to_end(articles, pairs)
+    print(f"assign_clusters: precision {e2e['precision']:.3f}  recall {e2e['recall']:.3f}  "
+          f"({e2e['articles']} articles -> {e2e['clusters']} clusters, {e2e['seconds']*1000:.0f} ms)")
+    for label in ("reprint", "rewrite", "crosslang", "different"):
+        group = [r for r in e2e["rows"] if r["label"] == label]
+        ok = sum(1 for r in group if r["merged"] == (label != "different"))
+        print(f"  {label:<10} {ok:>2}/{len(group):<2} {'kept apart' if label == 'different' else 'same cluster'}")
+    if args.show:
+        for r in pairwise["rows"]:
+            flag = "ok " if (r["predicted"] is not None) == (r["label"] != "different") else "BAD"
+            score = f"{r['score']:.2f}" if r["score"] is not None else "-"
+            print(f"  {flag} {r['label']:<9} {r['a']:<24} {r['b']:<24} -> {r['predicted']} {score}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
