@@ -5,8 +5,11 @@ imports below are the whole list. Heavy libraries are imported inside command bo
 ``monitor --help`` stays fast.
 """
 
-from monitor.cli import core  # noqa: F401  (init, config, sql, sources, ingest)
-from monitor.cli import classify  # noqa: F401
+from monitor.cli import (
+    airflow,  # noqa: F401  (up, down, airflow-env)
+    classify,  # noqa: F401
+    core,  # noqa: F401  (init, config, sql, sources, ingest)
+)
 from monitor.cli.app import cli
 
 __all__ = ["cli", "main"]
