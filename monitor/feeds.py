@@ -205,7 +205,10 @@ def parse_feed(body: bytes, base_url: str = "", headers: dict[str, str] | None =
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     now = now or datetime.now(UTC).replace(tzinfo=None)
     try:
-        return _parse(body, base_url, headers, source_language, now)
+        parsed = _parse(body, base_url, headers, source_language, now)
+        # An entry with no title, text or link (the stub of a cut-off item) carries nothing.
+        parsed.entries = [e for e in parsed.entries if e.title or e.summary or e.link]
+        return parsed
     except Exception as exc:  # the contract: never raise on bad input
         log.exception("parser crashed url=%s", base_url)
         return ParsedFeed(is_feed=False, error=f"parser crashed: {type(exc).__name__}: {exc}",

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 #: Statuses that mean "try again shortly".
 _RETRYABLE = {500, 502, 503, 504, 429}
 _PERMANENT_REDIRECTS = {301, 308}
+_REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024
 
 
@@ -186,7 +187,7 @@ async def _fetch_once(client: httpx.AsyncClient, url: str, state: FeedState,
     for _hop in range(settings.max_redirects + 1):
         async with limiter(current), client.stream("GET", current, headers=headers) as response:
             result.status = response.status_code
-            if response.is_redirect:
+            if response.status_code in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
                     raise httpx.HTTPError(f"redirect {response.status_code} without Location")

@@ -1,12 +1,650 @@
 """The ingest pipeline, top to bottom (miniflux ``handler.go`` habit).
 
-    plan_ingest      which sources are due (back-off of failing ones respected)
-    fetch_and_stage  fetch → parse → normalise → dedup-in-batch → classify; writes one staging
-                     file per batch (JSON Lines) and returns its path — no warehouse write
-    store_staged     the only warehouse writer: upserts staged batches in one transaction each,
-                     idempotent (re-running it on the same file adds nothing)
+    plan_ingest      sync the sources file into the warehouse; batches of the sources due now
+    fetch_and_stage  fetch → parse → key → drop what was seen → full text → classify; writes
+                     one staging file per batch (JSON Lines) and returns its path. No
+                     warehouse write, so many of these run in parallel (Airflow mapped tasks).
+    store_staged     the only warehouse writer: loads staged batches, one transaction each;
+                     idempotent (storing the same file twice adds nothing)
     run_ingest       the three above in one process, for ``monitor ingest``
 
-Airflow's ``monitor_ingest`` DAG maps ``fetch_and_stage`` over groups of sources and runs
-``store_staged`` once, in the one-slot ``duckdb_writer`` pool.
+Staging files are the hand-over between fetching and storing. They are written to a temporary
+name and renamed when complete, so a killed task or a full disk leaves no half batch; a batch
+that could not be stored (warehouse busy, crash) stays in ``staging/`` and the next
+``store_staged`` picks it up: no fetched article is lost.
 """
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import warehouse
+from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
+from monitor.feeds import parse_feed
+from monitor.fetch import FeedState, FetchResult, fetch_all, next_poll_after_failure
+from monitor.settings import Settings
+from monitor.sources import Source, active_sources, load_sources, sync_sources
+
+__all__ = ["plan_ingest", "fetch_and_stage", "store_staged", "run_ingest", "IngestSummary",
+           "new_run_id", "stage_records", "pending_batches"]
+
+log = logging.getLogger(__name__)
+
+#: Sources per fetch batch (one Airflow mapped task each).
+BATCH_SIZE = 8
+_SUMMARY_LEAD = 600
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id(prefix: str = "cli") -> str:
+    return f"{prefix}__{_now():%Y%m%dT%H%M%S}__{uuid.uuid4().hex[:6]}"
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan_ingest(settings: Settings, *, only: set[str] | None = None,
+                poll_all: bool = False) -> list[list[str]]:
+    """Sync the sources file and return batches of ids of the enabled sources due now.
+
+    A failing source is polled again only after its back-off (``feed_state.next_poll_at``);
+    ``poll_all`` ignores that. Unknown ids in ``only`` are an error, not a silent no-op.
+    """
+    sources = load_sources(settings.sources_file)
+    with warehouse.writer(settings) as con:
+        sync_sources(con, sources)
+        active = active_sources(con)
+        due_rows = con.execute(
+            "SELECT source_id FROM feed_state WHERE next_poll_at > ?", [_now()]
+        ).fetchall()
+    if only:
+        unknown = only - {s.id for s in sources}
+        if unknown:
+            from monitor.errors import ConfigError
+
+            raise ConfigError(f"unknown source ids: {', '.join(sorted(unknown))}")
+        active = [s for s in active if s.id in only]
+    waiting = {r[0] for r in due_rows} if not poll_all else set()
+    ids = [s.id for s in active if s.id not in waiting]
+    return [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+
+
+# --------------------------------------------------------------------------- fetch & stage
+
+
+def _load_state(settings: Settings, ids: list[str]) -> tuple[list[Source], dict[str, FeedState]]:
+    with warehouse.reader(settings) as con:
+        rows = con.execute(
+            "SELECT source_id, url, outlet, language, country, kind FROM sources"
+            " WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+        ).fetchall()
+        states = con.execute(
+            "SELECT source_id, etag, last_modified, content_hash FROM feed_state"
+            " WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+        ).fetchall()
+    sources = [Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4], kind=r[5])
+               for r in rows]
+    return sources, {r[0]: FeedState(etag=r[1], last_modified=r[2], content_hash=r[3])
+                     for r in states}
+
+
+def _known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[set[str], set[str]]:
+    if not keys:
+        return set(), set()
+    with warehouse.reader(settings) as con:
+        known = con.execute(
+            "SELECT entry_key FROM articles WHERE entry_key IN (SELECT unnest(?::VARCHAR[]))",
+            [keys],
+        ).fetchall()
+        known_urls = con.execute(
+            "SELECT canonical_url FROM articles"
+            " WHERE canonical_url IN (SELECT unnest(?::VARCHAR[]))", [urls],
+        ).fetchall()
+    return {r[0] for r in known}, {r[0] for r in known_urls}
+
+
+def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
+                    on_fetched: Callable[[FetchResult], None] | None = None) -> dict[str, Any]:
+    """Fetch a batch of sources and stage what they hold. Never raises for one bad source."""
+    sources, states = _load_state(settings, list(source_ids))
+    by_id = {s.id: s for s in sources}
+    results = fetch_all(sources, states, settings, on_done=on_fetched)
+
+    fetch_rows: list[dict[str, Any]] = []
+    candidates: list[dict[str, Any]] = []
+    for result in results:
+        source = by_id[result.source_id]
+        row = _fetch_row(result, run_id)
+        fetch_rows.append(row)
+        if result.outcome != "ok":
+            continue
+        digest = hashlib.sha1(result.body).hexdigest()
+        row["content_hash"] = digest
+        if states.get(source.id, FeedState()).content_hash == digest:
+            # The server ignored conditional GET but nothing changed: skip all later work.
+            row.update(outcome="not_modified", parser="content-hash")
+            continue
+        parsed = parse_feed(result.body, result.final_url or source.url, result.headers,
+                            source_language=source.language)
+        row["parser"] = parsed.parser
+        row["bozo"] = parsed.bozo
+        if not parsed.is_feed:
+            row.update(outcome="error", error=parsed.error, content_hash=None)
+            continue
+        row["entries_seen"] = len(parsed.entries)
+        keys = keys_for_feed(parsed.entries, source.id)
+        for entry, key in zip(parsed.entries, keys, strict=True):
+            candidates.append(_article_record(entry, key, source, row["fetch_id"]))
+
+    # Cheap before expensive: drop entries the warehouse already has before extraction and
+    # classification. They are still staged (source link), marked as seen.
+    keys = sorted({c["entry_key"] for c in candidates})
+    urls = sorted({c["canonical_url"] for c in candidates if c["canonical_url"]})
+    known, known_urls = _known_keys(settings, keys, urls)
+    fresh: dict[str, dict[str, Any]] = {}
+    fresh_urls: set[str] = set()
+    for c in candidates:
+        c["seen"] = c["entry_key"] in known or (c["canonical_url"] in known_urls)
+        if c["seen"] or c["entry_key"] in fresh or c["canonical_url"] in fresh_urls:
+            continue
+        fresh[c["entry_key"]] = c
+        if c["canonical_url"]:
+            fresh_urls.add(c["canonical_url"])
+    new_articles = list(fresh.values())
+    _detect_languages(new_articles)
+    _enrich(settings, new_articles)
+    predictions = _classify(settings, new_articles)
+
+    path = stage_records(settings, run_id, fetch_rows, candidates, predictions)
+    return {"path": str(path), "sources": len(results), "entries": len(candidates),
+            "new": len(new_articles),
+            "failed": sum(1 for r in fetch_rows if r["outcome"] == "error")}
+
+
+def _fetch_row(result: FetchResult, run_id: str) -> dict[str, Any]:
+    return {
+        "type": "fetch",
+        "fetch_id": uuid.uuid4().hex,
+        "source_id": result.source_id,
+        "run_id": run_id,
+        "url": result.url,
+        "started_at": result.started_at.isoformat(),
+        "outcome": result.outcome,
+        "http_status": result.status,
+        "bytes": len(result.body),
+        "entries_seen": 0,
+        "parser": None,
+        "bozo": None,
+        "error": result.error,
+        "duration_ms": result.duration_ms,
+        "etag": result.etag,
+        "last_modified": result.last_modified,
+        "content_hash": None,
+        "moved_to": result.moved_to,
+        "gone": result.gone,
+        "retry_after": result.retry_after,
+    }
+
+
+def _article_record(entry: Any, key: str, source: Source, fetch_id: str) -> dict[str, Any]:
+    now = _now()
+    return {
+        "type": "article",
+        "article_id": article_id(key),
+        "entry_key": key,
+        "fetch_id": fetch_id,
+        "guid": entry.guid,
+        "url": entry.link,
+        "canonical_url": canonical_url(entry.link),
+        "title": entry.title,
+        "summary": entry.summary,
+        "body": None,
+        "text_source": "summary" if entry.summary else "title",
+        "author": entry.author,
+        "outlet": source.outlet,
+        "source_id": source.id,
+        "language": entry.language or source.language,
+        "published_at": entry.published_at.isoformat() if entry.published_at else None,
+        "date_flag": entry.date_flag,
+        "first_seen_at": now.isoformat(),
+        "content_hash": content_hash(entry.title, entry.summary),
+        "ingested_via": "live",
+        "extract_status": None,
+        "extract_error": None,
+    }
+
+
+def _detect_languages(articles: list[dict[str, Any]]) -> None:
+    """Detect the language from the text itself; feeds often declare one site-wide."""
+    from monitor.language import detect_language
+
+    for a in articles:
+        detected = detect_language(f"{a['title']}\n{a['summary'] or ''}")
+        if detected:
+            a["language"] = detected
+
+
+def _enrich(settings: Settings, articles: list[dict[str, Any]]) -> None:
+    """Fetch and extract the full page of possibly relevant new articles (cheap first)."""
+    if not settings.extract_enabled or not articles:
+        return
+    from monitor.classify import is_candidate
+
+    wanted = [a for a in articles
+              if not settings.extract_only_candidates or is_candidate(a["title"], a["summary"])]
+    if not wanted:
+        return
+    from monitor.pages import enrich_articles
+
+    try:
+        enriched = enrich_articles(settings, wanted)
+    except Exception:  # full text is an improvement, never a reason to lose the batch
+        log.exception("full-text extraction failed for a batch; keeping feed summaries")
+        return
+    by_id = {a["article_id"]: a for a in enriched}
+    for a in articles:
+        if a["article_id"] in by_id:
+            a.update({k: v for k, v in by_id[a["article_id"]].items() if k in a})
+
+
+def _classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Classify new articles; a classifier failure leaves them unclassified, not lost."""
+    if not articles:
+        return []
+    try:
+        from monitor.classify import load_classifier
+
+        classifier = load_classifier(settings)
+        items = [{"id": a["article_id"], "title": a["title"],
+                  "text": a["body"] or a["summary"] or "", "language": a["language"]}
+                 for a in articles]
+        predictions = classifier.classify(items)
+    except Exception:
+        log.exception("classification failed; articles are stored unclassified "
+                      "(run `monitor reclassify` once fixed)")
+        return []
+    out = []
+    for p in predictions:
+        d = p.to_json()
+        out.append({
+            "type": "classification", "article_id": d["id"], "model_version": d["model_version"],
+            "relevant": d["relevant"], "dyads": d["dyads"], "topics": d["topics"],
+            "scores": json.dumps(d["scores"]), "evidence": json.dumps(d["evidence"],
+                                                                      ensure_ascii=False),
+        })
+    return out
+
+
+def stage_records(settings: Settings, run_id: str, fetches: list[dict[str, Any]],
+                  articles: list[dict[str, Any]],
+                  classifications: list[dict[str, Any]]) -> Path:
+    """Write one batch to ``staging/<run>/<batch>.jsonl`` atomically (temp file + rename)."""
+    folder = settings.staging_dir / _safe(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"batch-{uuid.uuid4().hex[:12]}.jsonl"
+    tmp = path.with_suffix(".jsonl.part")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for record in (*fetches, *articles, *classifications):
+                out.write(json.dumps(record, ensure_ascii=False, default=str))
+                out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def _safe(run_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)[:120]
+
+
+# --------------------------------------------------------------------------- store
+
+
+def pending_batches(settings: Settings) -> list[Path]:
+    """Staged batches not stored yet, oldest first (across runs)."""
+    if not settings.staging_dir.exists():
+        return []
+    return sorted(settings.staging_dir.glob("*/batch-*.jsonl"), key=lambda p: p.stat().st_mtime)
+
+
+_FETCH_COLUMNS = {
+    "type": "VARCHAR", "fetch_id": "VARCHAR", "source_id": "VARCHAR", "run_id": "VARCHAR",
+    "url": "VARCHAR", "started_at": "TIMESTAMP", "outcome": "VARCHAR", "http_status": "INTEGER",
+    "bytes": "BIGINT", "entries_seen": "INTEGER", "parser": "VARCHAR", "bozo": "VARCHAR",
+    "error": "VARCHAR", "duration_ms": "INTEGER", "etag": "VARCHAR", "last_modified": "VARCHAR",
+    "content_hash": "VARCHAR", "moved_to": "VARCHAR", "gone": "BOOLEAN", "retry_after": "DOUBLE",
+}
+_ARTICLE_COLUMNS = {
+    "type": "VARCHAR", "article_id": "VARCHAR", "entry_key": "VARCHAR", "fetch_id": "VARCHAR",
+    "guid": "VARCHAR", "url": "VARCHAR", "canonical_url": "VARCHAR", "title": "VARCHAR",
+    "summary": "VARCHAR", "body": "VARCHAR", "text_source": "VARCHAR", "author": "VARCHAR",
+    "outlet": "VARCHAR", "source_id": "VARCHAR", "language": "VARCHAR",
+    "published_at": "TIMESTAMP", "date_flag": "VARCHAR", "first_seen_at": "TIMESTAMP",
+    "content_hash": "VARCHAR", "ingested_via": "VARCHAR", "extract_status": "VARCHAR",
+    "extract_error": "VARCHAR", "seen": "BOOLEAN",
+}
+_CLASS_COLUMNS = {
+    "type": "VARCHAR", "article_id": "VARCHAR", "model_version": "VARCHAR",
+    "relevant": "BOOLEAN", "dyads": "VARCHAR[]", "topics": "VARCHAR[]", "scores": "VARCHAR",
+    "evidence": "VARCHAR",
+}
+
+
+def _read_json_sql(columns: dict[str, str]) -> str:
+    spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    return (f"SELECT * FROM read_json(?, format = 'newline_delimited', columns = {{{spec}}},"
+            " maximum_object_size = 67108864)")
+
+
+def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
+    """Load one staged batch in one transaction. Upserts on natural keys: idempotent."""
+    counts = {"fetches": 0, "articles_new": 0, "links": 0}
+    con.execute("BEGIN")
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_fetch AS " + _read_json_sql(_FETCH_COLUMNS)
+                    + " WHERE type = 'fetch'", [str(path)])
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_article AS "
+                    + _read_json_sql(_ARTICLE_COLUMNS) + " WHERE type = 'article'", [str(path)])
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_class AS "
+                    + _read_json_sql(_CLASS_COLUMNS) + " WHERE type = 'classification'",
+                    [str(path)])
+        # Fetch attempts not stored before (a re-run of the same file skips them).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT * FROM stage_fetch"
+            " WHERE fetch_id NOT IN (SELECT fetch_id FROM fetches)"
+        )
+        # Same article under two keys in this batch (two feeds, opaque GUIDs): one id.
+        con.execute(
+            "UPDATE stage_article SET article_id = f.first_id FROM ("
+            "  SELECT canonical_url, arg_min(article_id, first_seen_at) AS first_id"
+            "  FROM stage_article WHERE canonical_url IS NOT NULL GROUP BY canonical_url) f"
+            " WHERE stage_article.canonical_url = f.canonical_url"
+        )
+        # Same article under another key (same canonical URL): link to the existing article.
+        con.execute(
+            "UPDATE stage_article SET article_id = a.article_id FROM articles a"
+            " WHERE stage_article.canonical_url IS NOT NULL"
+            " AND a.canonical_url = stage_article.canonical_url"
+            " AND a.entry_key <> stage_article.entry_key"
+        )
+        before = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        con.execute(
+            "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
+            " summary, body, text_source, author, outlet, source_id, language, published_at,"
+            " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error)"
+            " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
+            " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
+            " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
+            " extract_status, extract_error FROM stage_article s"
+            " WHERE NOT EXISTS (SELECT 1 FROM articles a"
+            "   WHERE a.article_id = s.article_id OR a.entry_key = s.entry_key)"
+            " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
+        )
+        counts["articles_new"] = con.execute("SELECT count(*) FROM articles").fetchone()[0] - before
+        # Which source carried which article (an article seen in two feeds is stored once).
+        con.execute(
+            "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
+            " SELECT a.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
+            " JOIN articles a ON a.entry_key = s.entry_key OR a.article_id = s.article_id"
+            " GROUP BY ALL ON CONFLICT DO NOTHING"
+        )
+        con.execute(
+            "INSERT INTO classifications (article_id, model_version, relevant, dyads, topics,"
+            " scores, evidence, classified_at)"
+            " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
+            " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
+            " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
+            " ON CONFLICT DO NOTHING"
+        )
+        _store_fetches(con, settings)
+        counts["fetches"] = con.execute("SELECT count(*) FROM new_fetch").fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def _store_fetches(con: Any, settings: Settings) -> None:
+    """Fetch rows, their count of new articles, and each source's health and next poll."""
+    con.execute(
+        "INSERT INTO fetches (fetch_id, source_id, run_id, url, started_at, outcome, http_status,"
+        " bytes, entries_seen, entries_new, parser, bozo, error, duration_ms)"
+        " SELECT f.fetch_id, f.source_id, f.run_id, f.url, f.started_at, f.outcome,"
+        " f.http_status, f.bytes, f.entries_seen,"
+        " (SELECT count(*) FROM stage_article s JOIN articles a USING (entry_key)"
+        "   WHERE s.fetch_id = f.fetch_id AND NOT coalesce(s.seen, false)"
+        "   AND a.first_seen_at = s.first_seen_at),"
+        " f.parser, f.bozo, f.error, f.duration_ms FROM new_fetch f"
+    )
+    rows = con.execute(
+        "SELECT source_id, started_at, outcome, http_status, error, etag, last_modified,"
+        " content_hash, moved_to, gone, retry_after FROM new_fetch ORDER BY started_at"
+    ).fetchall()
+    now = _now()
+    for (source_id, started_at, outcome, status, error, etag, last_modified, digest, moved_to,
+         gone, retry_after) in rows:
+        state = con.execute(
+            "SELECT consecutive_failures, failing_since FROM feed_state WHERE source_id = ?",
+            [source_id],
+        ).fetchone()
+        failures, failing_since = state if state else (0, None)
+        if outcome in ("ok", "not_modified"):
+            con.execute(
+                "INSERT INTO feed_state (source_id, etag, last_modified, content_hash,"
+                " last_attempt_at, last_ok_at, last_status, last_outcome, last_error,"
+                " consecutive_failures, failing_since, next_poll_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL)"
+                " ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag,"
+                " last_modified = excluded.last_modified,"
+                " content_hash = coalesce(excluded.content_hash, feed_state.content_hash),"
+                " last_attempt_at = excluded.last_attempt_at, last_ok_at = excluded.last_ok_at,"
+                " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+                " last_error = NULL, consecutive_failures = 0, failing_since = NULL,"
+                " next_poll_at = NULL",
+                [source_id, etag, last_modified, digest, started_at, started_at, status, outcome],
+            )
+        else:
+            failures += 1
+            next_poll = next_poll_after_failure(settings, failures, now, retry_after)
+            con.execute(
+                "INSERT INTO feed_state (source_id, last_attempt_at, last_status, last_outcome,"
+                " last_error, consecutive_failures, failing_since, next_poll_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source_id) DO UPDATE SET"
+                " last_attempt_at = excluded.last_attempt_at,"
+                " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+                " last_error = excluded.last_error,"
+                " consecutive_failures = excluded.consecutive_failures,"
+                " failing_since = excluded.failing_since, next_poll_at = excluded.next_poll_at",
+                [source_id, started_at, status, outcome, error, failures,
+                 failing_since or started_at, next_poll],
+            )
+        if moved_to:
+            con.execute("UPDATE sources SET url = ?, updated_at = ? WHERE source_id = ?",
+                        [moved_to, now, source_id])
+            log.info("source moved permanently source=%s url=%s", source_id, moved_to)
+        if gone:
+            con.execute(
+                "UPDATE sources SET enabled = false, disabled_reason = ?, updated_at = ?"
+                " WHERE source_id = ?",
+                [f"410 Gone at {started_at:%Y-%m-%d %H:%M} UTC: feed removed; change its URL in"
+                 " the sources file to re-enable", now, source_id],
+            )
+
+
+def _cluster_recent(con: Any) -> None:
+    """Story clusters for articles that have none yet, in their own transaction after the
+    batch committed: a clustering problem never costs a stored article, and articles it
+    missed are picked up by the next batch."""
+    from monitor.clusters import assign_clusters
+
+    ids = [r[0] for r in con.execute(
+        "SELECT article_id FROM articles WHERE cluster_id IS NULL"
+        " AND first_seen_at > now()::TIMESTAMP - INTERVAL 3 DAY ORDER BY first_seen_at"
+    ).fetchall()]
+    if not ids:
+        return
+    con.execute("BEGIN")
+    try:
+        assign_clusters(con, ids)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        log.exception("story clustering failed for %d articles; retried next batch", len(ids))
+
+
+def store_staged(settings: Settings, paths: list[str] | None, run_id: str) -> dict[str, Any]:
+    """Store staged batches (``None``: every pending one). The warehouse's only writer.
+
+    Each batch is one transaction; a stored batch's file is renamed ``.done`` (kept for
+    ``staging_retention_days`` for audit, then removed by maintenance). Batches an earlier,
+    failed run left behind are stored too.
+    """
+    with warehouse.writer(settings) as con:
+        return _store_files(con, settings, paths, run_id)
+
+
+def _store_files(con: Any, settings: Settings, paths: list[str] | None,
+                 run_id: str) -> dict[str, Any]:
+    files = [Path(p) for p in paths] if paths is not None else []
+    for leftover in pending_batches(settings):
+        if leftover not in files:
+            files.append(leftover)
+    totals = {"batches": 0, "fetches": 0, "articles_new": 0, "run_id": run_id}
+    for path in files:
+        if not path.exists():
+            if not path.with_suffix(".done").exists():
+                log.warning("staged batch missing path=%s", path)
+            continue  # else: stored by an earlier attempt of this task
+        counts = _store_one(con, path, settings)
+        os.replace(path, path.with_suffix(".done"))
+        totals["batches"] += 1
+        totals["fetches"] += counts["fetches"]
+        totals["articles_new"] += counts["articles_new"]
+    if totals["articles_new"]:
+        _cluster_recent(con)
+    return totals
+
+
+# --------------------------------------------------------------------------- one process
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    sources_total: int = 0
+    sources_ok: int = 0
+    sources_not_modified: int = 0
+    sources_failed: int = 0
+    entries_seen: int = 0
+    articles_new: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [
+            f"run {self.run_id}: {self.sources_total} sources in {self.seconds:.1f}s — "
+            f"{self.sources_ok} ok, {self.sources_not_modified} not modified, "
+            f"{self.sources_failed} failed; {self.entries_seen} entries seen, "
+            f"{self.articles_new} new articles",
+        ]
+        for source_id, error in self.failures[:20]:
+            lines.append(f"  failed: {source_id}: {error}")
+        if len(self.failures) > 20:
+            lines.append(f"  … and {len(self.failures) - 20} more (see `monitor sources`)")
+        return "\n".join(lines)
+
+
+def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool = False,
+               progress: bool = False, run_id: str | None = None) -> IngestSummary:
+    """One ingest in this process: plan, fetch and stage every batch, store, summarise."""
+    t0 = time.monotonic()
+    started = _now()
+    run_id = run_id or new_run_id()
+    batches = plan_ingest(settings, only=only, poll_all=poll_all)
+    summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in batches))
+    bar = _Progress(summary.sources_total) if progress else None
+    paths = []
+    try:
+        for batch in batches:
+            out = fetch_and_stage(settings, batch, run_id,
+                                  on_fetched=bar.advance if bar else None)
+            paths.append(out["path"])
+    finally:
+        if bar:
+            bar.close()
+    with warehouse.writer(settings) as con:
+        _store_files(con, settings, paths, run_id)
+        rows = con.execute(
+            "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
+            " error FROM fetches WHERE run_id = ?", [run_id]
+        ).fetchall()
+        for source_id, outcome, seen, new, error in rows:
+            if outcome == "ok":
+                summary.sources_ok += 1
+            elif outcome == "not_modified":
+                summary.sources_not_modified += 1
+            else:
+                summary.sources_failed += 1
+                summary.failures.append((source_id, error or "error"))
+            summary.entries_seen += seen
+            summary.articles_new += new
+        summary.seconds = time.monotonic() - t0
+        record_run(con, summary, "cli", started)
+    return summary
+
+
+def record_run(con: Any, s: IngestSummary, via: str, started: datetime) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [s.run_id, started, _now(), via, s.sources_ok, s.sources_not_modified,
+         s.sources_failed, s.entries_seen, s.articles_new],
+    )
+
+
+class _Progress:
+    """A rich progress bar on stderr: sources fetched, failures so far."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._p = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+                           transient=True)
+        self._task = self._p.add_task("fetch", total=total, failed=0)
+        self._failed = 0
+        self._p.start()
+
+    def advance(self, result: FetchResult) -> None:
+        if result.outcome == "error":
+            self._failed += 1
+        self._p.update(self._task, advance=1, failed=self._failed)
+
+    def close(self) -> None:
+        self._p.stop()
