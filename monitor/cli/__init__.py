@@ -9,6 +9,8 @@ from monitor.cli import (
     airflow,  # noqa: F401  (up, down, airflow-env)
     classify,  # noqa: F401
     core,  # noqa: F401  (init, config, sql, sources, ingest)
+    digest,  # noqa: F401  (digest)
+    trends,  # noqa: F401  (trends)
 )
 from monitor.cli.app import cli
 

@@ -38,6 +38,9 @@ COMPARE_DAYS = 7
 #: At most this many articles of one day are grouped into stories (the busiest ones first
 #: would need scores we do not have; newest first keeps the cost bounded on a flood day).
 MAX_DAY_ARTICLES = 5000
+#: How far before the day an article may have been first seen for its live cluster id to be
+#: read (articles are first seen after they are published, so a few days is plenty).
+CLUSTER_LOOKBACK = timedelta(days=3)
 TITLE_CHARS = 300
 LEAD_CHARS = 280
 OUTLET_CHARS = 80
@@ -90,12 +93,18 @@ def _clip(text: str | None, limit: int) -> str:
 
 def _day_articles(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> list[dict[str, Any]]:
     start, end = local_day_bounds(day, tz)
+    # The story key is read live from articles.cluster_id (clustering may join an article to
+    # a story after its trend row was derived); the first_seen_at bound keeps that read to
+    # recent row groups. Older first-seen articles keep the key from their trend row.
     result = con.execute(
-        "SELECT article_id, ts, outlet, title, url, lead, dyads, topics, story_key"
-        " FROM trend_articles"
-        " WHERE relevant AND day BETWEEN ? AND ? AND ts >= ? AND ts < ?"
-        " ORDER BY ts DESC LIMIT ?",
-        [start.date(), end.date(), start, end, MAX_DAY_ARTICLES],
+        "SELECT t.article_id, t.ts, t.outlet, t.title, t.url, t.lead, t.dyads, t.topics,"
+        "       coalesce(a.cluster_id, t.story_key) AS story_key"
+        " FROM trend_articles t"
+        " LEFT JOIN (SELECT article_id, cluster_id FROM articles WHERE first_seen_at >= ?) a"
+        "   ON a.article_id = t.article_id"
+        " WHERE t.relevant AND t.day BETWEEN ? AND ? AND t.ts >= ? AND t.ts < ?"
+        " ORDER BY t.ts DESC LIMIT ?",
+        [start - CLUSTER_LOOKBACK, start.date(), end.date(), start, end, MAX_DAY_ARTICLES],
     )
     columns = [d[0] for d in result.description]
     return [dict(zip(columns, r, strict=True)) for r in result.fetchall()]

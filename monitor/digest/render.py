@@ -112,10 +112,12 @@ def _summary_sentences(data: dict[str, Any]) -> list[str]:
     if s["falling"]:
         lines.append("Fell: " + "; ".join(
             f"{m['label']} {m['count']} vs {m['average']:g}/day" for m in s["falling"]) + ".")
-    if s["spikes"]:
+    # Topic spikes say most; relation / overall spikes only when no topic spiked.
+    shown = [x for x in s["spikes"] if x["dyad"] == trends.ANY and x["topic"] != trends.ANY]
+    if shown or s["spikes"]:
         lines.append("Spikes: " + "; ".join(
             f"{x['label']} {x['articles']} (usual {x['baseline_avg']:g}/day)"
-            for x in s["spikes"][:5]) + ".")
+            for x in (shown or s["spikes"])[:5]) + ".")
     return lines
 
 
@@ -207,14 +209,18 @@ def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
         if more > 0:
             out.append(f'<div class="more" style="color:#777;font-size:12px">and {more} more '
                        f"stor{'y' if more == 1 else 'ies'}</div>")
+        elif not shown:
+            out.append('<div class="more" style="color:#777;font-size:12px">its stories are '
+                       "listed under another topic above</div>")
         out.append("</div>")
     if data["feed_warnings"]:
         out.append('<div class="feed-warnings" style="border-top:1px solid #ddd;margin-top:14px;'
                    'padding-top:8px;color:#8a4b00;font-size:12px"><h2 style="font-size:14px">'
                    "Feeds failing for over 24 hours</h2><ul>")
         for w in data["feed_warnings"]:
-            out.append(f"<li>{_e(w['outlet'])} ({_e(w['source_id'])}): "
-                       f"{_e(w['hours_failing'])} h, {_e(w['last_error'] or 'no message')}</li>")
+            out.append(f"<li>{_e(w['outlet'])} ({_e(w['source_id'])}): failing for "
+                       f"{_e(_duration(w['hours_failing']))}, "
+                       f"{_e(w['last_error'] or 'no message')}</li>")
         out.append("</ul></div>")
     out.append('<p class="footer" style="color:#999;font-size:11px;margin-top:16px">Days in '
                f"{_e(data['timezone'])}. Russia–Asia news monitor.</p>")
@@ -253,10 +259,17 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
             lines.append(f"  … and {more} more")
     if data["feed_warnings"]:
         lines += ["", "Feeds failing for over 24 hours:"]
-        lines += [f"  - {w['outlet']} ({w['source_id']}): {w['hours_failing']} h, "
+        lines += [f"  - {w['outlet']} ({w['source_id']}): failing for "
+                  f"{_duration(w['hours_failing'])}, "
                   f"{w['last_error'] or 'no message'}" for w in data["feed_warnings"]]
     lines += ["", f"Days in {data['timezone']}."]
     return "\n".join(_CONTROL.sub(" ", line) for line in lines) + "\n"
+
+
+def _duration(hours: float | None) -> str:
+    if hours is None:
+        return "an unknown time"
+    return f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hours"
 
 
 def _sparkline(values: list[int]) -> str:
