@@ -10,6 +10,7 @@ from monitor.cli import (
     classify,  # noqa: F401
     core,  # noqa: F401  (init, config, sql, sources, ingest)
     digest,  # noqa: F401  (digest)
+    extract,  # noqa: F401  (extract)
     trends,  # noqa: F401  (trends)
 )
 from monitor.cli.app import cli
