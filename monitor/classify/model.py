@@ -143,63 +143,74 @@ class Classifier:
                 self._b = np.array([params.intercepts[label] for label in LABELS])
 
     # -- scoring -------------------------------------------------------------------------
-    def probabilities(self, analysis: Analysis) -> tuple[dict[str, float], dict[str, float]]:
-        """(calibrated probability per label, raw rule score per label)."""
-        raw = rule_scores(analysis.features)
+    def probabilities_batch(self, analyses: list[Analysis]) -> list[dict[str, float]]:
+        """Calibrated probability per label for each analysis (one matrix product)."""
         slope = self.params.rule_slope if self.params else {}
-        p_rule = {k: _sigmoid(slope.get(k, 2.0) * (raw[k] - RULE_THRESHOLDS[k])) for k in LABELS}
-        if self._w is None or self.params is None or self.params.blend <= 0:
-            return p_rule, raw
-        x = (np.array(_transform(analysis.features)) - self._mean) / self._scale
-        z = self._w @ x + self._b
+        rules = [rule_scores(a.features) for a in analyses]
+        out = [{k: _sigmoid(slope.get(k, 2.0) * (raw[k] - RULE_THRESHOLDS[k])) for k in LABELS}
+               for raw in rules]
+        if self._w is None or self.params is None or self.params.blend <= 0 or not analyses:
+            return out
+        x = (feature_matrix(analyses) - self._mean) / self._scale
+        z = np.clip(x @ self._w.T + self._b, -30, 30)
+        p_model = 1.0 / (1.0 + np.exp(-z))
         blend = self.params.blend
-        probs = {}
-        for i, label in enumerate(LABELS):
-            probs[label] = (1 - blend) * p_rule[label] + blend * _sigmoid(float(z[i]))
-        return probs, raw
+        for row, probs in zip(p_model.tolist(), out, strict=True):
+            for i, label in enumerate(LABELS):
+                probs[label] = (1 - blend) * probs[label] + blend * row[i]
+        return out
 
-    def predict_one(self, item: dict[str, Any]) -> Prediction:
-        title = item.get("title") or ""
-        text = item.get("text") or ""
-        if not isinstance(title, str):
-            title = str(title)
-        if not isinstance(text, str):
-            text = str(text)
-        analysis = analyse(self.lexicon, title, text)
-        probs, _raw = self.probabilities(analysis)
+    def _prediction(self, item: dict[str, Any], analysis: Analysis,
+                    probs: dict[str, float]) -> Prediction:
         dyads = [d for d in DYAD_IDS if probs[d] >= 0.5]
         relevant = bool(dyads)
         topics = [t for t in TOPIC_IDS if relevant and probs[t] >= 0.5]
         scores = {k: round(v, 4) for k, v in probs.items()}
         scores["relevant"] = round(max(probs[d] for d in DYAD_IDS), 4)
-        return Prediction(
-            id=item.get("id"),
-            relevant=relevant,
-            dyads=dyads,
-            topics=topics,
-            scores=scores,
-            evidence=self.evidence(analysis, dyads, topics),
-            model_version=self.version,
-        )
+        return Prediction(id=item.get("id"), relevant=relevant, dyads=dyads, topics=topics,
+                          scores=scores, evidence=self.evidence(analysis, dyads, topics),
+                          model_version=self.version)
+
+    @staticmethod
+    def _texts(item: dict[str, Any]) -> tuple[str, str]:
+        title, text = item.get("title") or "", item.get("text") or ""
+        return (title if isinstance(title, str) else str(title),
+                text if isinstance(text, str) else str(text))
+
+    def predict_one(self, item: dict[str, Any]) -> Prediction:
+        return self.classify([item])[0]
 
     def classify(self, items: list[dict[str, Any]]) -> list[Prediction]:
         """One prediction per item, in order. Never raises: a broken item gets a
         not-relevant prediction whose evidence says what went wrong."""
-        out = []
-        for item in items:
+        results: list[Prediction | None] = [None] * len(items)
+        ok: list[tuple[int, Analysis]] = []
+        for i, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
                     raise TypeError(f"expected an object, got {type(item).__name__}")
-                out.append(self.predict_one(item))
+                ok.append((i, analyse(self.lexicon, *self._texts(item))))
             except Exception as exc:  # one bad article must not sink the batch
-                item_id = item.get("id") if isinstance(item, dict) else None
-                log.warning("classify failed id=%r: %s", item_id, exc, exc_info=True)
-                out.append(Prediction(
-                    id=item.get("id") if isinstance(item, dict) else None,
-                    relevant=False, dyads=[], topics=[], scores={},
-                    evidence={"error": [f"{type(exc).__name__}: {exc}"]},
-                    model_version=self.version))
-        return out
+                results[i] = self._failed(item, exc)
+        try:
+            probs = self.probabilities_batch([a for _, a in ok])
+        except Exception as exc:  # e.g. a corrupt model file: fall back to rules only
+            log.warning("model scoring failed (%s); using rules only", exc, exc_info=True)
+            probs = Classifier(self.taxonomy, None, self.lexicon).probabilities_batch(
+                [a for _, a in ok])
+        for (i, analysis), p in zip(ok, probs, strict=True):
+            try:
+                results[i] = self._prediction(items[i], analysis, p)
+            except Exception as exc:
+                results[i] = self._failed(items[i], exc)
+        return [r for r in results if r is not None]
+
+    def _failed(self, item: Any, exc: Exception) -> Prediction:
+        item_id = item.get("id") if isinstance(item, dict) else None
+        log.warning("classify failed id=%r: %s", item_id, exc, exc_info=True)
+        return Prediction(id=item_id, relevant=False, dyads=[], topics=[], scores={},
+                          evidence={"error": [f"{type(exc).__name__}: {exc}"]},
+                          model_version=self.version)
 
     # -- evidence ------------------------------------------------------------------------
     def evidence(self, analysis: Analysis, dyads: list[str],

@@ -54,6 +54,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+|(?<=[。！？])|\n+")
 
+#: Share of the gap to the strongest topic deducted from a weaker topic's score.
+SECONDARY_PENALTY = 0.4
 #: Evidence needed for a label, in the units of :func:`rule_scores`.
 RULE_THRESHOLDS: dict[str, float] = {
     "russia_japan": 2.0,
@@ -222,10 +224,16 @@ def rule_scores(f: dict[str, float]) -> dict[str, float]:
         s = co_int + 0.5 * (co - co_int) + 0.5 * min(f[f"{dyad}_pairs"], 3)
         s += 1.5 * f[f"{dyad}_title"] + 0.5 * f[f"{dyad}_lead"]
         scores[dyad] = s - penalty
+    topic = {}
     for t in TOPIC_IDS:
         s = f[f"{t}_strong"] + 0.25 * min(f[f"{t}_weak"], 4) + 1.5 * f[f"{t}_title"]
         s += 0.25 * min(f[f"{t}_with_actor"], 4)
-        scores[t] = s
+        topic[t] = s
+    # Most stories are about one thing: a secondary topic must hold its own against the main
+    # one (SECONDARY_PENALTY of the gap is deducted), so background clauses add no topic.
+    top = max(topic.values())
+    for t, s in topic.items():
+        scores[t] = s - SECONDARY_PENALTY * (top - s)
     return scores
 
 
