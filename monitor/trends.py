@@ -426,21 +426,33 @@ def feed_health(con: duckdb.DuckDBPyConnection, now: datetime | None = None, *,
 def latest_articles(con: duckdb.DuckDBPyConnection, *, topic: str | None = None,
                     dyad: str | None = None, limit: int = 20, days: int = 30,
                     end: date | None = None) -> list[dict[str, Any]]:
-    """The newest relevant articles within ``days`` days ending ``end``, with their topics."""
+    """The newest relevant articles within ``days`` days ending ``end``, with their topics.
+
+    Looks at the last day first and widens (3, 7, … ``days`` days) only while fewer than
+    ``limit`` articles were found, so the cost follows ``limit`` rather than the window.
+    """
     end = end or latest_day(con)
-    start = end - timedelta(days=days - 1)
-    result = con.execute(
-        "SELECT article_id, ts AS published_at, outlet, country, title, url, dyads, topics,"
-        " story_key, lead"
-        " FROM trend_articles"
-        " WHERE relevant AND day BETWEEN ? AND ?"
-        "   AND (?::VARCHAR IS NULL OR list_contains(topics, ?::VARCHAR))"
-        "   AND (?::VARCHAR IS NULL OR list_contains(dyads, ?::VARCHAR))"
-        " ORDER BY ts DESC, article_id LIMIT ?",
-        [start, end, topic, topic, dyad, dyad, limit],
-    )
+    widths = sorted({w for w in (1, 3, 7, days) if w <= days})
+    rows: list[tuple] = []
+    result = None
+    for width in widths:
+        result = con.execute(
+            "SELECT article_id, ts AS published_at, outlet, country, title, url, dyads, topics,"
+            " story_key, lead"
+            " FROM trend_articles"
+            " WHERE relevant AND day BETWEEN ? AND ?"
+            "   AND (?::VARCHAR IS NULL OR list_contains(topics, ?::VARCHAR))"
+            "   AND (?::VARCHAR IS NULL OR list_contains(dyads, ?::VARCHAR))"
+            " ORDER BY ts DESC, article_id LIMIT ?",
+            [end - timedelta(days=width - 1), end, topic, topic, dyad, dyad, limit],
+        )
+        rows = result.fetchall()
+        if len(rows) >= limit:
+            break
+    if result is None:
+        return []
     columns = [d[0] for d in result.description]
-    return [dict(zip(columns, r, strict=True)) for r in result.fetchall()]
+    return [dict(zip(columns, r, strict=True)) for r in rows]
 
 
 def local_day_counts(con: duckdb.DuckDBPyConnection, start: date, end: date,

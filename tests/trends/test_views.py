@@ -205,8 +205,9 @@ def test_feed_health(settings: Settings) -> None:
         "ok": "ok", "long": "failing_24h", "short": "failing", "gone": "disabled",
         "new": "never_fetched"}
     assert health["long"]["hours_failing"] == 30.0
-    assert (health["long"]["fetches_7d"], health["long"]["errors_7d"]) == (3, 3)
-    assert health["ok"]["new_7d"] == 7
+    # Fetches 1 h and 2 h ago count; 50 h and 8 days ago do not.
+    assert (health["long"]["fetches_24h"], health["long"]["errors_24h"]) == (2, 2)
+    assert health["ok"]["new_24h"] == 7
     assert "ok" not in {r["source_id"] for r in problems}
 
 
