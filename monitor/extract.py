@@ -482,17 +482,11 @@ def _trafilatura_metadata(html: str, url: str | None, meta: dict[str, Any]) -> N
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text's language (py3langid), ``None`` for too little text.
+    """ISO 639-1 code of the text's language, ``None`` for too little text.
 
-    Kana decide Japanese before the statistical model: short Japanese headlines are mostly
-    kanji and langid sometimes calls them Chinese.
+    One detector for the whole monitor (``monitor.language``: scripts first, py3langid for
+    the rest), so the extractor and the classifier never disagree about an article.
     """
-    sample = (text or "").strip()[:5000]
-    if len(_TOKEN.findall(sample)) < 2 and len(sample) < 8:
-        return None
-    if re.search(r"[\u3040-\u30ff]", sample):
-        return "ja"
-    import py3langid
+    from monitor.language import detect_language as detect
 
-    code, _score = py3langid.classify(sample)
-    return code
+    return detect(text)
