@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 
 from monitor.classify.topics import TOPIC_IDS, Taxonomy
 from monitor.errors import ConfigError
@@ -27,17 +26,13 @@ TOKEN = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 #: Bound on the per-token cache; cleared when full (news vocabulary is a few 10,000 words).
 _CACHE_MAX = 200_000
+_NOTHING: tuple[tuple[tuple[str, str], ...], tuple[int, ...]] = ((), ())
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    category: str
-    sentence: int
-    #: token index within the sentence (-1 for CJK / regex matches)
-    token: int
-    #: number of tokens the term spans (0 for CJK / regex matches)
-    length: int
-    text: str
+#: One match: (category, sentence index, token index within the sentence or -1 for
+#: Japanese/Chinese and regex matches, number of tokens spanned, the term). Plain tuples:
+#: an article yields hundreds, and tuple creation is the cheapest Python allocation.
+Match = tuple[str, int, int, int, str]
 
 
 _Pattern = tuple[tuple[str, bool], ...]  # (token, is_prefix) per term token
@@ -81,9 +76,10 @@ class Lexicon:
                                          sorted(cjk, key=lambda t: (-len(t), t))))
                      if cjk else None)
         self._regex = re.compile("|".join(regex_parts), re.IGNORECASE) if regex_parts else None
-        self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache: dict[str, tuple[tuple[tuple[str, str], ...], tuple[int, ...]]] = {}
 
-    def _candidates(self, token: str) -> tuple[int, ...]:
+    def _candidates(self, token: str) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+        """(single-token matches as (category, term), ids of multi-token terms to verify)."""
         found = self._cache.get(token)
         if found is None:
             ids = list(self._first_exact.get(token, ()))
@@ -91,7 +87,10 @@ class Lexicon:
                 if n > len(token):
                     break
                 ids.extend(self._first_prefix.get(token[:n], ()))
-            found = tuple(ids)
+            single = tuple((self._terms[i][0], self._terms[i][2].rstrip("*"))
+                           for i in ids if len(self._terms[i][1]) == 1)
+            multi = tuple(i for i in ids if len(self._terms[i][1]) > 1)
+            found = (single, multi) if ids else _NOTHING
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[token] = found
@@ -100,35 +99,41 @@ class Lexicon:
     def match(self, sentences: list[str]) -> list[Match]:
         """All term matches in ``sentences`` (a term may belong to several categories)."""
         out: list[Match] = []
+        append = out.append
         terms = self._terms
+        cache_get = self._cache.get
+        candidates = self._candidates
         for si, sentence in enumerate(sentences):
             tokens = TOKEN.findall(sentence.lower())
             ntok = len(tokens)
             for ti, tok in enumerate(tokens):
-                for tid in self._candidates(tok):
+                found = cache_get(tok)
+                if found is None:
+                    found = candidates(tok)
+                if found is _NOTHING:
+                    continue
+                single, multi = found
+                for category, term in single:
+                    append((category, si, ti, 1, term))
+                for tid in multi:
                     category, pattern, term = terms[tid]
                     n = len(pattern)
-                    if n > 1:
-                        if ti + n > ntok:
-                            continue
-                        ok = True
-                        for k in range(1, n):
-                            want, prefix = pattern[k]
-                            got = tokens[ti + k]
-                            if not (got.startswith(want) if prefix else got == want):
-                                ok = False
-                                break
-                        if not ok:
-                            continue
-                    out.append(Match(category, si, ti, n, term.rstrip("*")))
+                    if ti + n > ntok:
+                        continue
+                    for k in range(1, n):
+                        want, prefix = pattern[k]
+                        got = tokens[ti + k]
+                        if not (got.startswith(want) if prefix else got == want):
+                            break
+                    else:
+                        append((category, si, ti, n, term.rstrip("*")))
             if self._cjk is not None and _CJK.search(sentence):
                 for m in self._cjk.finditer(sentence.lower()):
                     for category in self._cjk_categories[m.group(0)]:
-                        out.append(Match(category, si, -1, 0, m.group(0)))
+                        append((category, si, -1, 0, m.group(0)))
             if self._regex is not None:
                 for m in self._regex.finditer(sentence):
-                    out.append(Match(self._regex_category[m.lastgroup or ""], si, -1, 0,
-                                     m.group(0)))
+                    append((self._regex_category[m.lastgroup or ""], si, -1, 0, m.group(0)))
         return out
 
 

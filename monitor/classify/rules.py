@@ -46,6 +46,8 @@ PAIR_TOKENS = 4
 ACTORS = ("russia", "japan", "china", "north_korea")
 DYAD_ACTORS = {"russia_japan": ("russia", "japan"), "russia_china": ("russia", "china")}
 NEGATIVE_KINDS = ("sports", "disaster", "elsewhere", "source")
+_ACTOR_OF = {f"actor:{a}": a for a in ACTORS}
+_MASK_OF = {f"mask:{a}": a for a in ACTORS}
 #: Sentences at the start of the body that make the lead.
 LEAD_SENTENCES = 3
 
@@ -123,26 +125,28 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
     matches = lexicon.match(sentences)
     masked: set[tuple[str, int, int]] = set()
     cjk_masks: dict[tuple[str, int], list[str]] = {}
-    for m in matches:
-        if m.category.startswith("mask:"):
-            actor = m.category[5:]
-            if m.token >= 0:
-                masked.update((actor, m.sentence, m.token + k) for k in range(m.length))
+    for cat, si, ti, length, term in matches:
+        actor = _MASK_OF.get(cat)
+        if actor is not None:
+            if ti >= 0:
+                masked.update((actor, si, ti + k) for k in range(length))
             else:
-                cjk_masks.setdefault((actor, m.sentence), []).append(m.text)
+                cjk_masks.setdefault((actor, si), []).append(term)
     hits: dict[str, dict[int, str]] = {}
     actor_tokens: dict[str, list[tuple[int, int, str]]] = {}
-    for m in matches:
-        cat = m.category
-        if cat.startswith("actor:"):
-            actor = cat[6:]
-            if m.token >= 0 and (actor, m.sentence, m.token) in masked:
+    for cat, si, ti, _length, term in matches:
+        actor = _ACTOR_OF.get(cat)
+        if actor is not None:
+            if ti >= 0 and masked and (actor, si, ti) in masked:
                 continue
-            if m.token < 0 and any(m.text in mask for mask in
-                                   cjk_masks.get((actor, m.sentence), ())):
+            if ti < 0 and any(term in mask for mask in cjk_masks.get((actor, si), ())):
                 continue
-            actor_tokens.setdefault(actor, []).append((m.sentence, m.token, m.text))
-        hits.setdefault(cat, {}).setdefault(m.sentence, m.text)
+            actor_tokens.setdefault(actor, []).append((si, ti, term))
+        sub = hits.get(cat)
+        if sub is None:
+            hits[cat] = {si: term}
+        elif si not in sub:
+            sub[si] = term
     for t in TOPIC_IDS:
         excluded = hits.get(f"exclude:{t}", {})
         for kind in ("topic", "weak"):
