@@ -1,7 +1,7 @@
 """Ingest: poll the due feeds, stage new articles per batch, store them in one writer.
 
 ```
-plan ──► fetch_and_stage[batch 1..n] (mapped, in parallel) ──► store (pool duckdb_writer) ──► Asset
+plan ──► fetch_and_stage[batch 1..n] (mapped) ──► store (pool duckdb_writer, Asset) ──► refresh_trends
 ```
 
 - **plan** decides which sources are due (failing ones back off) and groups them into batches;
@@ -9,11 +9,13 @@ plan ──► fetch_and_stage[batch 1..n] (mapped, in parallel) ──► store
 - **fetch_and_stage** runs once per batch (dynamic task mapping), so one slow outlet holds up
   only its own batch. It fetches, parses, dedups and classifies, and writes a staging file
   keyed by the run id; XCom carries only the file's path and counts. It never writes DuckDB.
-- **store** is the only warehouse writer: it upserts the staged batches in the one-slot
+- **store** is the only task that writes articles: it upserts the staged batches in the one-slot
   `duckdb_writer` pool (DuckDB has one writer) and is idempotent, so a retry changes nothing.
   It runs even when some batches failed (their sources are recorded as failures) and also
   stores batches an earlier run staged but could not store. It updates the
   `monitor_warehouse_articles` Asset.
+- **refresh_trends** brings the trend tables up to date and publishes the read snapshot, so
+  the Trends view shows the new articles.
 
 Params (manual runs): `only` (list of source ids), `poll_all` (ignore back-off).
 Runs by hand or through the REST API need no logical date: everything is keyed by `run_id`.
@@ -77,14 +79,18 @@ def monitor_ingest() -> None:
         from monitor.pipeline import store_staged
         from monitor.settings import load_settings
 
-        settings = load_settings()
         paths = [item["path"] for item in staged or [] if item and item.get("path")]
-        result = store_staged(settings, paths, run_id) if paths else None
-        # Batches left staged by an earlier run whose writer gave up (lock timeout) go now.
-        leftovers = store_staged(settings, None, run_id)
-        return {"stored": result, "leftovers": leftovers}
+        # Also stores batches an earlier run staged but could not store (lock timeout).
+        return store_staged(load_settings(), paths, run_id)
 
-    store(fetch_and_stage.expand(batch=plan()))
+    @task(pool=WRITER_POOL, retries=3)
+    def refresh_trends() -> dict:
+        from monitor.maintenance import refresh_trend_tables
+        from monitor.settings import load_settings
+
+        return refresh_trend_tables(load_settings())
+
+    store(fetch_and_stage.expand(batch=plan())) >> refresh_trends()
 
 
 monitor_ingest()

@@ -154,3 +154,21 @@ def export_parquet(settings: Settings) -> dict[str, Any]:
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def refresh_trend_tables(settings: Settings) -> dict[str, Any]:
+    """Bring the trend tables up to date after a store, and publish them to the snapshot.
+
+    The Trends page and analysts read the snapshot, which only changes when a writer
+    publishes; without this, new articles would reach the charts only with the next digest.
+    Publishes (copies the file) only when something changed.
+    """
+    from monitor import trends
+
+    with warehouse.writer(settings, publish=False) as con:
+        if not trends.is_stale(con):
+            return {"mode": "fresh"}
+        result = trends.refresh_trends(con)
+    with warehouse.writer(settings):
+        pass  # publish the refreshed file under the writer lock
+    return result

@@ -1,0 +1,96 @@
+"""Feeds for the Airflow tests, served by ``tests.support.httpserver.LocalHTTPServer``.
+
+Two outlets (one Japanese, one Chinese) carry relevant Russia–Japan / Russia–China stories
+spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 articles
+and ≥ 3× the trailing mean), one irrelevant story (must not show as relevant) and one title
+with a script tag (must show as text on the Trends page). A third source answers 500, so
+feed health has a failing source to list first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from tests.support.httpserver import LocalHTTPServer
+
+HOSTILE_TITLE = "<script>alert('x')</script> Russia and Japan discuss Kuril fishing"
+
+_STORIES = [
+    ("kurils", "Russia and Japan resume talks on Kuril Islands peace treaty {n}",
+     "Russian Foreign Minister Sergei Lavrov and the Japanese foreign minister met to discuss "
+     "a peace treaty and the disputed Kuril Islands, which Japan calls the Northern "
+     "Territories. Tokyo protested the deployment of Russian troops on Kunashir and Iturup."),
+    ("energy", "Russia and China sign Power of Siberia 2 gas pipeline deal {n}",
+     "Gazprom and China National Petroleum Corporation signed a binding agreement on the "
+     "Power of Siberia 2 pipeline, which will carry Russian gas to China through Mongolia. "
+     "Vladimir Putin and Xi Jinping hailed the energy partnership in Beijing."),
+    ("military", "Chinese and Russian navies hold joint drills near Japan {n}",
+     "Warships of the Russian Pacific Fleet and the Chinese navy began a joint naval exercise "
+     "in the Sea of Japan, the defence ministries of Russia and China said. Russian and "
+     "Chinese strategic bombers also flew a joint patrol, prompting Japan to scramble jets."),
+]
+
+
+def _item(title: str, text: str, link: str, when: datetime) -> str:
+    return (f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+            f"<guid>{escape(link)}</guid><description>{escape(text)}</description>"
+            f"<pubDate>{format_datetime(when)}</pubDate></item>")
+
+
+def _rss(name: str, items: list[str]) -> str:
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{name}</title><link>https://example.org/{name}</link>"
+            f"<description>test feed</description>{''.join(items)}</channel></rss>")
+
+
+def serve_feeds(server: LocalHTTPServer, now: datetime | None = None) -> dict[str, str]:
+    """Route the feeds on ``server``; returns source id -> URL."""
+    now = now or datetime.now(UTC)
+    japan, china = [], []
+    for day in range(10):
+        topic, title, text = _STORIES[day % len(_STORIES)]
+        when = now - timedelta(days=day, hours=1)
+        link = f"https://news.example.org/{topic}/{day}"
+        (japan if topic == "kurils" else china).append(
+            _item(title.format(n=f"(day {day})"), text, link, when))
+    for n in range(6):
+        _topic, title, text = _STORIES[0]
+        japan.append(_item(title.format(n=f"— update {n}"), text,
+                           f"https://news.example.org/kurils/today-{n}",
+                           now - timedelta(minutes=10 + n)))
+    japan.append(_item(HOSTILE_TITLE, _STORIES[0][2] + " Fishing quotas near the islands.",
+                       "https://news.example.org/kurils/hostile", now - timedelta(minutes=5)))
+    china.append(_item("Local football club wins the cup",
+                       "The home team won the final 2-1 after extra time in a full stadium.",
+                       "https://news.example.org/sport/1", now - timedelta(hours=2)))
+    urls = {
+        "japan-outlet": server.route("/japan.xml", _rss("japan", japan),
+                                     headers={"Content-Type": "application/rss+xml",
+                                              "ETag": '"j1"'}),
+        "china-outlet": server.route("/china.xml", _rss("china", china),
+                                     headers={"Content-Type": "application/rss+xml",
+                                              "ETag": '"c1"'}),
+        "broken-outlet": server.route("/broken.xml", "oops", status=500),
+    }
+    return urls
+
+
+#: Relevant articles the feeds carry (10 spread + 6 today + the hostile one).
+RELEVANT = 17
+#: All distinct articles (the football story included).
+TOTAL = 18
+
+
+def write_sources(path: Path, urls: dict[str, str]) -> Path:
+    """A sources file (the ``seeds/sources.toml`` format) listing the served feeds."""
+    country = {"japan-outlet": "JP", "china-outlet": "CN", "broken-outlet": "RU"}
+    lines = []
+    for source_id, url in urls.items():
+        lines += ["[[sources]]", f'id = "{source_id}"', f'url = "{url}"',
+                  f'outlet = "{source_id.split("-")[0].title()} Daily"', 'language = "en"',
+                  f'country = "{country[source_id]}"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
