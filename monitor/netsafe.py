@@ -78,10 +78,10 @@ def check_address(ip: IPAddress) -> str | None:
         return "unspecified address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "carrier-grade NAT address"
-    if ip.is_private:
-        return "private address"
     if ip.is_reserved:
         return "reserved address"
+    if ip.is_private:
+        return "private address"
     if not ip.is_global:
         return "non-global address"
     return None
