@@ -64,6 +64,8 @@ class Entry:
     date_flag: str | None  # None | missing | absurd
     author: str | None = None
     language: str | None = None
+    #: The original publisher named by an aggregator (RSS ``<source>``, Google News).
+    source_name: str | None = None
 
 
 @dataclass
@@ -353,10 +355,11 @@ def _rss_entry(item: etree._Element, base_url: str, language: str | None,
         summary = _child_text(item, "encoded", (_NS_CONTENT,)) or _media_description(item)
     stamp = _child_text(item, "pubDate", (None,)) or _child_text(item, "date", (_NS_DC,))
     author = _child_text(item, "creator", (_NS_DC,)) or _child_text(item, "author", (None,))
+    source_name = clean_text(_child_text(item, "source", (None,)), 200) or None
     return Entry(title=clean_text(title, _MAX_TITLE), link=_absolute(link, base_url),
                  guid=guid or None, summary=clean_text(summary),
                  author=clean_text(author, 300) or None, language=language,
-                 **_dated(stamp, now))
+                 source_name=source_name, **_dated(stamp, now))
 
 
 def _atom_entry(item: etree._Element, base_url: str, language: str | None,
@@ -437,8 +440,13 @@ def _entry_from(e: Any, base_url: str, language: str | None, now: datetime) -> E
     published, flag = _date(e, now)
     author = clean_text(_get(e, "author"), 300) or None
     lang = _lang(_get(e, "language")) or language
+    source = _get(e, "source")
+    source_name = None
+    if source:
+        name = source.get("title") if hasattr(source, "get") else getattr(source, "title", None)
+        source_name = clean_text(name, 200) or None if isinstance(name, str) else None
     return Entry(title=title, link=link, guid=guid, summary=summary, published_at=published,
-                 date_flag=flag, author=author, language=lang)
+                 date_flag=flag, author=author, language=lang, source_name=source_name)
 
 
 def _absolute(link: str | None, base_url: str) -> str | None:

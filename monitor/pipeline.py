@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor import warehouse
 from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
@@ -210,12 +211,12 @@ def _article_record(entry: Any, key: str, source: Source, fetch_id: str) -> dict
         "guid": entry.guid,
         "url": entry.link,
         "canonical_url": canonical_url(entry.link),
-        "title": entry.title,
+        "title": _strip_publisher(entry.title, entry.source_name),
         "summary": entry.summary,
         "body": None,
         "text_source": "summary" if entry.summary else "title",
         "author": entry.author,
-        "outlet": source.outlet,
+        "outlet": _outlet(entry, source),
         "source_id": source.id,
         "language": entry.language or source.language,
         "published_at": entry.published_at.isoformat() if entry.published_at else None,
@@ -226,6 +227,23 @@ def _article_record(entry: Any, key: str, source: Source, fetch_id: str) -> dict
         "extract_status": None,
         "extract_error": None,
     }
+
+
+def _strip_publisher(title: str, publisher: str | None) -> str:
+    """Aggregators append " - Publisher" to titles; the outlet column already says it."""
+    if publisher and title.endswith(f" - {publisher}"):
+        return title[: -len(publisher) - 3].rstrip()
+    return title
+
+
+def _outlet(entry: Any, source: Source) -> str:
+    """The publisher: an aggregator's named source, else (for searches) the link's site."""
+    if entry.source_name:
+        return entry.source_name
+    if source.kind == "search" and entry.link:
+        host = urlsplit(entry.link).hostname or ""
+        return host.removeprefix("www.") or source.outlet
+    return source.outlet
 
 
 def _detect_languages(articles: list[dict[str, Any]]) -> None:

@@ -25,11 +25,11 @@ class FeedEnv:
     sources: list[dict[str, Any]] = field(default_factory=list)
 
     def serve(self, source_id: str, body: bytes | str = b"", *, path: str | None = None,
-              outlet: str | None = None, language: str | None = None,
+              outlet: str | None = None, language: str | None = None, kind: str = "feed",
               **route: Any) -> str:
         path = path or f"/{source_id}.xml"
         url = self.server.route(path, body, **route)
-        self.add_source(source_id, url, outlet=outlet, language=language)
+        self.add_source(source_id, url, outlet=outlet, language=language, kind=kind)
         return url
 
     def serve_fixture(self, source_id: str, name: str, **route: Any) -> str:
@@ -37,9 +37,10 @@ class FeedEnv:
         return self.serve(source_id, (FEEDS / name).read_bytes(), headers=headers, **route)
 
     def add_source(self, source_id: str, url: str, outlet: str | None = None,
-                   language: str | None = None) -> None:
+                   language: str | None = None, kind: str = "feed") -> None:
         self.sources = [s for s in self.sources if s["id"] != source_id]
-        entry = {"id": source_id, "url": url, "outlet": outlet or source_id.title()}
+        entry = {"id": source_id, "url": url, "outlet": outlet or source_id.title(),
+                 "kind": kind}
         if language:
             entry["language"] = language
         self.sources.append(entry)

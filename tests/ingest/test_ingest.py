@@ -263,3 +263,18 @@ def test_permanent_redirect_updates_url_and_410_disables(feeds: FeedEnv, query) 
     run_ingest(feeds.settings, poll_all=True)
     assert feeds.server.hits("/new-home.xml")[-1].headers.get("if-none-match") is None
     assert len(feeds.server.hits("/gone.xml")) == 1
+
+
+def test_search_feeds_keep_the_real_publisher(feeds: FeedEnv, query) -> None:
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>"Russia" "Japan" - Search'
+        "</title><item><title>Tokyo protests Russian drills on Etorofu - Daily Example</title>"
+        "<link>https://news.example.com/articles/xyz</link><guid isPermaLink='false'>xyz</guid>"
+        "<source url='https://daily.example.jp'>Daily Example</source></item>"
+        "<item><title>No source element here</title>"
+        "<link>https://www.other-paper.example/story/1</link></item></channel></rss>")
+    feeds.serve("search", feed, kind="search", outlet="Search Engine")
+    run_ingest(feeds.settings)
+    rows = dict(query("SELECT title, outlet FROM articles"))
+    assert rows == {"Tokyo protests Russian drills on Etorofu": "Daily Example",
+                    "No source element here": "other-paper.example"}

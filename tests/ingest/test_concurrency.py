@@ -1,0 +1,146 @@
+"""Two real processes against one warehouse: analysts and ingestion never break each other.
+
+The mechanism (monitor/warehouse.py): writers take an fcntl lock and hold DuckDB's file lock
+only for a batch; readers open the published snapshot, which a writer replaces atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor import warehouse
+from monitor.pipeline import fetch_and_stage, pending_batches, plan_ingest, run_ingest, store_staged
+from tests.ingest.conftest import FEEDS, FeedEnv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn(*args: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.ingest.proc", *args], cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen) -> str:
+    line = proc.stdout.readline()
+    if not line.startswith("ready"):
+        proc.kill()
+        raise AssertionError(f"helper did not start: {line!r} {proc.stderr.read()}")
+    return line
+
+
+@pytest.fixture
+def env(feeds: FeedEnv) -> FeedEnv:
+    # The helper process reads the sources file next to the data directory.
+    feeds.settings = feeds.settings.with_(sources_file=feeds.settings.home.parent / "sources.toml")
+    feeds.serve_fixture("wire", "rss_basic.xml")
+    return feeds
+
+
+def test_open_analyst_shell_never_blocks_ingestion(env: FeedEnv, query) -> None:
+    warehouse.ensure_initialised(env.settings)
+    analyst = spawn("analyst", str(env.settings.home))
+    try:
+        assert wait_ready(analyst).split() == ["ready", "0"]
+        summary = run_ingest(env.settings)  # must not wait for, or fail because of, the analyst
+        assert summary.articles_new == 3
+        analyst.stdin.write("\n")
+        analyst.stdin.flush()
+        # The analyst's open connection keeps a consistent (old) view ...
+        assert analyst.stdout.readline().split() == ["after", "0"]
+        # ... and a fresh one sees the new data.
+        assert query("SELECT count(*) FROM articles")[0][0] == 3
+    finally:
+        analyst.stdin.write("\n")
+        analyst.stdin.flush()
+        analyst.wait(timeout=10)
+
+
+def test_second_writer_waits_instead_of_failing(env: FeedEnv, query) -> None:
+    warehouse.ensure_initialised(env.settings)
+    batches = plan_ingest(env.settings)
+    staged = fetch_and_stage(env.settings, batches[0], "run-1")
+    holder = spawn("hold-writer", str(env.settings.home))
+    try:
+        wait_ready(holder)
+        import threading
+
+        threading.Timer(1.5, lambda: (holder.stdin.write("\n"), holder.stdin.flush())).start()
+        totals = store_staged(env.settings, [staged["path"]], "run-1")
+    finally:
+        holder.wait(timeout=10)
+    assert totals["articles_new"] == 3
+    assert query("SELECT count(*) FROM articles")[0][0] == 3
+
+
+def test_busy_warehouse_leaves_batch_staged_then_stores_it(env: FeedEnv, query) -> None:
+    warehouse.ensure_initialised(env.settings)
+    settings = env.settings.with_(writer_lock_timeout=1.0)
+    staged = fetch_and_stage(settings, plan_ingest(settings)[0], "run-busy")
+    holder = spawn("hold-writer", str(settings.home))
+    try:
+        wait_ready(holder)
+        with pytest.raises(warehouse.WarehouseBusy, match="stays staged"):
+            store_staged(settings, [staged["path"]], "run-busy")
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+    assert [str(p) for p in pending_batches(settings)] == [staged["path"]]
+    # The next run (with no paths of its own) stores what was left behind.
+    assert store_staged(settings, None, "run-next")["articles_new"] == 3
+    assert pending_batches(settings) == []
+    assert query("SELECT count(*) FROM articles")[0][0] == 3
+
+
+def test_storing_the_same_batch_twice_adds_nothing(env: FeedEnv, query) -> None:
+    staged = fetch_and_stage(env.settings, plan_ingest(env.settings)[0], "run-twice")
+    store_staged(env.settings, [staged["path"]], "run-twice")
+    before = query("SELECT count(*), (SELECT count(*) FROM fetches),"
+                   " (SELECT count(*) FROM article_sources),"
+                   " (SELECT consecutive_failures FROM feed_state) FROM articles")
+    # A retried task that stored but died before renaming its file stores it again.
+    done = Path(staged["path"]).with_suffix(".done")
+    done.rename(staged["path"])
+    store_staged(env.settings, [staged["path"]], "run-twice")
+    after = query("SELECT count(*), (SELECT count(*) FROM fetches),"
+                  " (SELECT count(*) FROM article_sources),"
+                  " (SELECT consecutive_failures FROM feed_state) FROM articles")
+    assert before == after
+
+
+def test_killed_writer_leaves_no_half_batch(env: FeedEnv, query) -> None:
+    run_ingest(env.settings)
+    proc = spawn("die-mid-write", str(env.settings.home))
+    wait_ready(proc)
+    proc.wait(timeout=10)
+    assert proc.returncode == -9
+    # The writer's next session recovers the file; the uncommitted batch is gone.
+    run_ingest(env.settings, poll_all=True)
+    with warehouse.reader(env.settings, primary=True) as con:
+        assert con.execute("SELECT count(*) FROM articles WHERE title = 'half-written'"
+                           ).fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM article_sources").fetchone()[0] == 3
+
+
+def test_full_disk_while_staging_loses_nothing(env: FeedEnv, query) -> None:
+    warehouse.ensure_initialised(env.settings)
+    plan_ingest(env.settings)
+    body = (FEEDS / "rss_basic.xml").read_bytes() * 1
+    env.serve("wire", body)
+    proc = spawn("disk-full", str(env.settings.home), "wire")
+    out, err = proc.communicate(timeout=60)
+    assert out.startswith("oserror"), (out, err)
+    # No partial batch was left to be mistaken for a complete one ...
+    assert pending_batches(env.settings) == []
+    assert not list(env.settings.staging_dir.rglob("*.part"))
+    # ... and the warehouse did not record the source as fetched, so the next run gets it all.
+    assert run_ingest(env.settings).articles_new == 3
