@@ -215,3 +215,15 @@ def test_story_grouping_and_leads():
     assert make_lead("Title here. First. Second. Third.", "Title here") == "First. Second."
     assert len(make_lead("x" * 1000)) == 280
     assert HOSTILE_TITLE  # used by the browser test
+
+
+def test_story_grouping_follows_clusters_assigned_after_the_trend_refresh(digest_settings):
+    from monitor import trends
+
+    with warehouse.writer(digest_settings) as con:
+        trends.refresh_trends(con)
+        # The clusterer later joins an energy item to the Power of Siberia story.
+        con.execute("UPDATE articles SET cluster_id = 'c1' WHERE title = 'Energy item number 0'")
+    result = preview_digest(digest_settings, DAY)
+    assert result["stories"] == 8
+    assert "Energy item number 0" not in result["text"]
