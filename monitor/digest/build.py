@@ -41,6 +41,8 @@ MAX_DAY_ARTICLES = 5000
 #: How far before the day an article may have been first seen for its live cluster id to be
 #: read (articles are first seen after they are published, so a few days is plenty).
 CLUSTER_LOOKBACK = timedelta(days=3)
+#: Feed-health warnings listed by name; the rest are counted.
+MAX_FEED_WARNINGS = 20
 TITLE_CHARS = 300
 LEAD_CHARS = 280
 OUTLET_CHARS = 80
@@ -257,7 +259,8 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
         },
         "sections": sections,
         "stories": stories,
-        "feed_warnings": warnings,
+        "feed_warnings": warnings[:MAX_FEED_WARNINGS],
+        "feed_warnings_more": max(0, len(warnings) - MAX_FEED_WARNINGS),
     }
     log.info("digest built day=%s articles=%s stories=%s sections=%s", day, total,
              len(stories), len(sections))

@@ -221,6 +221,8 @@ def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
             out.append(f"<li>{_e(w['outlet'])} ({_e(w['source_id'])}): failing for "
                        f"{_e(_duration(w['hours_failing']))}, "
                        f"{_e(w['last_error'] or 'no message')}</li>")
+        if data.get("feed_warnings_more"):
+            out.append(f"<li>and {data['feed_warnings_more']} more</li>")
         out.append("</ul></div>")
     out.append('<p class="footer" style="color:#999;font-size:11px;margin-top:16px">Days in '
                f"{_e(data['timezone'])}. Russia–Asia news monitor.</p>")
@@ -262,6 +264,8 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
         lines += [f"  - {w['outlet']} ({w['source_id']}): failing for "
                   f"{_duration(w['hours_failing'])}, "
                   f"{w['last_error'] or 'no message'}" for w in data["feed_warnings"]]
+        if data.get("feed_warnings_more"):
+            lines.append(f"  - and {data['feed_warnings_more']} more")
     lines += ["", f"Days in {data['timezone']}."]
     return "\n".join(_CONTROL.sub(" ", line) for line in lines) + "\n"
 

@@ -227,3 +227,25 @@ def test_story_grouping_follows_clusters_assigned_after_the_trend_refresh(digest
     result = preview_digest(digest_settings, DAY)
     assert result["stories"] == 8
     assert "Energy item number 0" not in result["text"]
+
+
+def test_size_is_bounded_on_a_flood_day(settings: Settings):
+    """200 long-titled stories in one topic, 40 failing feeds: the message stays small."""
+    from datetime import datetime, timedelta
+
+    from tests.trends.builder import add_article, add_feed_state, add_source
+
+    now = datetime(2026, 11, 20, 12)
+    with warehouse.writer(settings) as con:
+        add_source(con, "tass", "TASS", "RU")
+        for i in range(200):
+            add_article(con, published=now, title=f"{i} " + "very long title " * 40,
+                        summary="word " * 500)
+        for i in range(40):
+            add_source(con, f"bad{i}", f"Bad {i}")
+            add_feed_state(con, f"bad{i}", last_attempt_at=now, last_ok_at=None, failures=3,
+                           failing_since=now - timedelta(days=3), last_error="x" * 1000)
+    result = preview_digest(settings.with_(recipients=("a@example.org",)), date(2026, 11, 20))
+    assert len(result["html"].encode()) < 60_000
+    assert "and 195 more stories" in result["html"] and "and 20 more" in result["html"]
+    assert len(result["text"]) < 20_000
