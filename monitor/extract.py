@@ -313,7 +313,7 @@ def extract_metadata(html: str, url: str | None = None) -> dict[str, Any]:
     meta["author"] = _author(tree, metas, ld)
     meta["published_at"] = _published(tree, metas, ld)
     meta["language"] = _declared_language(tree, metas)
-    if meta["published_at"] is None or meta["author"] is None:
+    if meta["published_at"] is None:  # its date search is thorough but slow to start
         _trafilatura_metadata(html, url, meta)
     if meta["language"] is None:
         text = extract_text(html, url)

@@ -349,7 +349,7 @@ def _read_capped(resp: httpx.Response, cap: int, start: float, total: float,
     """The decompressed body, stopping at ``cap`` bytes and at the wall-clock deadline."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_bytes(chunk_size=64 * 1024):
+    for chunk in resp.iter_bytes():  # as it arrives, so the deadline is checked often
         size += len(chunk)
         if size > cap:
             if truncate:
@@ -359,7 +359,7 @@ def _read_capped(resp: httpx.Response, cap: int, start: float, total: float,
                         resp.status_code)
         chunks.append(chunk)
         if time.monotonic() - start > total:
-            raise _Stop("failed", "timeout", f"page took longer than {total:.0f}s",
+            raise _Stop("failed", "timeout", f"page took longer than {total:g}s",
                         resp.status_code)
     return b"".join(chunks)
 
