@@ -207,7 +207,7 @@ def test_feed_health(settings: Settings) -> None:
     assert health["long"]["hours_failing"] == 30.0
     # Fetches 1 h and 2 h ago count; 50 h and 8 days ago do not.
     assert (health["long"]["fetches_24h"], health["long"]["errors_24h"]) == (2, 2)
-    assert health["ok"]["new_24h"] == 7
+    assert health["ok"]["new_24h"] == health["ok"]["new_7d"] == 7
     assert "ok" not in {r["source_id"] for r in problems}
 
 

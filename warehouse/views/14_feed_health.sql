@@ -1,16 +1,21 @@
 -- feed_health_at(as_of): every source's health as of the UTC timestamp `as_of` (a table macro so
 -- tests and the digest can ask "as of" a time); feed_health is the same as of now.
 -- status: disabled | never_fetched | ok | failing | failing_24h (failing for over 24 hours,
--- counted from failing_since, else from the last success). Fetch counts cover the 24 hours
--- before `as_of` (a range on fetches.started_at, so the cost follows the window).
+-- counted from failing_since, else from the last success). Fetch and error counts cover the
+-- 24 hours before `as_of`, new articles the 24 hours and the 7 days before it (a range on
+-- fetches.started_at, so the cost follows the window, not the history of fetches).
 CREATE OR REPLACE MACRO feed_health_at(as_of) AS TABLE
 WITH recent AS (
     SELECT source_id,
-           count(*) AS fetches_24h,
-           count(*) FILTER (WHERE outcome = 'error') AS errors_24h,
-           coalesce(sum(entries_new), 0) AS new_24h
-    FROM fetches
-    WHERE started_at > as_of::TIMESTAMP - INTERVAL 24 HOUR AND started_at <= as_of::TIMESTAMP
+           count(*) FILTER (WHERE day1) AS fetches_24h,
+           count(*) FILTER (WHERE day1 AND outcome = 'error') AS errors_24h,
+           coalesce(sum(entries_new) FILTER (WHERE day1), 0) AS new_24h,
+           coalesce(sum(entries_new), 0) AS new_7d
+    FROM (
+        SELECT *, started_at > as_of::TIMESTAMP - INTERVAL 24 HOUR AS day1
+        FROM fetches
+        WHERE started_at > as_of::TIMESTAMP - INTERVAL 7 DAY AND started_at <= as_of::TIMESTAMP
+    )
     GROUP BY source_id
 )
 SELECT s.source_id, s.outlet, s.country, s.kind, s.enabled, s.disabled_reason,
@@ -25,6 +30,7 @@ SELECT s.source_id, s.outlet, s.country, s.kind, s.enabled, s.disabled_reason,
        coalesce(r.fetches_24h, 0) AS fetches_24h,
        coalesce(r.errors_24h, 0) AS errors_24h,
        coalesce(r.new_24h, 0) AS new_24h,
+       coalesce(r.new_7d, 0) AS new_7d,
        CASE WHEN NOT s.enabled THEN 'disabled'
             WHEN f.last_attempt_at IS NULL THEN 'never_fetched'
             WHEN coalesce(f.consecutive_failures, 0) = 0 THEN 'ok'
