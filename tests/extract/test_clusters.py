@@ -1,0 +1,144 @@
+"""Story clusters: quality floors on our labelled pairs, and the warehouse side.
+
+The pairs (fixtures/cluster_pairs.toml) are ours: reprints, same-language rewrites,
+cross-language reports of one event, and different stories on the same topic the same day.
+``bench/clusters.py`` prints the same figures; these tests fail if they regress.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import warehouse
+from monitor.clusters import assign_clusters, evaluate_pairs, features, match
+from monitor.settings import Settings
+
+PAIRS = Path(__file__).parent / "fixtures" / "cluster_pairs.toml"
+
+
+@pytest.fixture(scope="module")
+def labelled() -> tuple[list[dict], list[dict]]:
+    data = tomllib.loads(PAIRS.read_text(encoding="utf-8"))
+    articles = [dict(a, at=datetime.fromisoformat(a["at"])) for a in data["articles"]]
+    return articles, data["pairs"]
+
+
+@pytest.fixture(scope="module")
+def scores(labelled) -> dict:
+    return evaluate_pairs(*labelled)
+
+
+def test_reprints_are_always_caught(scores: dict) -> None:
+    s = scores["by_label"]["reprint"]
+    assert s["correct"] == s["pairs"]
+
+
+def test_different_stories_same_topic_same_day_never_merge(scores: dict) -> None:
+    s = scores["by_label"]["different"]
+    assert s["correct"] == s["pairs"], [r for r in scores["rows"] if r["label"] == "different" and r["predicted"]]
+
+
+@pytest.mark.parametrize(("label", "floor"), [("rewrite", 0.8), ("crosslang", 0.8)])
+def test_rewrite_and_crosslanguage_recall_floors(scores: dict, label: str, floor: float) -> None:
+    s = scores["by_label"][label]
+    assert s["correct"] / s["pairs"] >= floor, s
+
+
+def test_overall_precision_and_recall_floors(scores: dict) -> None:
+    assert scores["precision"] >= 0.95
+    assert scores["recall"] >= 0.9
+
+
+def test_reprint_outside_the_window_is_a_new_story() -> None:
+    text = "Japan and Russia agreed on a 2,050 tonne salmon quota near the southern Kurils."
+    a = features("a", "Salmon quota agreed", text, "en", datetime(2026, 11, 1))
+    b = features("b", "Salmon quota agreed", text, "en", datetime(2026, 11, 20))
+    c = features("c", "Salmon quota agreed", text, "en", datetime(2026, 11, 2))
+    assert match(a, b) is None
+    assert match(a, c) == ("reprint", 1.0)
+
+
+# --------------------------------------------------------------------------- warehouse
+
+SOURCES = {  # outlet slug (second part of the article id) -> (source_id, outlet, country)
+    "kyodo": ("kyodo", "Kyodo News", "JP"), "japantimes": ("japantimes", "The Japan Times", "JP"),
+    "tass": ("tass", "TASS", "RU"), "ria": ("ria", "RIA Novosti", "RU"),
+    "nhk": ("nhk", "NHK", "JP"), "eurasiareview": ("eurasiareview", "Eurasia Review", "INT"),
+    "xinhua": ("xinhua", "Xinhua", "CN"), "cgtn": ("cgtn", "CGTN", "CN"),
+    "scmp": ("scmp", "South China Morning Post", "HK"), "regional": ("regional", "Regional Paper", None),
+    "reuters": ("reuters", "Reuters", "INT"), "moscowtimes": ("moscowtimes", "The Moscow Times", "RU"),
+    "globaltimes": ("globaltimes", "Global Times", "CN"), "interfax": ("interfax", "Interfax", "RU"),
+    "diplomat": ("diplomat", "The Diplomat", "INT"), "reprint": ("reprint", "Reprint Daily", None),
+    "nikkei": ("nikkei", "Nikkei Asia", "JP"), "people": ("people", "People's Daily", "CN"),
+}
+
+
+def store(con, articles: list[dict], shift: timedelta = timedelta(0)) -> None:
+    for slug, (sid, outlet, country) in SOURCES.items():
+        con.execute("INSERT INTO sources (source_id, url, outlet, country) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING", [sid, f"https://{slug}.example/feed", outlet, country])
+    for a in articles:
+        slug = a["id"].split("-")[1]
+        con.execute(
+            "INSERT INTO articles (article_id, entry_key, title, body, language, outlet, source_id,"
+            " published_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [a["id"], a["id"], a["title"], a["text"], a["language"], SOURCES[slug][1],
+             SOURCES[slug][0], a["at"] + shift, a["at"] + shift],
+        )
+
+
+def test_assign_clusters_in_batches_and_the_stories_view(settings: Settings, labelled) -> None:
+    articles, pairs = labelled
+    ordered = sorted(articles, key=lambda a: a["at"])
+    with warehouse.writer(settings, publish=False) as con:
+        con.execute("BEGIN")
+        store(con, ordered)
+        assigned = sum(assign_clusters(con, [a["id"] for a in ordered[i:i + 4]])
+                       for i in range(0, len(ordered), 4))
+        con.execute("COMMIT")
+        assert assigned == len(articles)
+        assert assign_clusters(con, [a["id"] for a in articles]) == 0  # idempotent
+
+        cluster = dict(con.execute("SELECT article_id, cluster_id FROM articles").fetchall())
+        for p in pairs:
+            same = cluster[p["a"]] == cluster[p["b"]]
+            assert same == (p["label"] != "different"), p
+
+        events = {a["event"] for a in articles}
+        assert len(set(cluster.values())) == len(events)
+
+        row = con.execute(
+            "SELECT first_outlet, first_article_id, size, n_outlets, outlets, countries, languages"
+            " FROM stories WHERE cluster_id = ?", [cluster["gas-xinhua-en"]]).fetchone()
+        assert row[0] == "Xinhua" and row[1] == "gas-xinhua-zh"  # the Chinese wire was first
+        assert row[2] == 7 and row[3] == 6
+        assert row[4] == sorted(["Xinhua", "CGTN", "South China Morning Post", "TASS",
+                                 "Regional Paper", "RIA Novosti"])
+        assert row[5] == ["CN", "HK", "RU"] and row[6] == ["en", "ru", "zh"]
+
+        followers = con.execute(
+            "SELECT outlet, position, hours_after_first, match_kind FROM story_articles"
+            " WHERE cluster_id = ? ORDER BY position", [cluster["fish-kyodo-en"]]).fetchall()
+        assert followers[0][:2] == ("Kyodo News", 1) and followers[0][2] == 0
+        assert followers[0][3] == "founder"
+        assert {f[3] for f in followers[1:]} <= {"reprint", "rewrite", "crosslang"}
+        assert [f[2] for f in followers] == sorted(f[2] for f in followers)
+
+
+def test_same_text_a_week_later_starts_a_new_story(settings: Settings, labelled) -> None:
+    articles, _ = labelled
+    fish = [a for a in articles if a["id"] == "fish-kyodo-en"]
+    later = [dict(fish[0], id="fish-reuters-en")]
+    with warehouse.writer(settings, publish=False) as con:
+        con.execute("BEGIN")
+        store(con, fish)
+        store(con, later, shift=timedelta(days=7))
+        assign_clusters(con, ["fish-kyodo-en"])
+        assign_clusters(con, ["fish-reuters-en"])
+        con.execute("COMMIT")
+        ids = dict(con.execute("SELECT article_id, cluster_id FROM articles").fetchall())
+    assert ids["fish-kyodo-en"] != ids["fish-reuters-en"]
