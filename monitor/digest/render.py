@@ -141,11 +141,15 @@ def _chart_html(section: dict[str, Any]) -> str:
         h = max(1, round(CHART_HEIGHT * v / top)) if v else 1
         color = _BAR_TODAY if i == len(values) - 1 else (_BAR if v else "#dddddd")
         day = start + timedelta(days=i)
+        # A nested cell with height and bgcolor attributes: Outlook's Word engine ignores
+        # the height of a div but honours those of a table cell.
         cells.append(
             f'<td class="bar" valign="bottom" style="padding:0 1px;vertical-align:bottom" '
             f'title="{_e(day.isoformat())}: {v}">'
-            f'<div style="width:6px;height:{h}px;background:{color};font-size:0;'
-            f'line-height:0">&nbsp;</div></td>')
+            f'<table cellpadding="0" cellspacing="0" border="0"><tr>'
+            f'<td class="fill" width="6" height="{h}" bgcolor="{color}" style="width:6px;'
+            f'height:{h}px;background:{color};font-size:0;line-height:0">&nbsp;</td>'
+            f'</tr></table></td>')
     caption = (f"last {len(values)} days: {sum(values)} articles, most on one day {max(values)}")
     return (
         f'<table class="chart" role="img" aria-label="{_e(caption)}" cellpadding="0" '

@@ -61,7 +61,7 @@ def test_digest_renders_in_chromium_without_requests(digest_settings, browser, t
     also = page.locator(".also-in").all_inner_texts()
     assert also == ["also in: Xinhua, SCMP"]
     bar_heights = page.eval_on_selector_all(
-        ".topic[data-topic='energy'] .chart td.bar div",
+        ".topic[data-topic='energy'] .chart td.fill",
         "els => els.map(e => e.getBoundingClientRect().height)")
     assert bar_heights[-1] == max(bar_heights) == 36  # 9 articles on the day itself
 
