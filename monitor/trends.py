@@ -152,10 +152,12 @@ _INSERT_OUTLET_DAILY = """
 
 def refresh_trends(
     con: duckdb.DuckDBPyConnection, *, full: bool = False,
-    lookback: timedelta = REFRESH_LOOKBACK,
+    lookback: timedelta = REFRESH_LOOKBACK, in_transaction: bool = False,
 ) -> dict[str, Any]:
     """Bring ``trend_articles`` and the daily aggregates up to date, in one transaction.
 
+    Call it from the writer after storing a batch: after its COMMIT, or inside its open
+    transaction with ``in_transaction=True`` (then the caller commits or rolls back).
     Incremental by default: articles classified (or first seen) since the last refresh minus
     ``lookback`` are re-derived, and only the days they left or joined are re-aggregated, so
     the cost follows the amount of new data. ``full=True`` rebuilds everything (after a
@@ -168,7 +170,12 @@ def refresh_trends(
     ).fetchone()
     watermark = state[0] if state else None
     full = full or watermark is None
-    con.execute("BEGIN")
+    # Own transaction, unless the caller holds one open (the ingest store step may call this
+    # inside its batch transaction, so trends and articles commit or roll back together).
+    # DuckDB cannot say whether a transaction is open, and a failed BEGIN aborts the caller's.
+    own = not in_transaction
+    if own:
+        con.execute("BEGIN")
     try:
         if full:
             con.execute(_CHANGED_FULL)
@@ -208,9 +215,11 @@ def refresh_trends(
         )
         con.execute("DROP TABLE _trend_changed")
         con.execute("DROP TABLE _trend_days")
-        con.execute("COMMIT")
+        if own:
+            con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        if own:
+            con.execute("ROLLBACK")
         raise
     result = {
         "mode": "full" if full else "incremental",

@@ -219,3 +219,17 @@ def test_empty_warehouse_is_fine(settings: Settings) -> None:
         assert trends.spikes(con, date(2026, 1, 1)) == []
         assert trends.latest_articles(con) == []
         assert rows(con, "SELECT count(*) FROM trend_rolling") == [(0,)]
+
+
+def test_refresh_inside_the_callers_transaction(known: Settings) -> None:
+    with warehouse.writer(known) as con:
+        con.execute("BEGIN")
+        add_article(con, published=at(OCT[30]), classified_at=at(OCT[30], 12), topics=["korea"])
+        trends.refresh_trends(con, in_transaction=True)
+        con.execute("ROLLBACK")  # the batch failed: its trend rows go with it
+        assert rows(con, "SELECT count(*) FROM topic_daily WHERE topic = 'korea'") == [(0,)]
+        con.execute("BEGIN")
+        add_article(con, published=at(OCT[30]), classified_at=at(OCT[30], 12), topics=["korea"])
+        trends.refresh_trends(con, in_transaction=True)
+        con.execute("COMMIT")
+        assert rows(con, "SELECT count(*) FROM topic_daily WHERE topic = 'korea'") == [(1,)]
