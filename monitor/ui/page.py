@@ -237,6 +237,10 @@ def render(data: TrendsData) -> str:
     # Relations.
     out.append('<h2 id="relations">Relations</h2><div class="grid">')
     relations = data.series.get("relations", {})
+    if not relations:
+        out.append('</div><p class="meta empty">No relevant articles in this window yet: the '
+                   "charts appear after the first ingest runs that find some.</p>"
+                   '<div class="grid">')
     scale = max((max(s.counts, default=0) for s in relations.values()), default=0)
     for key in ["*", *data.dyads]:
         series = relations.get(key)
@@ -253,8 +257,11 @@ def render(data: TrendsData) -> str:
     for col in columns:
         per_topic = data.series.get(col, {})
         scale = max((max(s.counts, default=0) for s in per_topic.values()), default=0)
-        out.append(f'<h3 class="dyad-heading">{_e(_label(data, col))}</h3>'
-                   f'<div class="grid topics" data-dyad="{_e(col)}">')
+        out.append(f'<h3 class="dyad-heading">{_e(_label(data, col))}</h3>')
+        if not per_topic:
+            out.append('<p class="meta empty">No articles.</p>')
+            continue
+        out.append(f'<div class="grid topics" data-dyad="{_e(col)}">')
         for topic in data.topics:
             series = per_topic.get(topic)
             if series is None:

@@ -3,7 +3,7 @@
 Two outlets (one Japanese, one Chinese) carry relevant Russia–Japan / Russia–China stories
 spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 articles
 and ≥ 3× the trailing mean), one irrelevant story (must not show as relevant) and one title
-with a script tag (must show as text on the Trends page). A third source answers 500, so
+with a script tag (ingest cleans it to text; nothing may execute). A third source answers 500, so
 feed health has a failing source to list first.
 """
 
