@@ -122,8 +122,10 @@ def main() -> int:
     for label, tp, fp, fn, p, r, f in report.table():
         print(f"  {label:<16} tp {tp:>3} fp {fp:>3} fn {fn:>3}  P {p:.2f} R {r:.2f} F1 {f:.2f}")
     if "--errors" in sys.argv:
+        # Errors of the cross-validated blend: the shipped model has seen every dev label.
         notes = {g["id"]: g.get("note", "") for g in gold}
-        for c in report.confusions:
+        print(f"\nconfusions of CV: blend {SHIPPED_BLEND} (held-out folds):")
+        for c in score(gold, cv[SHIPPED_BLEND]).confusions:
             print(f"  {c['id']}: {', '.join(c['wrong'])} | {notes[c['id']][:100]}")
     _ = DYAD_IDS
     return 0

@@ -116,8 +116,11 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
     """Sentences, per-category hits and the numeric features of one article."""
     title = prepare_text(title, 500)
     body = prepare_text(text)
-    sentences = ([title] if title else []) + [body[s:e].strip()
-                                              for s, e in split_sentences(body)]
+    body_sentences = [body[s:e].strip() for s, e in split_sentences(body)]
+    # Pages often repeat the headline as the first line of the text; count it once.
+    if title and body_sentences and _same_line(body_sentences[0], title):
+        body_sentences = body_sentences[1:]
+    sentences = ([title] if title else []) + body_sentences
     result = Analysis(sentences=sentences, has_title=bool(title))
     n = len(sentences)
     body_first = 1 if title else 0
@@ -179,6 +182,9 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
         f[f"{dyad}_lead"] = float(len(co & lead))
         f[f"{dyad}_min_sents"] = float(min(len(actor_sets[a]), len(actor_sets[b])))
         f[f"{dyad}_co_share"] = len(co) / n if n else 0.0
+        # Neighbouring sentences: "Vostok kicked off in Russia. China sent troops to it."
+        near = {i for i in actor_sets[a] if (i + 1) in actor_sets[b] or (i - 1) in actor_sets[b]}
+        f[f"{dyad}_near"] = float(len(near - co))
     for kind in NEGATIVE_KINDS:
         f[f"neg_{kind}"] = float(len(result.sentence_set(f"neg:{kind}")))
     any_dyad = dyad_actor_sents["russia_japan"] | dyad_actor_sents["russia_china"]
@@ -194,6 +200,11 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
         f[f"{t}_share"] = len(strong) / n if n else 0.0
         f[f"{t}_rel"] = len(strong) / top
     return result
+
+
+def _same_line(first: str, title: str) -> bool:
+    a, b = first.casefold().strip(" .:"), title.casefold().strip(" .:")
+    return bool(b) and (a == b or (len(b) > 20 and a.startswith(b)))
 
 
 def _pairs(a: list[tuple[int, int, str]], b: list[tuple[int, int, str]]) -> set[int]:
@@ -222,11 +233,12 @@ def rule_scores(f: dict[str, float]) -> dict[str, float]:
     dyad actor +0.25.
     """
     scores: dict[str, float] = {}
-    penalty = 0.75 * min(f.get("neg_sports", 0.0), 3) + 0.5 * min(f.get("neg_disaster", 0.0), 3)
+    penalty = 0.9 * min(f.get("neg_sports", 0.0), 6) + 0.75 * min(f.get("neg_disaster", 0.0), 4)
     for dyad in DYAD_IDS:
         co, co_int = f[f"{dyad}_co"], f[f"{dyad}_co_int"]
         s = co_int + 0.5 * (co - co_int) + 0.5 * min(f[f"{dyad}_pairs"], 3)
         s += 1.5 * f[f"{dyad}_title"] + 0.5 * f[f"{dyad}_lead"]
+        s += 0.25 * min(f[f"{dyad}_near"], 4)
         scores[dyad] = s - penalty
     topic = {}
     for t in TOPIC_IDS:
@@ -247,7 +259,7 @@ def _feature_names() -> list[str]:
         names += [f"{a}_sentences", f"{a}_title", f"{a}_mentions"]
     for d in DYAD_IDS:
         names += [f"{d}_{k}" for k in ("co", "co_int", "pairs", "title", "title_one", "lead",
-                                       "min_sents", "co_share")]
+                                       "min_sents", "co_share", "near")]
     names += [f"neg_{k}" for k in ("sports", "disaster", "elsewhere", "source")]
     for t in TOPIC_IDS:
         names += [f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share", "rel")]
