@@ -29,10 +29,10 @@ _CACHE_MAX = 200_000
 _NOTHING: tuple[tuple[tuple[str, str], ...], tuple[int, ...]] = ((), ())
 
 
-#: One match: (category, sentence index, token index within the sentence or -1 for
-#: Japanese/Chinese and regex matches, number of tokens spanned, the term). Plain tuples:
+#: One match: (sentence index, token index within the sentence or -1 for Japanese/Chinese
+#: and regex matches, number of tokens spanned, the term). Plain tuples, grouped by category:
 #: an article yields hundreds, and tuple creation is the cheapest Python allocation.
-Match = tuple[str, int, int, int, str]
+Match = tuple[int, int, int, str]
 
 
 _Pattern = tuple[tuple[str, bool], ...]  # (token, is_prefix) per term token
@@ -91,30 +91,31 @@ class Lexicon:
                            for i in ids if len(self._terms[i][1]) == 1)
             multi = tuple(i for i in ids if len(self._terms[i][1]) > 1)
             found = (single, multi) if ids else _NOTHING
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
             self._cache[token] = found
         return found
 
-    def match(self, sentences: list[str]) -> list[Match]:
-        """All term matches in ``sentences`` (a term may belong to several categories)."""
-        out: list[Match] = []
-        append = out.append
+    def match(self, sentences: list[str]) -> dict[str, list[Match]]:
+        """All term matches in ``sentences`` by category (a term may be in several)."""
+        out: dict[str, list[Match]] = {}
         terms = self._terms
-        cache_get = self._cache.get
-        candidates = self._candidates
+        cache = self._cache
+        findall = TOKEN.findall
         for si, sentence in enumerate(sentences):
-            tokens = TOKEN.findall(sentence.lower())
+            tokens = findall(sentence.lower())
             ntok = len(tokens)
-            for ti, tok in enumerate(tokens):
-                found = cache_get(tok)
-                if found is None:
-                    found = candidates(tok)
-                if found is _NOTHING:
-                    continue
-                single, multi = found
+            if len(cache) > _CACHE_MAX:
+                cache.clear()
+            for tok in set(tokens).difference(cache):
+                self._candidates(tok)
+            # Set operations and the comprehension run in C; most tokens match nothing.
+            for ti, (single, multi) in [(ti, f) for ti, tok in enumerate(tokens)
+                                        if (f := cache[tok]) is not _NOTHING]:
                 for category, term in single:
-                    append((category, si, ti, 1, term))
+                    bucket = out.get(category)
+                    if bucket is None:
+                        out[category] = [(si, ti, 1, term)]
+                    else:
+                        bucket.append((si, ti, 1, term))
                 for tid in multi:
                     category, pattern, term = terms[tid]
                     n = len(pattern)
@@ -126,14 +127,15 @@ class Lexicon:
                         if not (got.startswith(want) if prefix else got == want):
                             break
                     else:
-                        append((category, si, ti, n, term.rstrip("*")))
+                        out.setdefault(category, []).append((si, ti, n, term.rstrip("*")))
             if self._cjk is not None and _CJK.search(sentence):
                 for m in self._cjk.finditer(sentence.lower()):
                     for category in self._cjk_categories[m.group(0)]:
-                        append((category, si, -1, 0, m.group(0)))
+                        out.setdefault(category, []).append((si, -1, 0, m.group(0)))
             if self._regex is not None:
                 for m in self._regex.finditer(sentence):
-                    append((self._regex_category[m.lastgroup or ""], si, -1, 0, m.group(0)))
+                    category = self._regex_category[m.lastgroup or ""]
+                    out.setdefault(category, []).append((si, -1, 0, m.group(0)))
         return out
 
 

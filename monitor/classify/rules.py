@@ -46,15 +46,16 @@ PAIR_TOKENS = 4
 ACTORS = ("russia", "japan", "china", "north_korea")
 DYAD_ACTORS = {"russia_japan": ("russia", "japan"), "russia_china": ("russia", "china")}
 NEGATIVE_KINDS = ("sports", "disaster", "elsewhere", "source")
-_ACTOR_OF = {f"actor:{a}": a for a in ACTORS}
-_MASK_OF = {f"mask:{a}": a for a in ACTORS}
+
 #: Sentences at the start of the body that make the lead.
 LEAD_SENTENCES = 3
 
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]{0,500}>", re.S | re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)]*\s+|(?<=[。！？])|\n+")
+#: Only runs that need changing (a lone ASCII space is left alone: matching every space
+#: made this the slowest step of text preparation).
+_SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}|[\t\u00a0\u3000]")
+_SENTENCE_END = re.compile(r"([.!?…][\"'”’»)]*)\s+|([。！？])|\n+")
 
 #: Share of the gap to the strongest topic deducted from a weaker topic's score.
 SECONDARY_PENALTY = 0.4
@@ -87,7 +88,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        end = match.start()
+        if match.group(1) is not None:
+            end = match.end(1)
+        elif match.group(2) is not None:
+            end = match.end(2)
+        else:
+            end = match.start()
         if end > start:
             spans.append((start, end))
         start = match.end()
@@ -126,30 +132,35 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
     body_first = 1 if title else 0
 
     matches = lexicon.match(sentences)
-    masked: set[tuple[str, int, int]] = set()
-    cjk_masks: dict[tuple[str, int], list[str]] = {}
-    for cat, si, ti, length, term in matches:
-        actor = _MASK_OF.get(cat)
-        if actor is not None:
-            if ti >= 0:
-                masked.update((actor, si, ti + k) for k in range(length))
-            else:
-                cjk_masks.setdefault((actor, si), []).append(term)
     hits: dict[str, dict[int, str]] = {}
+    for cat, found in matches.items():
+        sub: dict[int, str] = {}
+        for si, _ti, _length, term in found:
+            if si not in sub:
+                sub[si] = term
+        hits[cat] = sub
+    # Actor mentions, minus those inside a mask ("South China Sea" is not China acting).
     actor_tokens: dict[str, list[tuple[int, int, str]]] = {}
-    for cat, si, ti, _length, term in matches:
-        actor = _ACTOR_OF.get(cat)
-        if actor is not None:
-            if ti >= 0 and masked and (actor, si, ti) in masked:
-                continue
-            if ti < 0 and any(term in mask for mask in cjk_masks.get((actor, si), ())):
-                continue
-            actor_tokens.setdefault(actor, []).append((si, ti, term))
-        sub = hits.get(cat)
-        if sub is None:
-            hits[cat] = {si: term}
-        elif si not in sub:
-            sub[si] = term
+    for actor in ACTORS:
+        found = matches.get(f"actor:{actor}")
+        if not found:
+            continue
+        masks = matches.get(f"mask:{actor}")
+        if masks:
+            masked = {(si, ti + k) for si, ti, length, _ in masks if ti >= 0
+                      for k in range(length)}
+            cjk_masks: dict[int, list[str]] = {}
+            for si, ti, _length, term in masks:
+                if ti < 0:
+                    cjk_masks.setdefault(si, []).append(term)
+            found = [m for m in found
+                     if not ((m[0], m[1]) in masked
+                             or (m[1] < 0 and any(m[3] in t for t in cjk_masks.get(m[0], ()))))]
+            sub = {}
+            for si, _ti, _length, term in found:
+                sub.setdefault(si, term)
+            hits[f"actor:{actor}"] = sub
+        actor_tokens[actor] = [(si, ti, term) for si, ti, _length, term in found]
     for t in TOPIC_IDS:
         excluded = hits.get(f"exclude:{t}", {})
         for kind in ("topic", "weak"):
