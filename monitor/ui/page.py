@@ -277,9 +277,10 @@ def render(data: TrendsData) -> str:
     if data.spikes:
         out.append('<ul class="spikes">')
         for s in data.spikes[:30]:
+            topic = "All topics" if s["topic"] == "*" else _label(data, s["topic"])
+            dyad = "all relations" if s["dyad"] == "*" else _label(data, s["dyad"])
             out.append(f'<li class="spike-item">{_e(s["day"].isoformat())}: '
-                       f'<b>{_e(_label(data, s["topic"]))}</b> in '
-                       f'{_e(_label(data, s["dyad"]))} coverage, {s["articles"]} articles</li>')
+                       f'<b>{_e(topic)}</b> ({_e(dyad)}), {s["articles"]} articles</li>')
         out.append("</ul>")
     else:
         out.append(f'<p class="meta">No spikes in the last {data.days} days.</p>')

@@ -1,0 +1,232 @@
+"""The real deployment: ``monitor up --background`` → REST API v2 → Trends in Chromium → down.
+
+One module-scoped deployment (a cold start costs ~40-60 s) on a free port with its own data
+directory, fed by local feeds. The tests run in file order: trigger an ingest through the
+REST API with a token, check the Trends view refuses anonymous callers and renders for a
+logged-in browser, then ``monitor down`` must leave no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor.settings import load_settings
+from tests.airflow.feeds import TOTAL, serve_feeds, write_sources
+from tests.support.httpserver import LocalHTTPServer
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.xdist_group("airflow")]
+
+MONITOR = str(Path(sys.executable).parent / "monitor")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+RUN_TIMEOUT = 240.0
+
+
+@dataclass
+class Deployment:
+    url: str
+    home: Path
+    env: dict[str, str]
+    password: str
+    server: LocalHTTPServer
+
+    def token(self) -> str:
+        response = httpx.post(f"{self.url}/auth/token", timeout=30,
+                              json={"username": "admin", "password": self.password})
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _processes_of(home: Path) -> list[str]:
+    """Every live process whose environment points at this data directory."""
+    marker = f"MONITOR_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{entry.name}: {cmd.strip()}")
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory) -> Deployment:
+    root = tmp_path_factory.mktemp("deployment")
+    home = root / "home"
+    server = LocalHTTPServer().start()
+    sources = write_sources(root / "sources.toml", serve_feeds(server))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "MONITOR_", "PYTEST_"))}
+    env.update({
+        "MONITOR_HOME": str(home),
+        "MONITOR_SOURCES_FILE": str(sources),
+        "MONITOR_AIRFLOW_PORT": str(port),
+        "MONITOR_ALLOW_HOSTS": "127.0.0.1;localhost",
+        "MONITOR_EXTRACT_ENABLED": "false",
+        "MONITOR_CONNECT_TIMEOUT": "2",
+        "MONITOR_READ_TIMEOUT": "2",
+        "MONITOR_TOTAL_TIMEOUT": "5",
+        "MONITOR_RETRIES": "0",
+    })
+    started = time.monotonic()
+    up = subprocess.run([MONITOR, "up", "--background"], env=env, capture_output=True,
+                        text=True, timeout=600)
+    if up.returncode != 0:
+        subprocess.run([MONITOR, "down"], env=env, capture_output=True, timeout=180)
+        server.stop()
+        pytest.fail(f"monitor up failed:\n{up.stdout}\n{up.stderr}")
+    print(f"monitor up --background ready in {time.monotonic() - started:.0f}s")
+    settings = load_settings(home=home, env={})
+    password = (settings.airflow_home / "admin-password").read_text().strip()
+    assert f"admin / {password}" in up.stdout  # the login is printed
+    deployment = Deployment(url=f"http://127.0.0.1:{port}", home=home, env=env,
+                            password=password, server=server)
+    try:
+        yield deployment
+    finally:
+        subprocess.run([MONITOR, "down"], env=env, capture_output=True, timeout=180)
+        server.stop()
+
+
+def _wait_for_run(dep: Deployment, headers: dict, run_id: str) -> str:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    state = "queued"
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{dep.url}/api/v2/dags/monitor_ingest/dagRuns/{run_id}",
+                             headers=headers, timeout=30)
+        state = response.json().get("state", "?")
+        if state in ("success", "failed"):
+            return state
+        time.sleep(2)
+    return f"timeout ({state})"
+
+
+def test_ingest_triggered_through_rest_api(deployment: Deployment) -> None:
+    headers = {"Authorization": f"Bearer {deployment.token()}"}
+    # The DAG processor registers the DAGs shortly after start.
+    deadline = time.monotonic() + 120
+    while True:
+        dag = httpx.get(f"{deployment.url}/api/v2/dags/monitor_ingest", headers=headers,
+                        timeout=30)
+        if dag.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert dag.status_code == 200, dag.text
+    assert dag.json()["is_paused"] is False  # runs without anyone unpausing it
+
+    trigger = httpx.post(f"{deployment.url}/api/v2/dags/monitor_ingest/dagRuns",
+                         headers=headers, timeout=30,
+                         json={"logical_date": None, "conf": {"poll_all": True}})
+    assert trigger.status_code == 200, trigger.text
+    run_id = trigger.json()["dag_run_id"]
+    state = _wait_for_run(deployment, headers, run_id)
+    if state != "success":
+        tis = httpx.get(f"{deployment.url}/api/v2/dags/monitor_ingest/dagRuns/{run_id}"
+                        "/taskInstances", headers=headers, timeout=30).json()
+        pytest.fail(f"run {run_id} ended {state}: "
+                    f"{[(t['task_id'], t['map_index'], t['state']) for t in tis['task_instances']]}")
+
+    from monitor import warehouse
+
+    settings = load_settings(home=deployment.home, env={})
+    with warehouse.reader(settings) as con:
+        articles, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT entry_key) FROM articles").fetchone()
+        runs = con.execute("SELECT count(DISTINCT run_id) FROM fetches").fetchone()[0]
+    assert articles == distinct == TOTAL  # the scheduled run and ours: nothing twice
+    assert runs >= 1
+
+
+def test_trends_refuses_without_login(deployment: Deployment) -> None:
+    anonymous = httpx.get(f"{deployment.url}/trends/", timeout=30)
+    assert anonymous.status_code == 401
+    browser = httpx.get(f"{deployment.url}/trends/", headers={"Accept": "text/html"},
+                        timeout=30)
+    assert browser.status_code == 303
+    assert browser.headers["location"].startswith("/auth/login")
+    forged = httpx.get(f"{deployment.url}/trends/", timeout=30,
+                       headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401
+    assert "Kuril" not in anonymous.text + browser.text + forged.text
+    ok = httpx.get(f"{deployment.url}/trends/", timeout=60,
+                   headers={"Authorization": f"Bearer {deployment.token()}"})
+    assert ok.status_code == 200
+
+
+def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> None:
+    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium); see "
+                    "scripts/test-prereqs.sh")
+    from playwright.sync_api import sync_playwright
+
+    shots = tmp_path_factory.mktemp("screenshots")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{deployment.url}/trends/")
+            # Not logged in: Airflow's login page, which brings us back afterwards.
+            page.wait_for_selector("input[name=username]", timeout=60_000)
+            assert "/auth/login" in page.url
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", deployment.password)
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/trends/**", timeout=60_000)
+            page.wait_for_selector("svg.chart", timeout=30_000)
+            page.screenshot(path=str(shots / "trends.png"), full_page=True)
+            print(f"screenshot: {shots / 'trends.png'}")
+
+            assert page.title().startswith("Trends")
+            assert page.locator("svg.chart").count() >= 3
+            assert page.locator("svg.chart rect.bar").count() > 10
+            assert page.locator("svg.chart polyline.rolling").count() >= 3
+            assert page.locator(".spike-marker").count() >= 1
+            assert page.locator("li.spike-item").count() >= 1
+            kurils = page.locator('section[data-topic="kurils"] li.article')
+            assert kurils.count() >= 1
+            assert kurils.first.locator("a").get_attribute("href").startswith("https://")
+            assert page.locator("tr.source").first.get_attribute("data-status") == "failing"
+            assert page.locator("script").count() == 0
+
+            # Inside the Airflow UI: the "Trends" navigation entry embeds the same page.
+            page.goto(f"{deployment.url}/plugin/trends")
+            frame = page.frame_locator("iframe")
+            frame.locator("svg.chart").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(shots / "trends-in-airflow-ui.png"))
+        finally:
+            browser.close()
+
+
+def test_down_stops_everything(deployment: Deployment) -> None:
+    assert _processes_of(deployment.home), "the deployment should be running before down"
+    down = subprocess.run([MONITOR, "down"], env=deployment.env, capture_output=True,
+                          text=True, timeout=180)
+    assert down.returncode == 0, down.stdout + down.stderr
+    deadline = time.monotonic() + 10
+    while _processes_of(deployment.home) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_of(deployment.home) == []
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{deployment.url}/api/v2/monitor/health", timeout=5)
