@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,10 +68,62 @@ def end_to_end(articles: list[dict], pairs: list[dict]) -> dict:
             "seconds": seconds, "rows": rows}
 
 
+def scaling(articles: list[dict], window: int, new: int = 50) -> tuple[float, int]:
+    """Seconds for one ``assign_clusters`` call of ``new`` articles against ``window`` stored.
+
+    The stored articles are synthetic: Zipf-distributed pseudo-words, two or three on-topic
+    names from the gazetteer (Putin, Kurils, gas, …) and a number each, spread over the
+    three-day window. They are all different stories, so every merge is a false one.
+    """
+    import random
+    import string
+
+    from monitor.clusters import ENTITIES
+
+    rng = random.Random(7)
+    vocab = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 10)))
+             for _ in range(20_000)]
+    weights = [1 / (rank + 1) for rank in range(len(vocab))]
+    names = [forms[0] for forms in ENTITIES.values()]
+
+    def text(n: int) -> str:
+        words = rng.choices(vocab, weights=weights, k=n)
+        words += rng.sample(names, rng.randint(2, 3)) + [str(rng.randint(10, 9999))]
+        rng.shuffle(words)
+        return " ".join(words)
+
+    _ = articles
+    base = datetime(2026, 11, 26)
+    with tempfile.TemporaryDirectory() as home:
+        settings = load_settings(home=home, env={})
+        with warehouse.writer(settings, publish=False) as con:
+            rows = []
+            for i in range(window + new):
+                title, body = text(8), text(60)
+                at = base + timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
+                rows.append((f"s{i}", f"s{i}", title, body, "en", "Synthetic", at, at,
+                             f"s{i}" if i < window else None))
+            con.executemany(
+                "INSERT INTO articles (article_id, entry_key, title, body, language, outlet,"
+                " published_at, first_seen_at, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
+            con.execute("BEGIN")
+            started = time.perf_counter()
+            assign_clusters(con, [f"s{i}" for i in range(window, window + new)])
+            seconds = time.perf_counter() - started
+            con.execute("COMMIT")
+            merged = con.execute(
+                "SELECT count(*) FROM articles WHERE article_id >= ? AND cluster_id <> article_id",
+                [f"s{window}"]).fetchone()[0]
+    return seconds, merged
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
     ap.add_argument("--show", action="store_true", help="print every pair's outcome")
+    ap.add_argument("--window", type=int, action="append",
+                    help="time one call against this many stored articles (default 1000, 4000)")
     args = ap.parse_args(argv)
     articles, pairs = load(args.pairs)
 
@@ -88,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         group = [r for r in e2e["rows"] if r["label"] == label]
         ok = sum(1 for r in group if r["merged"] == (label != "different"))
         print(f"  {label:<10} {ok:>2}/{len(group):<2} {'kept apart' if label == 'different' else 'same cluster'}")
+    for size in args.window or [1000, 4000]:
+        seconds, merged = scaling(articles, size)
+        print(f"cost: 50 new articles against a window of {size} stored: {seconds:.2f} s"
+              f" ({merged} false merges among these unrelated synthetic stories)")
     if args.show:
         for r in pairwise["rows"]:
             flag = "ok " if (r["predicted"] is not None) == (r["label"] != "different") else "BAD"
