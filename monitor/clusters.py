@@ -7,8 +7,9 @@ time window (``WINDOW_DAYS`` either side), so its cost follows the window, not t
 Three rules, from strict to loose (:func:`match`):
 
 ``reprint``
-    MinHash (64 permutations, vectorised with numpy) over word 3-shingles of title + lead; CJK text is
-    shingled by character 4-grams because it has no spaces. Jaccard >= ``REPRINT_JACCARD``
+    MinHash (64 permutations, vectorised with numpy) over 3-shingles of title + lead: of
+    words, and for CJK text (no spaces) of overlapping character bigrams, so a shingle
+    spans four characters. Jaccard >= ``REPRINT_JACCARD``
     anywhere in the window. Catches wire copy reprinted with a new dateline or a cut ending.
 ``rewrite``
     Same language, published within ``REWRITE_HOURS``: TF-IDF cosine of stemmed content terms
@@ -239,7 +240,7 @@ def _stem(word: str) -> str:
 
 
 def _shingles(tokens: list[str]) -> set[str]:
-    """Word 3-shingles; CJK runs contribute character 4-grams."""
+    """3-shingles of units: words, and overlapping character bigrams of CJK runs."""
     units: list[str] = []
     for tok in tokens:
         if _is_cjk(tok):
