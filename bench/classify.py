@@ -61,21 +61,23 @@ def main() -> int:
     clf = load_classifier(settings)
     clf.classify(items[:50])  # warm the token cache as a running pipeline would have it
 
-    started = time.perf_counter()
+    # Wall time is what a user sees; CPU time of this process is what the code costs. On a
+    # shared machine the two differ, so both are printed.
+    started, cpu = time.perf_counter(), time.process_time()
     preds = clf.classify(items)
-    clf_s = time.perf_counter() - started
+    clf_s, clf_cpu = time.perf_counter() - started, time.process_time() - cpu
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for item in items:
         keyword_baseline(item)
-    kw_s = time.perf_counter() - started
+    kw_s, kw_cpu = time.perf_counter() - started, time.process_time() - cpu
 
     relevant = sum(p.relevant for p in preds)
     print(f"model {clf.version}: load in a fresh process (imports + files) {load_s:.3f} s"
           "  (target < 1 s)")
-    print(f"classifier:       {n / clf_s:8.0f} articles/s  ({n} x {ARTICLE_CHARS} chars, "
-          f"{relevant} relevant)  (target >= 1000)")
-    print(f"keyword baseline: {n / kw_s:8.0f} articles/s")
+    print(f"classifier:       {n / clf_s:8.0f} articles/s wall, {n / clf_cpu:8.0f} per CPU-second"
+          f"  ({n} x {ARTICLE_CHARS} chars, {relevant} relevant)  (target >= 1000)")
+    print(f"keyword baseline: {n / kw_s:8.0f} articles/s wall, {n / kw_cpu:8.0f} per CPU-second")
     return 0
 
 
