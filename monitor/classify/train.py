@@ -4,9 +4,12 @@ Data, in order of trust:
 
 1. **our synthetic articles** (:mod:`synthetic`), labelled by construction, and the topic
    prototypes of ``topics.toml`` (seed-derived), weakly labelled by the rules for dyads;
-2. **weak labels** from warehouse articles the rules are confident about (far from every
-   threshold), so the model sees the vocabulary and length of real feeds;
-3. **human labels** from the ``labels`` table, which also decide promotion.
+2. **weak labels**: warehouse articles the *current* model labels clear-cut on every label,
+   so the model sees real feeds and a candidate inherits what the current model knows (the
+   shipped model learned from labelled real articles that are not in the repository);
+3. **human labels** from the ``labels`` table, which also decide promotion: a candidate
+   replaces the current model only when at least ``MIN_JUDGED_FOR_PROMOTION`` human labels
+   exist and it scores no worse on them.
 
 The learned part is one logistic regression per label over the rule features (scikit-learn),
 plus a per-label slope that calibrates the rule score into a probability. ``blend`` (how much
@@ -34,7 +37,7 @@ from monitor.classify.model import (
 )
 from monitor.classify.rules import FEATURE_NAMES, RULE_THRESHOLDS, Analysis, analyse, rule_scores
 from monitor.classify.synthetic import synthetic_articles
-from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, Taxonomy, load_taxonomy
+from monitor.classify.topics import DYAD_IDS, Taxonomy, load_taxonomy
 from monitor.settings import Settings
 
 __all__ = ["fit_params", "build_seed_model", "retrain", "DEFAULT_BLEND", "overall"]
@@ -44,8 +47,12 @@ log = logging.getLogger(__name__)
 DEFAULT_BLEND = 0.3
 #: Human labels needed before ``blend`` is tuned by cross-validation instead of defaulted.
 MIN_LABELS_FOR_BLEND = 40
-#: A rule score this far from its threshold (in sentence units) makes a weak label.
-WEAK_MARGIN = 1.5
+#: The current model's probabilities must be this clear-cut on every label for an article
+#: to become a weak label (so the candidate inherits what the current model knows).
+WEAK_CONFIDENCE = 0.85
+#: Human labels needed before a candidate may replace the current model: on fewer, the
+#: comparison is noise, and a weekly retrain must never swap a good model on day one.
+MIN_JUDGED_FOR_PROMOTION = 30
 MAX_WEAK = 5000
 
 
@@ -184,7 +191,7 @@ def retrain(settings: Settings) -> dict[str, Any]:
         human = human_labelled(con)
         texts = unlabelled_texts(con, limit=MAX_WEAK)
     base = seed_training_items(taxonomy, lexicon)
-    weak = _weak_labels(current, lexicon, texts, exclude={h["id"] for h in human})
+    weak = _weak_labels(current, texts, exclude={h["id"] for h in human})
     blend = _choose_blend(taxonomy, lexicon, base + weak, human)
     items = base + weak + human
     weights = np.array([1.0] * len(base) + [0.5] * len(weak) + [3.0] * len(human))
@@ -198,7 +205,14 @@ def retrain(settings: Settings) -> dict[str, Any]:
     judge, judged_on = (human, "human labels") if human else (base, "synthetic articles")
     cand_report = score(judge, _predict(candidate, judge))
     curr_report = score(judge, _predict(current, judge))
-    promote = overall(cand_report) >= overall(curr_report)
+    if len(human) < MIN_JUDGED_FOR_PROMOTION:
+        promote = False
+        reason = (f"not promoted: {len(human)} human label(s), at least "
+                  f"{MIN_JUDGED_FOR_PROMOTION} are needed to judge a new model")
+    elif overall(cand_report) >= overall(curr_report):
+        promote, reason = True, "promoted: no worse than the current model on human labels"
+    else:
+        promote, reason = False, "not promoted: worse than the current model on human labels"
     candidate_params.metrics = {"judged_on": judged_on, "n": len(judge),
                                 **cand_report.headline()}
     path = candidate_params.save(settings.models_dir / f"{version}.json")
@@ -215,6 +229,7 @@ def retrain(settings: Settings) -> dict[str, Any]:
         "candidate": version,
         "current": current.version,
         "promoted": promote,
+        "reason": reason,
         "judged_on": judged_on,
         "n_judged": len(judge),
         "training": {"synthetic": len(base), "weak": len(weak), "human": len(human)},
@@ -224,18 +239,15 @@ def retrain(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _weak_labels(clf: Classifier, lexicon: Lexicon, texts: list[dict[str, Any]],
+def _weak_labels(clf: Classifier, texts: list[dict[str, Any]],
                  exclude: set[str]) -> list[dict[str, Any]]:
-    """Warehouse articles labelled by the rules where every label is clear-cut."""
+    """Warehouse articles labelled by the current model where every label is clear-cut."""
+    items = [t for t in texts if t["id"] not in exclude]
     out = []
-    for item in texts:
-        if item["id"] in exclude:
+    for item, pred in zip(items, clf.classify(items), strict=True):
+        probs = [pred.scores.get(k, 0.5) for k in LABELS]
+        if not pred.scores or any(1 - WEAK_CONFIDENCE < p < WEAK_CONFIDENCE for p in probs):
             continue
-        raw = rule_scores(analyse(lexicon, item["title"], item["text"]).features)
-        margins = [abs(raw[k] - RULE_THRESHOLDS[k]) for k in LABELS]
-        if min(margins) < WEAK_MARGIN:
-            continue
-        dyads = [d for d in DYAD_IDS if raw[d] >= RULE_THRESHOLDS[d]]
-        topics = [t for t in TOPIC_IDS if dyads and raw[t] >= RULE_THRESHOLDS[t]]
-        out.append({**item, "relevant": bool(dyads), "dyads": dyads, "topics": topics})
+        out.append({**item, "relevant": pred.relevant, "dyads": pred.dyads,
+                    "topics": pred.topics})
     return out

@@ -164,7 +164,7 @@ def train(settings: Settings) -> None:
                f"{result['training']}; blend {result['blend']}")
     emit_rows(["score", f"current {result['current']}", f"candidate {result['candidate']}"],
               rows, "table")
-    click.echo("promoted" if result["promoted"] else "not promoted (worse than current)")
+    click.echo(result["reason"])
 
 
 @cli.command()

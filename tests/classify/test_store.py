@@ -85,6 +85,7 @@ def test_retrain_records_models_and_reclassify_uses_promoted(settings):
     result = retrain(settings)
     assert result["training"]["human"] == 2
     assert result["judged_on"] == "human labels"
+    assert result["promoted"] is False and "at least 30" in result["reason"]
     assert set(result["candidate_scores"]) >= {"relevance_f1", "dyad_f1", "topic_micro_f1"}
     with warehouse.reader(settings, primary=True) as con:
         models = con.execute("SELECT version, promoted FROM models").fetchall()
@@ -99,3 +100,31 @@ def test_retrain_records_models_and_reclassify_uses_promoted(settings):
             "SELECT model_version FROM current_classifications").fetchall()}
     assert versions == {expected}
     assert reclassify(settings, since=datetime(2030, 1, 1)) == 0
+
+
+@pytest.mark.slow
+def test_retrain_promotes_only_when_enough_human_labels_and_no_worse(settings):
+    from pathlib import Path
+
+    from monitor.classify.store import add_label
+
+    gold = [json.loads(line) for line in
+            (Path(__file__).parent / "gate.jsonl").read_text("utf-8").splitlines()]
+    with warehouse.writer(settings) as con:
+        con.execute("BEGIN")
+        for g in gold:
+            con.execute(
+                "INSERT INTO articles (article_id, entry_key, title, body, first_seen_at)"
+                " VALUES (?, ?, ?, ?, ?)", [g["id"], g["id"], g["title"], g["text"],
+                                            datetime(2026, 1, 1)])
+            add_label(con, g["id"], g["relevant"], g["dyads"], g["topics"], "tester")
+        con.execute("COMMIT")
+    result = retrain(settings)
+    assert result["n_judged"] == len(gold) >= 30
+    better = (sum(result["candidate_scores"][k] for k in ("relevance_f1", "dyad_f1",
+                                                         "topic_micro_f1", "topic_macro_f1"))
+              >= sum(result["current_scores"][k] for k in ("relevance_f1", "dyad_f1",
+                                                          "topic_micro_f1", "topic_macro_f1")))
+    assert result["promoted"] is better
+    current = load_classifier(settings).version
+    assert current == (result["candidate"] if better else result["current"])
