@@ -17,8 +17,6 @@ import logging
 import os
 import re
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -100,6 +98,9 @@ def _smtp_available(settings: Settings) -> bool:
 
 def write_alert_eml(settings: Settings, sender: str, to: Any, subject: str, html: str) -> Path:
     """Write one alert as an RFC 5322 file under ``outbox/alerts``; returns its path."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to if isinstance(to, str) else ", ".join(to)
