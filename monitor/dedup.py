@@ -16,6 +16,7 @@ so an outlet that changes GUID scheme does not double its articles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -34,12 +35,26 @@ TRACKING_PARAMS = frozenset({
 })
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmb_")
 _GUID_SCHEMES = re.compile(r"^(urn:|tag:)", re.I)
+#: Lower-case host, no port, no query or fragment, no user info: nothing to normalise but
+#: "www." and the trailing slash.
+_SIMPLE_URL = re.compile(r"^https?://(?:www\.)?([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?$")
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_url(url: str | None) -> str | None:
-    """Lower-case scheme/host, no default port, no fragment, no tracking parameters."""
+    """Lower-case scheme/host, no default port, no fragment, no tracking parameters.
+
+    Cached: one entry's URL is canonicalised for its key, its record and its feed's GUID
+    check, and archives repeat the same URLs thousands of times.
+    """
     if not url:
         return None
+    simple = _SIMPLE_URL.match(url)
+    if simple:  # the common case, without the cost of a full split and re-join
+        host, path = simple.group(1), simple.group(2) or "/"
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        return f"https://{host}{path}"
     try:
         parts = urlsplit(url.strip())
     except ValueError:

@@ -30,7 +30,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import lxml.html
 from lxml import etree
 
 __all__ = ["Entry", "ParsedFeed", "parse_feed", "clean_text"]
@@ -49,7 +48,6 @@ _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re
 _HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
 _ITEM = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(item|entry)[\s>]", re.I)
 _WS = re.compile(r"\s+")
-_DROP_TAGS = ("script", "style", "template", "noscript", "iframe", "object")
 
 
 @dataclass
@@ -81,29 +79,42 @@ class ParsedFeed:
 
 
 def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
-    """Markup → plain text: tags removed (scripts with their content), entities decoded,
-    whitespace folded. Cheap when there is nothing to clean."""
+    """Markup → plain text: tags removed (scripts and styles with their content), entities
+    decoded, mojibake repaired, whitespace folded.
+
+    Feed titles and summaries are small HTML fragments, so a regular-expression tag
+    stripper does the job at a fraction of an HTML parser's cost (this runs for every
+    entry of every archive file); anything that still looks like markup afterwards (a
+    comment, CDATA, an unclosed tag) goes through BeautifulSoup.
+    """
     if not value:
         return ""
     text = value
-    if "<" in text and ">" in text:
-        try:
-            root = lxml.html.fragment_fromstring(text, create_parent="div")
-            for bad in root.iter(*_DROP_TAGS):
-                bad.drop_tree()
-            for br in root.iter("br", "p", "div", "li"):
-                br.tail = " " + (br.tail or "")
-            text = root.text_content()
-        except (etree.ParserError, ValueError):
+    if "<" in text:
+        text = _DROP_BLOCKS.sub(" ", text)
+        text = _BLOCK_TAGS.sub(" ", text)
+        text = _TAGS.sub("", text)
+        if "<" in text and _LEFTOVER.search(text):
             from bs4 import BeautifulSoup
 
             text = BeautifulSoup(text, "html.parser").get_text(" ")
     if "&" in text:
         text = html.unescape(text)
+        if "<" in text and _TAGS.search(text):
+            # Double-escaped markup ("&lt;b&gt;"): once decoded it is markup again.
+            return clean_text(text, limit)
     if not text.isascii():
         text = fix_mojibake(text)
     text = _WS.sub(" ", text).strip()
     return text[:limit]
+
+
+_DROP_BLOCKS = re.compile(
+    r"<(script|style|template|noscript|iframe|object)\b[^>]*>.*?(</\1\s*>|$)", re.I | re.S)
+_BLOCK_TAGS = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^>]*>|</(?:p|div|li|tr|h[1-6])\s*>",
+                         re.I)
+_TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->|<!\[CDATA\[|\]\]>", re.S)
+_LEFTOVER = re.compile(r"<[A-Za-z/!]")
 
 
 #: Undeclared encodings we trust charset-normalizer to detect: Cyrillic and CJK ones, where
@@ -338,11 +349,37 @@ def _media_description(item: etree._Element) -> str | None:
     return None
 
 
+def _children(item: etree._Element) -> dict[str, etree._Element]:
+    """One pass over an item's children: first element per (namespace, local name).
+
+    Keys are ``"{ns}name"`` as lxml spells tags; un-namespaced RSS 2.0 elements and RSS 1.0
+    elements are both stored under their bare name as well, so lookups stay simple.
+    """
+    found: dict[str, etree._Element] = {}
+    for child in item:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        found.setdefault(tag, child)
+        if tag.startswith("{" + _NS_RSS1 + "}"):
+            found.setdefault(tag[len(_NS_RSS1) + 2:], child)
+    return found
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None:
+        return None
+    if len(el) == 0:
+        return el.text
+    return "".join(el.itertext())
+
+
 def _rss_entry(item: etree._Element, base_url: str, language: str | None,
                now: datetime) -> Entry:
-    title = _child_text(item, "title", _ITEM_NS)
-    link = _child_text(item, "link", _ITEM_NS)
-    guid_el = item.find("guid")
+    kids = _children(item)
+    title = _text(kids.get("title"))
+    link = _text(kids.get("link"))
+    guid_el = kids.get("guid")
     guid = (guid_el.text or "").strip() if guid_el is not None else None
     about = item.get(f"{{{_NS_RDF}}}about")
     if not guid and about:
@@ -350,12 +387,12 @@ def _rss_entry(item: etree._Element, base_url: str, language: str | None,
     if not link and guid_el is not None and guid and \
             guid_el.get("isPermaLink", "true").lower() == "true" and "://" in guid:
         link = guid
-    summary = _child_text(item, "description", _ITEM_NS)
+    summary = _text(kids.get("description"))
     if not summary:
-        summary = _child_text(item, "encoded", (_NS_CONTENT,)) or _media_description(item)
-    stamp = _child_text(item, "pubDate", (None,)) or _child_text(item, "date", (_NS_DC,))
-    author = _child_text(item, "creator", (_NS_DC,)) or _child_text(item, "author", (None,))
-    source_name = clean_text(_child_text(item, "source", (None,)), 200) or None
+        summary = _text(kids.get(f"{{{_NS_CONTENT}}}encoded")) or _media_description(item)
+    stamp = _text(kids.get("pubDate")) or _text(kids.get(f"{{{_NS_DC}}}date"))
+    author = _text(kids.get(f"{{{_NS_DC}}}creator")) or _text(kids.get("author"))
+    source_name = clean_text(_text(kids.get("source")), 200) or None
     return Entry(title=clean_text(title, _MAX_TITLE), link=_absolute(link, base_url),
                  guid=guid or None, summary=clean_text(summary),
                  author=clean_text(author, 300) or None, language=language,
@@ -364,23 +401,62 @@ def _rss_entry(item: etree._Element, base_url: str, language: str | None,
 
 def _atom_entry(item: etree._Element, base_url: str, language: str | None,
                 now: datetime) -> Entry:
-    atom = (_NS_ATOM,)
+    kids = _children(item)
     link = None
-    for el in item.findall(f"{{{_NS_ATOM}}}link"):
+    for el in item.iterchildren(f"{{{_NS_ATOM}}}link"):
         rel = el.get("rel", "alternate")
         if rel == "alternate" and el.get("href"):
             link = el.get("href")
             break
-    summary = (_child_text(item, "summary", atom) or _child_text(item, "content", atom)
-               or _media_description(item))
-    stamp = _child_text(item, "published", atom) or _child_text(item, "updated", atom)
-    author_el = item.find(f"{{{_NS_ATOM}}}author")
-    author = _child_text(author_el, "name", atom) if author_el is not None else None
-    guid = (_child_text(item, "id", atom) or "").strip() or None
+    summary = (_text(kids.get(f"{{{_NS_ATOM}}}summary"))
+               or _text(kids.get(f"{{{_NS_ATOM}}}content")) or _media_description(item))
+    stamp = _text(kids.get(f"{{{_NS_ATOM}}}published")) or _text(kids.get(
+        f"{{{_NS_ATOM}}}updated"))
+    author_el = kids.get(f"{{{_NS_ATOM}}}author")
+    author = _child_text(author_el, "name", (_NS_ATOM,)) if author_el is not None else None
+    guid = (_text(kids.get(f"{{{_NS_ATOM}}}id")) or "").strip() or None
     lang = _lang(item.get("{http://www.w3.org/XML/1998/namespace}lang")) or language
-    return Entry(title=clean_text(_child_text(item, "title", atom), _MAX_TITLE),
+    return Entry(title=clean_text(_text(kids.get(f"{{{_NS_ATOM}}}title")), _MAX_TITLE),
                  link=_absolute(link, base_url), guid=guid, summary=clean_text(summary),
                  author=clean_text(author, 300) or None, language=lang, **_dated(stamp, now))
+
+
+_RFC822 = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})"
+    r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _quick_date(stamp: str) -> datetime | None:
+    """The two date shapes nearly every feed uses, parsed without feedparser's chain.
+
+    RFC 822 with a numeric or UTC zone, and ISO 8601 with an offset; anything else (named
+    zones like EST, two-digit years, odd separators) returns None and goes to feedparser's
+    parser, so both paths agree (tests/ingest/test_parser_agreement.py).
+    """
+    match = _RFC822.match(stamp)
+    if match:
+        day, mon, year, hour, minute, sec, zone = match.groups()
+        month = _MONTHS.get(mon.lower())
+        if month is None:
+            return None
+        try:
+            when = datetime(int(year), month, int(day), int(hour), int(minute), int(sec or 0))
+        except ValueError:
+            return None
+        if zone[0] in "+-":
+            sign = 1 if zone[0] == "+" else -1
+            when -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        return when
+    if len(stamp) >= 20 and stamp[4] == "-" and stamp[10] in "Tt" and \
+            (stamp[-1] in "Zz" or stamp[-6] in "+-"):
+        try:
+            when = datetime.fromisoformat(stamp[:-1] + "+00:00" if stamp[-1] in "Zz" else stamp)
+        except ValueError:
+            return None
+        return when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return None
 
 
 def _dated(stamp: str | None, now: datetime) -> dict[str, Any]:
@@ -389,7 +465,13 @@ def _dated(stamp: str | None, now: datetime) -> dict[str, Any]:
 
     if not stamp or not stamp.strip():
         return {"published_at": None, "date_flag": "missing"}
-    parsed = _parse_date(stamp.strip())
+    stamp = stamp.strip()
+    quick = _quick_date(stamp)
+    if quick is not None:
+        if quick < _MIN_DATE or quick > now + _FUTURE_SLACK:
+            return {"published_at": None, "date_flag": "absurd"}
+        return {"published_at": quick, "date_flag": None}
+    parsed = _parse_date(stamp)
     if not parsed:
         return {"published_at": None, "date_flag": "absurd"}
     published, flag = _date({"published_parsed": parsed}, now)
@@ -453,6 +535,8 @@ def _absolute(link: str | None, base_url: str) -> str | None:
     if not link:
         return None
     link = link.strip()
+    if link.startswith(("https://", "http://")):
+        return link
     absolute = urljoin(base_url, link) if base_url else link
     if urlsplit(absolute).scheme not in ("http", "https"):
         return None

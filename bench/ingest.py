@@ -1,0 +1,160 @@
+"""Ingest benchmark: the monitor against the naive baseline, in the same run.
+
+Serves N feed files from a local HTTP server with an artificial per-request latency (default
+100 ms) and prints:
+
+1. a full ``monitor ingest`` pass (fetch, parse, dedup, classify, store);
+2. the baseline people write: ``feedparser.parse(url)`` for each feed, one after another;
+3. a second ingest pass when nothing changed (answered by 304s);
+4. CPU throughput of parse + normalise + store against ``feedparser.parse`` alone on the same
+   bytes (no network, one process).
+
+Feeds: real snapshots from ``../shared/feeds`` when present (repeated with distinct GUIDs and
+links up to N), else generated ones. Run: ``.venv/bin/python bench/ingest.py [--feeds 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED_FEEDS = ROOT.parent / "shared" / "feeds"
+
+
+def generated_feed(i: int, items: int = 30) -> bytes:
+    rng = random.Random(i)
+    words = ("Moscow Tokyo Beijing talks gas pipeline sanctions drills islands trade summit "
+             "minister treaty yuan exports navy strait forum investment energy").split()
+    parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+             f"<title>Generated feed {i}</title><link>https://gen{i}.example.org/</link>"]
+    for j in range(items):
+        title = " ".join(rng.choice(words) for _ in range(9)).capitalize()
+        body = " ".join(rng.choice(words) for _ in range(60))
+        parts.append(
+            f"<item><title>{title}</title><link>https://gen{i}.example.org/a/{j}</link>"
+            f"<guid>https://gen{i}.example.org/a/{j}</guid>"
+            f"<pubDate>Mon, {1 + j % 28:02d} Nov 2026 10:00:00 GMT</pubDate>"
+            f"<description>&lt;p&gt;{body}&lt;/p&gt;</description></item>")
+    parts.append("</channel></rss>")
+    return "".join(parts).encode()
+
+
+def corpus(n: int) -> tuple[list[bytes], str]:
+    if SHARED_FEEDS.is_dir():
+        real = [p.read_bytes() for p in sorted(SHARED_FEEDS.glob("*.xml"))]
+        out = []
+        for i in range(n):
+            body = real[i % len(real)]
+            if i >= len(real):  # a variation: same shape, different article identities
+                tag = f"v{i // len(real)}".encode()
+                body = re.sub(rb"(<(?:guid|id|link)[^>]*>\s*(?:<!\[CDATA\[)?https?://)",
+                              rb"\1" + tag + b".", body)
+            out.append(body)
+        return out, f"{len(real)} real feeds from ../shared/feeds, repeated with variations"
+    return [generated_feed(i) for i in range(n)], "generated feeds (../shared/feeds absent)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
+    parser.add_argument("--hosts", type=int, default=25,
+                        help="spread feeds over this many loopback addresses (127.0.0.x), as "
+                             "real feeds live on many hosts and the fetcher limits per host")
+    args = parser.parse_args()
+
+    import feedparser
+
+    from monitor.pipeline import Document, run_ingest, stage_documents, store_staged
+    from monitor.settings import load_settings
+    from monitor.sources import Source
+    from tests.support.httpserver import LocalHTTPServer
+
+    bodies, what = corpus(args.feeds)
+    total_bytes = sum(len(b) for b in bodies)
+    print(f"corpus: {len(bodies)} feeds, {total_bytes / 1e6:.1f} MB — {what}")
+    print(f"latency: {args.latency * 1000:.0f} ms per request\n")
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        servers = [LocalHTTPServer(host=f"127.0.0.{2 + h}").start()
+                   for h in range(max(1, min(args.hosts, 200)))]
+        try:
+            lines, urls = [], []
+            for i, body in enumerate(bodies):
+                server = servers[i % len(servers)]
+                url = server.route(f"/f{i}.xml", body, delay=args.latency,
+                                   headers={"Content-Type": "application/xml",
+                                            "ETag": f'"e{i}"'})
+                urls.append(url)
+                lines.append(f'[[sources]]\nid = "f{i}"\nurl = "{url}"\noutlet = "Feed {i}"\n')
+            (work / "sources.toml").write_text("\n".join(lines))
+            settings = load_settings(home=work / "home", env={},
+                                     sources_file=work / "sources.toml", extract_enabled=False)
+            # Warm up imports and the classifier model so pass 1 measures ingestion.
+            from monitor.classify import load_classifier
+
+            load_classifier(settings)
+
+            t = time.perf_counter()
+            first = run_ingest(settings)
+            t_first = time.perf_counter() - t
+
+            t = time.perf_counter()
+            for url in urls:
+                feedparser.parse(url)
+            t_naive = time.perf_counter() - t
+
+            t = time.perf_counter()
+            second = run_ingest(settings)
+            t_second = time.perf_counter() - t
+        finally:
+            for server in servers:
+                server.stop()
+
+        print("| measure | seconds | note |")
+        print("|---|---:|---|")
+        print(f"| monitor ingest, first pass | {t_first:.2f} | {first.sources_ok} ok, "
+              f"{first.sources_failed} failed, {first.articles_new} new articles |")
+        print(f"| naive sequential feedparser.parse(url) | {t_naive:.2f} | baseline |")
+        print(f"| monitor ingest, second pass (unchanged) | {t_second:.2f} | "
+              f"{second.sources_not_modified} not modified |")
+        print(f"\nfirst pass vs naive baseline: {t_naive / t_first:.1f}× faster (target ≥ 8×)")
+        print(f"second pass / first pass: {100 * t_second / t_first:.1f}% (target < 10%)")
+
+        # CPU throughput on the same bytes, no network.
+        t = time.process_time()
+        for body in bodies:
+            feedparser.parse(body)
+        cpu_fp = time.process_time() - t
+        home2 = work / "cpu"
+        s2 = settings.with_(home=home2)
+        docs = [Document(source=Source(id=f"f{i}", url=f"https://f{i}.example.org/feed",
+                                       outlet=f"Feed {i}"), body=body)
+                for i, body in enumerate(bodies)]
+        from monitor import warehouse
+
+        warehouse.ensure_initialised(s2)
+        t = time.process_time()
+        staged = stage_documents(s2, docs, "bench-cpu", via="live", classify=False)
+        store_staged(s2, [staged["path"]], "bench-cpu")
+        cpu_ours = time.process_time() - t
+        print(f"\nCPU, {total_bytes / 1e6:.1f} MB: feedparser.parse alone {cpu_fp:.2f}s "
+              f"({total_bytes / 1e6 / cpu_fp:.1f} MB/s); monitor parse+normalise+store "
+              f"{cpu_ours:.2f}s ({total_bytes / 1e6 / cpu_ours:.1f} MB/s, "
+              f"{staged['entries']} entries)")
+        print(f"throughput ratio: {cpu_fp / cpu_ours:.1f}× feedparser (target ≥ 5×)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
