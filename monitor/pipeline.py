@@ -38,7 +38,8 @@ from monitor.settings import Settings
 from monitor.sources import Source, active_sources, load_sources, sync_sources
 
 __all__ = ["plan_ingest", "fetch_and_stage", "store_staged", "run_ingest", "IngestSummary",
-           "new_run_id", "stage_records", "pending_batches", "stage_documents", "Document"]
+           "new_run_id", "stage_records", "pending_batches", "stage_documents", "stage_entries",
+           "Document"]
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
     as live ingestion would; ``ingested_via`` records how they came. Returns the staged path
     (None when nothing was new), entries seen, new articles and per-document errors.
     """
-    candidates: list[dict[str, Any]] = []
+    groups: list[tuple[Source, list[Any]]] = []
     errors: list[tuple[int, str]] = []
     for index, doc in enumerate(documents):
         parsed = parse_feed(doc.body, doc.url or doc.source.url, doc.headers,
@@ -207,9 +208,23 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
         if not parsed.is_feed:
             errors.append((index, parsed.error or "not a feed"))
             continue
-        keys = keys_for_feed(parsed.entries, doc.source.id)
-        for entry, key in zip(parsed.entries, keys, strict=True):
-            record = _article_record(entry, key, doc.source, None)
+        groups.append((doc.source, parsed.entries))
+    out = stage_entries(settings, groups, run_id, via=via, classify=classify)
+    out["errors"] = errors
+    return out
+
+
+def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], run_id: str, *,
+                  via: str, classify: bool = True) -> dict[str, Any]:
+    """Stage parsed entries (``monitor.feeds.Entry``) per source, as live ingestion would.
+
+    For sources whose entries do not come from a feed document (the GDELT DOC API's JSON).
+    """
+    candidates: list[dict[str, Any]] = []
+    for source, entries in groups:
+        keys = keys_for_feed(entries, source.id)
+        for entry, key in zip(entries, keys, strict=True):
+            record = _article_record(entry, key, source, None)
             record["ingested_via"] = via
             candidates.append(record)
     new_articles = _drop_seen(settings, candidates)
@@ -226,7 +241,7 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
             staged.append(c)
     path = stage_records(settings, run_id, [], staged, predictions) if staged else None
     return {"path": str(path) if path else None, "entries": len(candidates),
-            "new": len(new_articles), "errors": errors}
+            "new": len(new_articles)}
 
 
 def _fetch_row(result: FetchResult, run_id: str) -> dict[str, Any]:
