@@ -36,7 +36,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-__all__ = ["extract_text", "extract_metadata", "detect_language", "looks_like_js_shell"]
+__all__ = ["extract_text", "extract_metadata", "detect_language", "looks_like_js_shell",
+           "text_size"]
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +270,32 @@ def _fallback_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+_CJK_TEXT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def text_size(text: str) -> int:
+    """Length of a text in word equivalents: words, plus one per two CJK characters.
+
+    ``\\w+`` sees a Japanese sentence as one or two "words", so a count of tokens would
+    call every Japanese or Chinese article short; two CJK characters carry about a word.
+    """
+    if not text:
+        return 0
+    cjk = len(_CJK_TEXT.findall(text))
+    others = len(_TOKEN.findall(_CJK_TEXT.sub(" ", text))) if cjk else len(_TOKEN.findall(text))
+    return others + cjk // 2
+
+
 def looks_like_js_shell(html: str, text: str) -> bool:
     """True for a page that needs JavaScript to show anything: scripts, no readable text.
 
     Single-page-app shells ship an empty ``<div id="root">`` and megabytes of script; what
-    we extract from them is a "please enable JavaScript" line at best.
+    we extract from them is a "please enable JavaScript" line at best. Ordinary pages carry
+    a "enable JavaScript for comments" notice too, so the notice alone counts only when
+    almost no text came out.
     """
-    tokens = len(_TOKEN.findall(text))
-    if tokens >= 60:
+    size = text_size(text)
+    if size >= 30:
         return False
     lowered = html.lower()
     scripts = lowered.count("<script")
@@ -285,7 +304,7 @@ def looks_like_js_shell(html: str, text: str) -> bool:
         "requires javascript", "please enable js", "turn on javascript",
         "id=\"root\"></div>", "id=\"app\"></div>", "id=\"__next\"></div>",
     ))
-    return needs_js or (scripts >= 3 and tokens < 20)
+    return (needs_js and size < 30) or (scripts >= 3 and size < 10)
 
 
 # -------------------------------------------------------------------------- metadata

@@ -41,7 +41,13 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from monitor.errors import FetchError, UnsafeURL
-from monitor.extract import detect_language, extract_metadata, extract_text, looks_like_js_shell
+from monitor.extract import (
+    detect_language,
+    extract_metadata,
+    extract_text,
+    looks_like_js_shell,
+    text_size,
+)
 from monitor.netsafe import Resolver, resolve_safe
 from monitor.settings import Settings
 
@@ -57,19 +63,21 @@ MAX_ROBOTS_BYTES = 512 * 1024
 MAX_CRAWL_DELAY = 10.0
 #: Workers for one batch; per-host limits apply on top.
 MAX_WORKERS = 8
-#: An extracted text shorter than this (tokens) next to paywall markers is a teaser.
-PAYWALL_MAX_TOKENS = 150
+#: An extracted text shorter than this (word equivalents, ``text_size``) next to paywall
+#: markers is a teaser.
+PAYWALL_MAX_WORDS = 120
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_TOKEN = re.compile(r"\w+")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)""", re.I)
 
+#: Phrases and markup of a gated article. Kept specific: "Already a subscriber? Log in" and
+#: 有料会員 also sit in the headers of free articles, so they are not markers.
 _PAYWALL_MARKERS = re.compile(
     r"""(?:"isAccessibleForFree"\s*:\s*"?false|class="[^"]*\b(?:paywall|premium-content|
-    subscriber-only|meteredContent|piano-paywall)\b|subscribe\s+to\s+(?:continue|read)|
-    to\s+continue\s+reading|this\s+(?:article|content)\s+is\s+(?:only\s+)?(?:available\s+)?
-    (?:for|to)\s+(?:subscribers|members)|already\s+a\s+subscriber|
-    подпишитесь,?\s+чтобы|доступно\s+только\s+подписчикам|
-    有料会員|会員限定|この記事は有料|订阅后阅读|付费阅读)""",
+    subscriber-only|meteredContent|piano-paywall)\b|subscribe\s+(?:now\s+)?to\s+(?:continue|read)|
+    to\s+continue\s+reading|this\s+(?:article|content|story)\s+is\s+(?:only\s+)?(?:available\s+)?
+    (?:for|to)\s+(?:subscribers|members)|
+    подпишитесь,?\s+чтобы|доступно\s+только\s+(?:для\s+)?подписчик|
+    有料会員限定|会員限定記事|この記事は有料|订阅后阅读|付费阅读)""",
     re.I | re.X,
 )
 _BOT_WALL_MARKERS = re.compile(
@@ -169,9 +177,9 @@ class PageFetcher:
     def _judge(self, result: PageResult, html: str, url: str) -> None:
         """Extract, and tell a real article from a paywall teaser or a JavaScript shell."""
         text = extract_text(html, url)
-        tokens = len(_TOKEN.findall(text))
+        tokens = text_size(text)
         result.metadata = extract_metadata(html, url)
-        if tokens < PAYWALL_MAX_TOKENS and _PAYWALL_MARKERS.search(html):
+        if tokens < PAYWALL_MAX_WORDS and _PAYWALL_MARKERS.search(html):
             raise _Stop("failed", "paywall", f"paywall stub ({tokens} words readable)")
         if looks_like_js_shell(html, text):
             raise _Stop("failed", "js_shell", f"page needs JavaScript ({tokens} words readable)")
@@ -420,6 +428,10 @@ def enrich_articles(settings: Settings, articles: list[dict[str, Any]],
     """
     if not articles:
         return []
+    if not settings.extract_enabled:
+        return [_merge(dict(a), PageResult(url=a.get("url") or "", status="skipped",
+                                           reason="disabled", message="extract_enabled is off"))
+                for a in articles]
     own_client = client is None
     client = client or make_client(settings)
     fetcher = PageFetcher(settings, client, resolver=resolver)
@@ -453,7 +465,7 @@ def _merge(article: dict[str, Any], result: PageResult | None) -> dict[str, Any]
     else:
         out["extract_status"], out["extract_error"] = result.status, result.error
     fulltext = result.text if result is not None and result.status == "ok" else ""
-    if fulltext and len(_TOKEN.findall(fulltext)) >= len(_TOKEN.findall(summary)):
+    if fulltext and text_size(fulltext) >= text_size(summary):
         out["body"], out["text_source"] = fulltext, "fulltext"
     elif summary:
         out["body"], out["text_source"] = summary, "summary"

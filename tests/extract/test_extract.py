@@ -18,6 +18,7 @@ from monitor.extract import (
     extract_text,
     looks_like_js_shell,
     parse_datetime,
+    text_size,
 )
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -125,3 +126,12 @@ def test_detect_language(text: str, code: str) -> None:
 )
 def test_parse_datetime_to_utc(raw: str, expected: datetime | None) -> None:
     assert parse_datetime(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("Russia and Japan agreed.", 4), ("ロシアと日本は合意した。", 5), ("", 0),
+     ("普京 Putin 会见", 3)],
+)
+def test_text_size_counts_cjk_by_characters(text: str, size: int) -> None:
+    assert text_size(text) == size

@@ -286,3 +286,33 @@ def test_enrich_articles_keeps_order_and_best_text(settings: Settings, server: L
 
 def test_enrich_articles_empty_batch(settings: Settings) -> None:
     assert enrich_articles(settings, []) == []
+
+
+def test_short_cjk_article_with_scripts_is_not_a_js_shell(settings: Settings, server: LocalHTTPServer) -> None:
+    """Japanese text has few \\w+ "words": sizes are counted in word equivalents."""
+    html = page("ja_article").replace(
+        "</head>", "<script src='/a.js'></script><script src='/b.js'></script>"
+        "<script>var x=1;</script><noscript>JavaScriptを有効にしてください</noscript></head>")
+    url = server.route("/ja", html, headers=HTML)
+    result = fetch(settings, url)
+    assert result.status == "ok", result
+
+
+def test_free_brief_with_a_login_prompt_is_not_a_paywall(settings: Settings, server: LocalHTTPServer) -> None:
+    html = ("<html><body><header>Already a subscriber? <a href='/login'>Log in</a> | 有料会員"
+            "</header><article><h1>Lavrov to visit Beijing</h1><p>Russian Foreign Minister Sergey"
+            " Lavrov will visit Beijing next week for talks with Wang Yi, the Russian Foreign"
+            " Ministry said on Wednesday.</p></article></body></html>")
+    url = server.route("/brief", html, headers=HTML)
+    result = fetch(settings, url)
+    assert result.status == "ok", result
+    assert "Wang Yi" in result.text
+
+
+def test_extraction_can_be_switched_off(settings: Settings, server: LocalHTTPServer) -> None:
+    url = server.route("/a", page("en_article"), headers=HTML)
+    out = enrich_articles(settings.with_(extract_enabled=False),
+                          [{"article_id": "a", "url": url, "title": "T", "summary": "S"}])
+    assert (out[0]["extract_status"], out[0]["text_source"], out[0]["body"]) == ("skipped", "summary", "S")
+    assert out[0]["extract_error"].startswith("disabled")
+    assert server.requests == []
