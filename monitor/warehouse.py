@@ -51,6 +51,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: New warehouse files are written in the storage format of DuckDB 1.4, so analysts can open
+#: the snapshot with the DuckDB CLI they have (the `duckdb-cli` package in .venv is 1.5),
+#: not only with the newest library.
+STORAGE_COMPATIBILITY = "v1.4.0"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[\w-]+\.sql$")
 _LOCK_POLL = 0.2
 
@@ -177,7 +181,10 @@ def _connect_retrying(path: Path, read_only: bool, timeout: float) -> duckdb.Duc
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            if read_only:
+                return duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), config={
+                "storage_compatibility_version": STORAGE_COMPATIBILITY})
         except duckdb.IOException as exc:
             if not is_lock_error(exc) or time.monotonic() >= deadline:
                 if is_lock_error(exc):

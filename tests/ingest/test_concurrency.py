@@ -144,3 +144,16 @@ def test_full_disk_while_staging_loses_nothing(env: FeedEnv, query) -> None:
     assert not list(env.settings.staging_dir.rglob("*.part"))
     # ... and the warehouse did not record the source as fetched, so the next run gets it all.
     assert run_ingest(env.settings).articles_new == 3
+
+
+def test_duckdb_cli_reads_the_snapshot(env: FeedEnv) -> None:
+    """The README tells analysts to open the snapshot with .venv/bin/duckdb (an older CLI)."""
+    cli = Path(sys.executable).parent / "duckdb"
+    if not cli.exists():
+        pytest.skip("duckdb CLI not installed in this environment (package duckdb-cli)")
+    run_ingest(env.settings)
+    out = subprocess.run([str(cli), "-readonly", "-csv", str(env.settings.snapshot_path), "-c",
+                          "SELECT count(*) AS n FROM articles"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["n", "3"]
