@@ -295,11 +295,16 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+#: " - The Japan Times", " | Reuters", " — ТАСС", "｜日経": search feeds (Google News)
+#: append the outlet to titles; left in, it would make every article of an outlet alike.
+_OUTLET_SUFFIX = re.compile(r"\s+[-–—|｜]\s+[^-–—|｜]{2,40}$|｜[^｜]{2,20}$")
+
+
 def features(article_id: str, title: str | None, text: str | None,
              language: str | None = None, at: datetime | None = None,
              cluster_id: str | None = None) -> Features:
     """Comparable features of one article from its title and the lead of its text."""
-    title = _normalise(title or "")
+    title = _OUTLET_SUFFIX.sub("", _normalise(title or ""))
     lead = _normalise((text or "")[:LEAD_CHARS])
     combined = f"{title}\n{lead}"
     lowered = combined.lower()

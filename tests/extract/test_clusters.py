@@ -142,3 +142,11 @@ def test_same_text_a_week_later_starts_a_new_story(settings: Settings, labelled)
         con.execute("COMMIT")
         ids = dict(con.execute("SELECT article_id, cluster_id FROM articles").fetchall())
     assert ids["fish-kyodo-en"] != ids["fish-reuters-en"]
+
+
+def test_outlet_suffix_of_search_feed_titles_is_ignored() -> None:
+    lead = "Japan and Russia agreed on a 2,050 tonne salmon quota near the southern Kurils."
+    plain = features("a", "Japan, Russia agree on salmon quota", lead, "en", datetime(2026, 11, 26))
+    tagged = features("b", "Japan, Russia agree on salmon quota - The Japan Times", lead, "en",
+                      datetime(2026, 11, 26))
+    assert match(plain, tagged) == ("reprint", 1.0)
