@@ -57,6 +57,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}|[\t\u00a0\u3000]")
 _SENTENCE_END = re.compile(r"([.!?…][\"'”’»)]*)\s+|([。！？])|\n+")
 
+#: A topic term in the headline: "the reason the story exists", enough on its own (2.0) for a
+#: feed summary of one sentence.
+TITLE_TOPIC = 2.0
 #: Share of the gap to the strongest topic deducted from a weaker topic's score.
 SECONDARY_PENALTY = 0.4
 #: Evidence needed for a label, in the units of :func:`rule_scores`.
@@ -240,8 +243,8 @@ def rule_scores(f: dict[str, float]) -> dict[str, float]:
 
     Dyads: an interacting sentence 1, a co-mention without interaction 0.5, a side-by-side
     pair +0.5, the headline +1.5; stories dominated by sports or disaster cues lose points.
-    Topics: strong sentences 1, weak ones 0.25, the headline +1.5, sentences that also name a
-    dyad actor +0.25.
+    Topics: strong sentences 1, weak ones 0.25, the headline +TITLE_TOPIC, sentences that
+    also name a dyad actor +0.25, minus SECONDARY_PENALTY of the gap to the main topic.
     """
     scores: dict[str, float] = {}
     penalty = 0.9 * min(f.get("neg_sports", 0.0), 6) + 0.75 * min(f.get("neg_disaster", 0.0), 4)
@@ -253,7 +256,7 @@ def rule_scores(f: dict[str, float]) -> dict[str, float]:
         scores[dyad] = s - penalty
     topic = {}
     for t in TOPIC_IDS:
-        s = f[f"{t}_strong"] + 0.25 * min(f[f"{t}_weak"], 4) + 1.5 * f[f"{t}_title"]
+        s = f[f"{t}_strong"] + 0.25 * min(f[f"{t}_weak"], 4) + TITLE_TOPIC * f[f"{t}_title"]
         s += 0.25 * min(f[f"{t}_with_actor"], 4)
         topic[t] = s
     # Most stories are about one thing: a secondary topic must hold its own against the main
