@@ -32,7 +32,7 @@ from monitor.settings import Settings, load_settings  # noqa: E402
 YEARS = 5
 END = date(2026, 11, 26)  # the last day of synthetic history, fixed so runs compare
 SOURCES = 60
-REPEAT = 7
+REPEAT = 11
 
 _COUNTRIES = ["RU", "JP", "CN", "US", "GB", "HK", "SG", "DE"]
 
@@ -131,31 +131,25 @@ def _end_ts() -> datetime:
     return datetime.combine(END, datetime.min.time()) + timedelta(hours=23)
 
 
-def timed(fn: Callable[[], object], repeat: int = REPEAT) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def interleaved(fns: dict[int, Callable[[], object]], repeat: int = REPEAT) -> dict[int, float]:
-    """Median time of each size's function, alternating sizes run by run, so that noise from
-    other processes on a shared machine hits every size alike."""
+def interleaved(fns: dict[int, Callable[[], object]],
+                repeat: int = REPEAT) -> dict[int, tuple[float, float]]:
+    """Median wall and CPU time of each size's function, alternating sizes run by run, so
+    that load from other processes on a shared machine hits every size alike. CPU time (all
+    threads of this process) is the steadier measure of cost when the machine is busy."""
     for fn in fns.values():
         fn()  # warm-up
-    times: dict[int, list[float]] = {n: [] for n in fns}
+    wall: dict[int, list[float]] = {n: [] for n in fns}
+    cpu: dict[int, list[float]] = {n: [] for n in fns}
     for _ in range(repeat):
         for n, fn in fns.items():
-            t0 = time.perf_counter()
+            w0, c0 = time.perf_counter(), time.process_time()
             fn()
-            times[n].append(time.perf_counter() - t0)
-    return {n: statistics.median(t) for n, t in times.items()}
+            wall[n].append(time.perf_counter() - w0)
+            cpu[n].append(time.process_time() - c0)
+    return {n: (statistics.median(wall[n]), statistics.median(cpu[n])) for n in fns}
 
 
-def incremental_refresh(settings: Settings, n: int) -> float:
+def incremental_refresh(settings: Settings, n: int) -> tuple[float, float]:
     """Seconds for refresh_trends after one more day of articles (n / days of history), on a
     scratch copy of the warehouse so the benchmark's warehouses stay as built."""
     import duckdb
@@ -179,9 +173,9 @@ def incremental_refresh(settings: Settings, n: int) -> float:
             " CASE WHEN i % 10 < 4 THEN ['russia_china'] ELSE [] END,"
             " CASE WHEN i % 10 < 4 THEN ['energy'] ELSE [] END, '{}', '{}',"
             " ?::TIMESTAMP + to_seconds(3600 + i) FROM range(?) t(i)", [watermark, per_day])
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         trends.refresh_trends(con)
-        seconds = time.perf_counter() - t0
+        seconds = (time.perf_counter() - w0, time.process_time() - c0)
         con.close()
         return seconds
     finally:
@@ -225,7 +219,7 @@ def cases(con) -> dict[str, Callable[[], object]]:
     }
 
 
-def naive(con) -> float:
+def naive(con) -> tuple[float, float]:
     """For scale: the same 30-day topic counts straight from articles + classifications."""
     sql = """
         SELECT coalesce(a.published_at, a.first_seen_at)::DATE AS day, t.topic, count(*)
@@ -235,7 +229,8 @@ def naive(con) -> float:
         WHERE c.relevant AND coalesce(a.published_at, a.first_seen_at)::DATE BETWEEN ? AND ?
         GROUP BY ALL
     """
-    return timed(lambda: con.execute(sql, [END - timedelta(days=29), END]).fetchall(), 3)
+    fn = lambda: con.execute(sql, [END - timedelta(days=29), END]).fetchall()  # noqa: E731
+    return interleaved({0: fn}, 3)[0]
 
 
 def main() -> None:
@@ -249,7 +244,7 @@ def main() -> None:
 
     print(f"Synthetic warehouses over {YEARS} years ending {END}, under {args.root}")
     built = {n: build(args.root, n, args.rebuild) for n in sizes}
-    results: dict[int, dict[str, float]] = {n: {} for n in sizes}
+    results: dict[int, dict[str, tuple[float, float]]] = {n: {} for n in sizes}
     with contextlib.ExitStack() as stack:
         cons = {n: stack.enter_context(warehouse.reader(s)) for n, s in built.items()}
         per_size = {n: cases(con) for n, con in cons.items()}
@@ -262,10 +257,13 @@ def main() -> None:
     for n, settings in built.items():
         results[n]["refresh after one more day (incremental)"] = incremental_refresh(settings, n)
     small, big = sizes[0], sizes[-1]
-    print(f"\n{'query (last 30 days)':44} {small:>12,} {big:>12,}  ratio")
+    print(f"\n{'query (last 30 days), median ms':44} {'wall ' + f'{small:,}':>14}"
+          f" {'wall ' + f'{big:,}':>15}  ratio {'cpu ' + f'{small:,}':>14}"
+          f" {'cpu ' + f'{big:,}':>15}  ratio")
     for name in results[small]:
-        a, b = results[small][name] * 1000, results[big][name] * 1000
-        print(f"{name:44} {a:10.1f}ms {b:10.1f}ms  {b / a:5.2f}x")
+        (wa, ca), (wb, cb) = results[small][name], results[big][name]
+        print(f"{name:44} {wa * 1000:12.1f}ms {wb * 1000:13.1f}ms {wb / wa:6.2f}x"
+              f" {ca * 1000:12.1f}ms {cb * 1000:13.1f}ms {cb / max(ca, 1e-9):6.2f}x")
 
     # Incremental refresh after a day of new articles, and the digest, at the largest size.
     settings = built[big]
@@ -274,9 +272,11 @@ def main() -> None:
     except ImportError:  # the digest package is not there yet
         return
     with warehouse.reader(settings) as con:
-        digest_s = timed(lambda: render_digest(build_digest(con, END, settings), settings), 5)
+        digest_s, digest_cpu = interleaved(
+            {0: lambda: render_digest(build_digest(con, END, settings), settings)}, 5)[0]
         data = build_digest(con, END, settings)
-    print(f"\ndigest build + render for {END} at {big:,}: {digest_s * 1000:.0f} ms "
+    print(f"\ndigest build + render for {END} at {big:,}: {digest_s * 1000:.0f} ms wall, "
+          f"{digest_cpu * 1000:.0f} ms CPU "
           f"({data['summary']['articles']} relevant articles, {len(data['stories'])} stories)")
 
 
