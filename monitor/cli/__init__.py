@@ -7,6 +7,7 @@ imports below are the whole list. Heavy libraries are imported inside command bo
 
 from monitor.cli import (
     airflow,  # noqa: F401  (up, down, airflow-env)
+    backfill,  # noqa: F401  (backfill)
     classify,  # noqa: F401
     core,  # noqa: F401  (init, config, sql, sources, ingest)
     digest,  # noqa: F401  (digest)

@@ -1,0 +1,417 @@
+"""Backfill from a directory of saved feed files (``monitor backfill --from-dir DIR``).
+
+People keep feed snapshots: "git scraping" repositories that commit a feed every hour, cron
+jobs that save ``feed-<date>.xml.gz``. Thousands of files, each holding mostly the entries of
+the previous one. The flow, top to bottom:
+
+    discover      every feed-looking file under DIR, in path order (snapshots sort by date)
+    read          raw bytes, gunzipped when they start with the gzip magic (bounded)
+    skip          (path, content hash) already in ``backfill_files``: finished before
+    parse         ``monitor.feeds.parse_feed`` (RSS, Atom, JSON Feed; never raises)
+    drop repeats  entry keys staged earlier in this run are dropped before any other work
+    stage+store   ``pipeline.stage_entries`` (drop what the warehouse has, classify, stage)
+                  and ``pipeline.store_staged``, one batch of files at a time
+    record        the batch's files in ``backfill_files``, after their articles are stored
+
+Resuming: a file is recorded only after its batch is stored, so Ctrl-C (or a crash, or a
+``max_files`` stop) loses at most the batch in hand, and that batch is simply redone (storing
+is idempotent). Bad files (not a feed, broken gzip) are reported and skipped; they are
+recorded with ``status='error'`` and retried on the next run, which costs little.
+
+Sources: each outlet/feed of the archive becomes a ``sources`` row of kind 'feed' with
+``enabled = false`` and a ``disabled_reason`` saying it is an archive, so live polling never
+starts on it (its URL is a ``file://`` path). Articles keep the dates their entries carry
+(``published_at``); ``first_seen_at`` is when we stored them, not faked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import warehouse
+from monitor.dedup import keys_for_feed
+from monitor.feeds import Entry, parse_feed
+from monitor.pipeline import new_run_id, stage_entries, store_staged
+from monitor.settings import Settings
+from monitor.sources import Source
+
+__all__ = ["backfill_dir", "discover", "ArchiveSummary", "FileResult", "source_slug",
+           "VIA", "ARCHIVE_REASON"]
+
+log = logging.getLogger(__name__)
+
+VIA = "backfill_dir"
+#: ``sources.disabled_reason`` of archive sources (live polling skips disabled sources).
+ARCHIVE_REASON = "archive source (monitor backfill --from-dir): never polled"
+#: File name endings we read; anything else under DIR (README.md, .git) is ignored.
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json", ".feed", ".txt", ""})
+#: A batch is stored when it holds this many files or this many parsed bytes, whichever comes
+#: first. Each store publishes the read snapshot (a file copy), so batches are not tiny.
+BATCH_FILES = 500
+BATCH_BYTES = 64 * 1024 * 1024
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# A trailing capture date/time in a snapshot's name: "tass_2024-01-02T0300Z", "feed-20240102".
+_DATE_TAIL = re.compile(
+    r"(?:^|[_.\-\s]+)(?:added-)?\d{4}-?\d{2}-?\d{2}(?:[T_\-\s]?\d{2}:?\d{2}(?::?\d{2})?Z?)?$",
+    re.I)
+_NOT_A_NAME = re.compile(r"^(?:\d+|[0-9a-f]{7,40}|feed|rss|atom|index|snapshot)$", re.I)
+_SLUG_CHARS = re.compile(r"[^a-z0-9_.-]+")
+
+
+@dataclass
+class FileResult:
+    """What happened to one file (the progress bar and the summary read these)."""
+
+    path: Path
+    bytes: int
+    status: str  # ok | skipped | error
+    entries: int = 0
+    error: str | None = None
+
+
+@dataclass
+class ArchiveSummary:
+    run_id: str
+    files_total: int = 0
+    files_skipped: int = 0  # finished by an earlier run (same path and content)
+    files_ok: int = 0
+    files_failed: int = 0
+    entries: int = 0
+    articles_new: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    stopped_early: bool = False  # the max_files limit was reached
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        rate = self.files_ok / self.seconds if self.seconds else 0.0
+        lines = [
+            f"backfill {self.run_id}: {self.files_total} files in {self.seconds:.1f}s — "
+            f"{self.files_ok} read ({rate:.0f} files/s), {self.files_skipped} done before, "
+            f"{self.files_failed} bad; {self.entries} entries, {self.articles_new} new articles "
+            f"from {len(self.sources)} sources",
+        ]
+        for path, error in self.errors[:20]:
+            lines.append(f"  bad file: {path}: {error}")
+        if len(self.errors) > 20:
+            lines.append(f"  … and {len(self.errors) - 20} more (backfill_files.status = 'error')")
+        if self.interrupted or self.stopped_early:
+            lines.append("  stopped before the end: run the same command again to resume")
+        return "\n".join(lines)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- discover
+
+
+def discover(root: Path) -> list[Path]:
+    """Feed files under ``root`` in path order; hidden files and folders (``.git``) skipped."""
+    out = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        name = path.name.lower()
+        suffix = Path(name[:-3]).suffix if name.endswith(".gz") else path.suffix.lower()
+        if suffix in FEED_SUFFIXES:
+            out.append(path)
+    return sorted(out)
+
+
+def _slugify(text: str) -> str:
+    slug = _SLUG_CHARS.sub("-", text.strip().lower()).strip("-._")
+    return slug[:60] or "archive"
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    return Path(name).stem
+
+
+def source_slug(path: Path, root: Path) -> str:
+    """Which feed a snapshot belongs to, from its name or folder.
+
+    ``tass_2024-01-02T0300Z.xml`` → ``tass``; ``tass/2024-01-02T0300Z.xml`` → ``tass``;
+    ``2024/01/02/tass.xml.gz`` → ``tass``; ``tass/<commit sha>.xml`` → ``tass``. Files directly
+    in DIR with no name but a date fall back to DIR's own name.
+    """
+    stem = _DATE_TAIL.sub("", _stem(path)).strip("_.- ")
+    if stem and not _NOT_A_NAME.match(stem):
+        return _slugify(stem)
+    for parent in reversed(path.relative_to(root).parts[:-1]):
+        name = _DATE_TAIL.sub("", parent).strip("_.- ")
+        if name and not _NOT_A_NAME.match(name):
+            return _slugify(name)
+    return _slugify(root.resolve().name)
+
+
+# --------------------------------------------------------------------------- read
+
+
+class BadFile(Exception):
+    """A file that cannot be read as a feed document (its message goes to the report)."""
+
+
+def read_document(path: Path, cap: int) -> tuple[bytes, str]:
+    """(document bytes, sha1 of the raw file). Gzip is detected by its magic, not the name,
+    and decompressed with a cap so a gzip bomb in an archive stops at ``cap`` bytes."""
+    raw = path.read_bytes()
+    digest = hashlib.sha1(raw).hexdigest()
+    if raw[:2] != _GZIP_MAGIC:
+        return raw, digest
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, cap + 1)
+    except zlib.error as exc:
+        raise BadFile(f"broken gzip: {exc}") from None
+    if len(body) > cap:
+        raise BadFile(f"larger than {cap} bytes once decompressed")
+    if not inflater.eof:
+        raise BadFile("truncated gzip")
+    return body, digest
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+def _load_state(settings: Settings) -> tuple[set[tuple[str, str]], dict[str, Source]]:
+    """Files finished before (status ok) and the archive sources stored so far.
+
+    Read through the writer so migrations are applied and the newest records are seen (the
+    read snapshot may lag behind the last batch's records).
+    """
+    with warehouse.writer(settings, publish=False) as con:
+        done = {(p, h) for p, h in con.execute(
+            "SELECT path, content_hash FROM backfill_files WHERE status = 'ok'").fetchall()}
+        rows = con.execute(
+            "SELECT source_id, url, outlet, language, country FROM sources"
+            " WHERE disabled_reason = ?", [ARCHIVE_REASON]).fetchall()
+    sources = {r[0]: Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4],
+                            kind="feed", enabled=False) for r in rows}
+    return done, sources
+
+
+def _record(settings: Settings, run_id: str, results: list[tuple[FileResult, str, str | None]],
+            sources: list[Source]) -> None:
+    """Archive sources and processed files, after the batch's articles are stored."""
+    now = _now()
+    with warehouse.writer(settings, publish=False) as con:
+        con.execute("BEGIN")
+        try:
+            for s in sources:
+                con.execute(
+                    "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
+                    " enabled, disabled_reason, configured_url, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'feed', false, ?, ?, ?)"
+                    " ON CONFLICT (source_id) DO NOTHING",
+                    [s.id, s.url, s.outlet, s.language, s.country, ARCHIVE_REASON, s.url, now])
+            con.executemany(
+                "INSERT OR REPLACE INTO backfill_files (path, content_hash, source_id, bytes,"
+                " entries, status, error, run_id, processed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [[str(r.path), digest, source_id, r.bytes, r.entries, r.status, r.error, run_id,
+                  now] for r, digest, source_id in results])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Batch:
+    groups: list[tuple[Source, list[Entry]]] = field(default_factory=list)
+    results: list[tuple[FileResult, str, str | None]] = field(default_factory=list)
+    new_sources: list[Source] = field(default_factory=list)
+    bytes: int = 0
+
+
+class _Run:
+    """The state of one backfill run: sources, keys staged so far, the batch in hand."""
+
+    def __init__(self, settings: Settings, root: Path, outlet: str | None, classify: bool,
+                 run_id: str, summary: ArchiveSummary) -> None:
+        self.settings = settings
+        self.root = root
+        self.outlet = outlet
+        self.classify = classify
+        self.run_id = run_id
+        self.summary = summary
+        self.done, self.sources = _load_state(settings)
+        self.recorded_sources = set(self.sources)
+        self.used: set[str] = set()
+        #: Entry keys staged by this run: the thousandth copy of an entry costs a set lookup.
+        self.staged_keys: set[str] = set()
+        #: Raw hashes processed by this run: identical snapshots are parsed once.
+        self.seen_hashes: set[str] = set()
+        self.batch = _Batch()
+
+    def source_for(self, path: Path, title: str | None, language: str | None) -> Source:
+        slug = _slugify(self.outlet) if self.outlet else source_slug(path, self.root)
+        source_id = f"archive-{slug}"
+        source = self.sources.get(source_id)
+        if source is None:
+            outlet = self.outlet or (title or "").strip()[:200] or slug
+            source = Source(id=source_id, url=f"file://{self.root.resolve()}/{slug}",
+                            outlet=outlet, language=language, kind="feed", enabled=False)
+            self.sources[source_id] = source
+        self.used.add(source_id)
+        if source_id not in self.recorded_sources:
+            self.recorded_sources.add(source_id)
+            self.batch.new_sources.append(source)
+        return source
+
+    def process(self, path: Path) -> FileResult:
+        """Read, parse and batch one file. Never raises for a bad file."""
+        resolved = path.resolve()
+        try:
+            size = resolved.stat().st_size
+            body, digest = read_document(resolved, self.settings.max_body_bytes)
+        except (OSError, BadFile) as exc:
+            result = FileResult(resolved, 0, "error", error=str(exc))
+            self.batch.results.append((result, "-", None))
+            return result
+        if (str(resolved), digest) in self.done:
+            return FileResult(resolved, size, "skipped")
+        if digest in self.seen_hashes:  # a byte-identical copy of a file of this run
+            result = FileResult(resolved, size, "ok")
+            self.batch.results.append((result, digest, None))
+            return result
+        parsed = parse_feed(body, "")
+        if not parsed.is_feed:
+            result = FileResult(resolved, size, "error", error=parsed.error or "not a feed")
+            self.batch.results.append((result, digest, None))
+            return result
+        self.seen_hashes.add(digest)
+        source = self.source_for(resolved, parsed.title, parsed.language)
+        fresh = self._unstaged(parsed.entries, source.id)
+        if fresh:
+            self.batch.groups.append((source, fresh))
+        result = FileResult(resolved, size, "ok", entries=len(parsed.entries), error=parsed.bozo)
+        self.batch.results.append((result, digest, source.id))
+        self.batch.bytes += len(body)
+        return result
+
+    def _unstaged(self, entries: list[Entry], source_id: str) -> list[Entry]:
+        """Entries whose key this run has not staged yet (cheap before expensive)."""
+        keys = keys_for_feed(entries, source_id)
+        fresh = [(e, k) for e, k in zip(entries, keys, strict=True) if k not in self.staged_keys]
+        if not fresh:
+            return []
+        subset = [e for e, _ in fresh]
+        # A GUID shared by two links is untrusted within its feed; keep the whole feed when a
+        # subset would be keyed differently, so the store sees the same keys either way.
+        if len(subset) != len(entries) and keys_for_feed(subset, source_id) != [k for _, k in fresh]:
+            subset = entries
+        self.staged_keys.update(k for _, k in fresh)
+        return subset
+
+    def full(self) -> bool:
+        return len(self.batch.results) >= BATCH_FILES or self.batch.bytes >= BATCH_BYTES
+
+    def flush(self) -> None:
+        """Stage and store the batch in hand, then record its files as finished."""
+        batch, self.batch = self.batch, _Batch()
+        if not batch.results:
+            return
+        if batch.groups:
+            staged = stage_entries(self.settings, batch.groups, self.run_id, via=VIA,
+                                   classify=self.classify)
+            if staged["path"]:
+                stored = store_staged(self.settings, [staged["path"]], self.run_id)
+                self.summary.articles_new += stored["articles_new"]
+        _record(self.settings, self.run_id, batch.results, batch.new_sources)
+        self.summary.batches += 1
+        log.info("backfill batch stored run_id=%s files=%d new_total=%d", self.run_id,
+                 len(batch.results), self.summary.articles_new)
+
+
+def backfill_dir(settings: Settings, root: Path, *, outlet: str | None = None,
+                 classify: bool = True, max_files: int | None = None,
+                 run_id: str | None = None,
+                 on_start: Callable[[int], None] | None = None,
+                 on_file: Callable[[FileResult], None] | None = None) -> ArchiveSummary:
+    """Load every feed file under ``root`` into the warehouse, resumably.
+
+    ``max_files`` stops after that many files were read in this run (files finished before
+    do not count): the resume test and cautious first runs use it. ``on_start(total)`` and
+    ``on_file(result)`` feed a progress display. Ctrl-C stores the batch in hand and returns
+    a summary with ``interrupted=True``.
+    """
+    started = time.monotonic()
+    root = Path(root)
+    if not root.is_dir():
+        from monitor.errors import ConfigError
+
+        raise ConfigError(f"{root} is not a directory")
+    summary = ArchiveSummary(run_id=run_id or new_run_id("backfill"))
+    files = discover(root)
+    summary.files_total = len(files)
+    if on_start:
+        on_start(len(files))
+    run = _Run(settings, root, outlet, classify, summary.run_id, summary)
+    read = 0
+    try:
+        for path in files:
+            result = run.process(path)
+            if result.status == "skipped":
+                summary.files_skipped += 1
+            elif result.status == "error":
+                summary.files_failed += 1
+                summary.errors.append((str(result.path), result.error or "error"))
+                log.warning("bad archive file path=%s error=%s", result.path, result.error)
+            else:
+                summary.files_ok += 1
+                summary.entries += result.entries
+            if on_file:
+                on_file(result)
+            if result.status != "skipped":
+                read += 1
+            if run.full():
+                run.flush()
+            if max_files is not None and read >= max_files:
+                summary.stopped_early = read < len(files) - summary.files_skipped
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        log.warning("backfill interrupted run_id=%s: storing the batch in hand", summary.run_id)
+    run.flush()
+    summary.sources = run.used
+    _publish(settings)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _publish(settings: Settings) -> None:
+    """Publish the read snapshot once at the end (file records were written without it)."""
+    try:
+        with warehouse.writer(settings):
+            pass
+    except Exception:  # the next writer publishes; a busy warehouse is no reason to fail
+        log.warning("could not publish the read snapshot after the backfill", exc_info=True)
+
+
+def refresh_trends_after(settings: Settings) -> dict[str, Any]:
+    """Bring the trend tables up to date for the days the backfill touched."""
+    from monitor.maintenance import refresh_trend_tables
+
+    return refresh_trend_tables(settings)
