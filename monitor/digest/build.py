@@ -235,6 +235,8 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
             "topic": topic,
             "label": trends.label(topic) if topic else "Other relations news",
             "count": series((trends.ANY, topic), day, 1)[0] if topic else len(members),
+            "dyads": {d: series((d, topic), day, 1)[0] for d in trends.DYADS
+                      if topic and series((d, topic), day, 1)[0]},
             "stories": members,
             "chart": series((trends.ANY, topic), chart_start, CHART_DAYS) if topic else [],
             "chart_start": chart_start,

@@ -206,8 +206,8 @@ def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
         out.append(f'<div class="topic" data-topic="{_e(section["topic"])}" '
                    'style="border-top:1px solid #ddd;margin-top:14px;padding-top:8px">')
         out.append(f'<h2 style="font-size:16px;margin:0">{_e(section["label"])} '
-                   f'<span style="color:#777;font-weight:normal">({section["count"]})</span>'
-                   "</h2>")
+                   f'<span class="count" style="color:#777;font-weight:normal">'
+                   f'({_e(_count_text(section))})</span></h2>')
         out.append(_chart_html(section))
         out += [_story_html(story, data) for story in shown]
         if more > 0:
@@ -242,7 +242,7 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
     if not data["sections"]:
         lines += ["", "Nothing to report for this day."]
     for section in data["sections"]:
-        lines += ["", f"== {section['label']} ({section['count']}) =="]
+        lines += ["", f"== {section['label']} ({_count_text(section)}) =="]
         if section["chart"]:
             lines.append(f"last {len(section['chart'])} days: "
                          + _sparkline(section["chart"]))
@@ -272,6 +272,15 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
             lines.append(f"  - and {data['feed_warnings_more']} more")
     lines += ["", f"Days in {data['timezone']}."]
     return "\n".join(_CONTROL.sub(" ", line) for line in lines) + "\n"
+
+
+def _count_text(section: dict[str, Any]) -> str:
+    """'9' or '9: Russia–China 7, Russia–Japan 3' (an article may be about both)."""
+    dyads = section.get("dyads") or {}
+    if not dyads:
+        return str(section["count"])
+    return f"{section['count']}: " + ", ".join(f"{trends.label(d)} {n}"
+                                             for d, n in dyads.items())
 
 
 def _duration(hours: float | None) -> str:

@@ -73,6 +73,8 @@ def test_smtp_delivery_parts_subject_stories_and_escaping(digest_settings, smtp_
     assert "Kyodo X-Evil: 1" in html  # CR/LF in the outlet became a space
     # Sections, chart, spike, feed warnings.
     assert 'data-topic="energy"' in html and 'data-topic="kurils"' in html
+    assert "== Energy (9: Russia–China 9) ==" in text
+    assert "== Kuril Islands (2: Russia–Japan 2) ==" in text
     assert html.count('class="chart"') >= 2
     assert "Spikes: Energy 9" in text
     assert "Down Daily" in html and "&lt;b&gt;busy&lt;/b&gt;" in html
