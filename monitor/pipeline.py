@@ -632,7 +632,23 @@ def _store_files(con: Any, settings: Settings, paths: list[str] | None,
         totals["articles_new"] += counts["articles_new"]
     if totals["articles_new"]:
         _cluster_recent(con)
+    if totals["batches"]:
+        _refresh_trends(con)
     return totals
+
+
+def _refresh_trends(con: Any) -> None:
+    """Bring the trend tables up to date (own transaction, after the batches committed).
+
+    A failure here costs no stored article: the next store, ``monitor trends`` or the
+    digest refresh again from the watermark.
+    """
+    from monitor.trends import refresh_trends
+
+    try:
+        refresh_trends(con)
+    except Exception:
+        log.exception("trend refresh failed; retried at the next store")
 
 
 # --------------------------------------------------------------------------- one process
