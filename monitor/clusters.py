@@ -29,11 +29,12 @@ the same topic and day are never merged is what set them high.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
 import unicodedata
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -252,26 +253,33 @@ def _shingles(tokens: list[str]) -> set[str]:
     return {" ".join(units[i:i + 3]) for i in range(len(units) - 2)}
 
 
-_MERSENNE = np.uint64((1 << 61) - 1)
 _PERM_RNG = np.random.default_rng(7)
-#: The 64 hash permutations (a*x + b mod 2**61-1), drawn once with a fixed seed so that
-#: signatures are comparable across processes and runs.
-_PERM_A = _PERM_RNG.integers(1, 1 << 32, size=NUM_PERM, dtype=np.uint64)
-_PERM_B = _PERM_RNG.integers(0, 1 << 32, size=NUM_PERM, dtype=np.uint64)
+#: 64 multiply-add hash functions over 64-bit shingle hashes (odd multipliers, arithmetic
+#: mod 2**64), drawn once with a fixed seed so signatures compare across runs. The input
+#: is a keyed BLAKE2b hash, uniformly spread; an affine map mod 2**61-1 over crc32 values
+#: (tried first) kept a shingle with a small hash smallest under every permutation, so
+#: two unrelated texts sharing that one shingle looked 80% alike.
+_PERM_A = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_PERM_B = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+
+
+def _shingle_hash(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(),
+                          "little")
 
 
 def _minhash(shingles: set[str]) -> np.ndarray:
-    """MinHash signature of a shingle set: for each permutation, the smallest hash.
+    """MinHash signature of a shingle set: for each hash function, the smallest value.
 
-    The same scheme as datasketch's MinHash, vectorised over all shingles at once (one
-    numpy expression instead of a Python loop per shingle), which made features about five
-    times cheaper to compute; the window's articles are re-sketched on every call.
+    Vectorised over all shingles at once (one numpy expression instead of a Python loop per
+    shingle); the window's articles used to be re-sketched on every call.
     """
     if not shingles:
         return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    hashes = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64,
+    hashes = np.fromiter((_shingle_hash(s) for s in shingles), dtype=np.uint64,
                          count=len(shingles))
-    permuted = (hashes[:, None] * _PERM_A + _PERM_B) % _MERSENNE
+    with np.errstate(over="ignore"):
+        permuted = hashes[:, None] * _PERM_A + _PERM_B  # wraps mod 2**64 by design
     return permuted.min(axis=0)
 
 
@@ -447,22 +455,94 @@ class Pool:
 
 # ------------------------------------------------------------------------- warehouse
 
-_NEW_SQL = """
-SELECT article_id, title, coalesce(body, summary, ''), language,
-       coalesce(published_at, first_seen_at), cluster_id
-FROM articles WHERE article_id IN (SELECT unnest(?::VARCHAR[]))
+#: Bump when :func:`features` changes, so stored sketches are recomputed.
+FEATURE_VERSION = 2
+
+# Only the lead is read: bodies can be long and only their start is compared.
+_NEW_SQL = f"""
+SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
+       a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
+       s.version, s.text_hash, s.minhash, s.terms, s.anchors, s.countries
+FROM articles a LEFT JOIN article_sketches s USING (article_id)
+WHERE a.article_id IN (SELECT unnest(?::VARCHAR[]))
 """
 
-_WINDOW_SQL = """
-SELECT article_id, title, coalesce(body, summary, ''), language,
-       coalesce(published_at, first_seen_at), cluster_id
-FROM articles
-WHERE cluster_id IS NOT NULL
-  AND coalesce(published_at, first_seen_at) BETWEEN ? AND ?
-  AND article_id NOT IN (SELECT unnest(?::VARCHAR[]))
-ORDER BY coalesce(published_at, first_seen_at) DESC
+_WINDOW_SQL = f"""
+SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
+       a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
+       s.version, s.text_hash, s.minhash, s.terms, s.anchors, s.countries
+FROM articles a LEFT JOIN article_sketches s USING (article_id)
+WHERE a.cluster_id IS NOT NULL
+  AND coalesce(a.published_at, a.first_seen_at) BETWEEN ? AND ?
+  AND a.article_id NOT IN (SELECT unnest(?::VARCHAR[]))
+ORDER BY coalesce(a.published_at, a.first_seen_at) DESC
 LIMIT ?
 """
+
+# One statement for the whole batch: parallel lists unnested into rows (executemany binds
+# row by row and took seconds for a few thousand sketches).
+_STORE_SKETCHES_SQL = """
+INSERT OR REPLACE INTO article_sketches
+    (article_id, version, text_hash, minhash, terms, anchors, countries)
+SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),
+       unnest(?::UBIGINT[][]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[][]),
+       unnest(?::VARCHAR[][])
+"""
+
+
+def _text_hash(title: str | None, lead: str | None) -> str:
+    return hashlib.sha1(f"{title or ''}\x00{lead or ''}".encode()).hexdigest()[:20]
+
+
+def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
+    """Features of article rows: stored sketches where still valid, else computed and stored."""
+    out: list[Features] = []
+    fresh: list[list[Any]] = []
+    for (article_id, title, lead, language, at, cluster_id,
+         version, stored_hash, minhash, terms, anchors, countries) in rows:
+        text_hash = _text_hash(title, lead)
+        if version == FEATURE_VERSION and stored_hash == text_hash and minhash is not None:
+            out.append(Features(
+                article_id=article_id, at=at, language=language or None,
+                minhash=np.array(minhash, dtype=np.uint64), terms=Counter(json.loads(terms)),
+                anchors=set(anchors), countries=set(countries), cluster_id=cluster_id))
+            continue
+        item = features(article_id, title, lead, language, at, cluster_id)
+        out.append(item)
+        fresh.append([article_id, FEATURE_VERSION, text_hash, item.minhash.tolist(),
+                      json.dumps(item.terms, ensure_ascii=False), sorted(item.anchors),
+                      sorted(item.countries)])
+    if fresh:
+        con.execute(_STORE_SKETCHES_SQL, [list(column) for column in zip(*fresh, strict=True)])
+    return out
+
+
+def _store_decisions(con: Any, decided: list[tuple[str, str, str | None, str, float]]) -> None:
+    """Write the batch's cluster ids, new clusters and match reasons: three statements."""
+    if not decided:
+        return
+    ids, clusters, matched, kinds, scores = (list(c) for c in zip(*decided, strict=True))
+    con.execute(
+        "UPDATE articles SET cluster_id = d.cluster_id"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS article_id, unnest(?::VARCHAR[]) AS cluster_id) d"
+        " WHERE articles.article_id = d.article_id",
+        [ids, clusters],
+    )
+    founders = [a for a, k in zip(ids, kinds, strict=True) if k == "founder"]
+    if founders:
+        con.execute(
+            "INSERT INTO clusters (cluster_id, founder_article_id, created_at)"
+            " SELECT f, f, now()::TIMESTAMP FROM unnest(?::VARCHAR[]) AS t(f)"
+            " ON CONFLICT DO NOTHING",
+            [founders],
+        )
+    con.execute(
+        "INSERT OR REPLACE INTO cluster_members"
+        " (article_id, cluster_id, matched_article_id, match_kind, score, assigned_at)"
+        " SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+        " unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), now()::TIMESTAMP",
+        [ids, clusters, matched, kinds, scores],
+    )
 
 
 def assign_clusters(con: Any, article_ids: list[str]) -> int:
@@ -470,7 +550,8 @@ def assign_clusters(con: Any, article_ids: list[str]) -> int:
 
     Runs inside the caller's (writer's) transaction. Articles are taken oldest first, so the
     founder of a story is its earliest article in this batch or the window. Idempotent: an
-    article that already has a cluster keeps it.
+    article that already has a cluster keeps it. Sketches of the articles it reads are kept
+    in ``article_sketches``, so the next call re-reads rather than recomputes them.
     """
     if not article_ids:
         return 0
@@ -483,34 +564,25 @@ def assign_clusters(con: Any, article_ids: list[str]) -> int:
     lo = min(times) - timedelta(days=WINDOW_DAYS) if times else datetime(1970, 1, 1)
     hi = max(times) + timedelta(days=WINDOW_DAYS) if times else datetime(2100, 1, 1)
     window = con.execute(_WINDOW_SQL, [lo, hi, ids, MAX_CANDIDATES]).fetchall()
-    pool = [features(r[0], r[1], r[2], r[3], r[4], r[5]) for r in window]
-    new = [features(r[0], r[1], r[2], r[3], r[4]) for r in todo]
+    pool = _load_features(con, window)
+    new = _load_features(con, todo)
     new.sort(key=lambda f: (f.at or datetime.max, f.article_id))
     idf = idf_of(pool + new)
     index = Pool(pool, capacity=len(pool) + len(new))
-    assigned = 0
+    decided: list[tuple[str, str, str | None, str, float]] = []
     for item in new:
         found = index.best_match(item, idf)
         if found is None:
-            item.cluster_id, kind, score, via = item.article_id, "founder", 1.0, None
-            con.execute(
-                "INSERT INTO clusters (cluster_id, founder_article_id, created_at)"
-                " VALUES (?, ?, now()::TIMESTAMP) ON CONFLICT DO NOTHING",
-                [item.cluster_id, item.article_id],
-            )
+            item.cluster_id = item.article_id
+            decided.append((item.article_id, item.cluster_id, None, "founder", 1.0))
         else:
             other, kind, score = found
-            item.cluster_id, via = other.cluster_id, other.article_id
-        con.execute("UPDATE articles SET cluster_id = ? WHERE article_id = ?",
-                    [item.cluster_id, item.article_id])
-        con.execute(
-            "INSERT OR REPLACE INTO cluster_members"
-            " (article_id, cluster_id, matched_article_id, match_kind, score, assigned_at)"
-            " VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [item.article_id, item.cluster_id, via, kind, round(score, 4)],
-        )
+            item.cluster_id = other.cluster_id
+            decided.append((item.article_id, item.cluster_id, other.article_id, kind,
+                            round(score, 4)))
         index.add(item)
-        assigned += 1
+    _store_decisions(con, decided)
+    assigned = len(decided)
     log.info("clusters assigned articles=%d window=%d", assigned, len(window))
     return assigned
 

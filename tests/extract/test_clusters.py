@@ -150,3 +150,42 @@ def test_outlet_suffix_of_search_feed_titles_is_ignored() -> None:
     tagged = features("b", "Japan, Russia agree on salmon quota - The Japan Times", lead, "en",
                       datetime(2026, 11, 26))
     assert match(plain, tagged) == ("reprint", 1.0)
+
+
+def test_minhash_estimates_jaccard_without_bias() -> None:
+    """Regression: an affine hash over crc32 made one shared shingle look like 80% overlap."""
+    import random
+
+    import numpy as np
+
+    from monitor.clusters import _minhash, _shingles
+
+    rng = random.Random(3)
+    errors = []
+    for _ in range(200):
+        base = [f"w{rng.randrange(10**6)}" for _ in range(80)]
+        keep = rng.randrange(0, 80)
+        other = base[:keep] + [f"x{rng.randrange(10**6)}" for _ in range(80 - keep)]
+        a, b = _shingles(base), _shingles(other)
+        true = len(a & b) / len(a | b)
+        estimate = float(np.count_nonzero(_minhash(a) == _minhash(b))) / 64
+        errors.append(estimate - true)
+    assert abs(sum(errors) / len(errors)) < 0.02
+    assert max(abs(e) for e in errors) < 0.25
+
+
+def test_sketches_are_stored_and_refreshed_when_the_text_changes(settings: Settings, labelled) -> None:
+    articles, _ = labelled
+    two = [a for a in articles if a["id"] in ("fish-kyodo-en", "fish-japantimes-en")]
+    with warehouse.writer(settings, publish=False) as con:
+        con.execute("BEGIN")
+        store(con, two[:1])
+        assign_clusters(con, ["fish-kyodo-en"])
+        first = con.execute("SELECT text_hash FROM article_sketches WHERE article_id = 'fish-kyodo-en'").fetchone()
+        con.execute("UPDATE articles SET body = 'Completely different text about gas.' WHERE article_id = 'fish-kyodo-en'")
+        store(con, two[1:])
+        assign_clusters(con, ["fish-japantimes-en"])
+        con.execute("COMMIT")
+        rows = dict(con.execute("SELECT article_id, text_hash FROM article_sketches").fetchall())
+    assert set(rows) == {"fish-kyodo-en", "fish-japantimes-en"}
+    assert rows["fish-kyodo-en"] != first[0]  # re-sketched from the new text
