@@ -55,7 +55,7 @@ from monitor.sources import Source
 
 __all__ = ["GdeltConfig", "GdeltQuery", "QUERIES", "known_query_ids", "backfill_gdelt",
            "backfill_gdelt_day", "stage_gdelt_day", "store_gdelt_day", "GdeltSummary",
-           "parse_articles", "VIA", "GDELT_REASON"]
+           "parse_articles", "days_for_interval", "VIA", "GDELT_REASON"]
 
 log = logging.getLogger(__name__)
 
@@ -541,6 +541,34 @@ def backfill_gdelt_day(settings: Settings, day: date, *, run_id: str | None = No
 
 
 # --------------------------------------------------------------------------- a date range
+
+
+def days_for_interval(start: datetime | None, end: datetime | None,
+                      run_after: datetime | None = None) -> list[date]:
+    """The UTC days an Airflow run loads: every day that *ends* inside its data interval.
+
+    The DAG runs daily at 03:00 UTC, so the interval [d 03:00, d+1 03:00) holds the end of day
+    d (midnight), two settled hours after it. A backfill over a date range gets one run, hence
+    one day, per interval. A run without a usable interval (zero-length: a manual trigger on
+    some timetables) loads the day before it ran.
+    """
+    def utc(value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    if start is not None and end is not None and utc(end) > utc(start):
+        s, e = utc(start), utc(end)
+        day = s.date()
+        out = []
+        while datetime(day.year, day.month, day.day) + timedelta(days=1) <= e:
+            if datetime(day.year, day.month, day.day) + timedelta(days=1) > s:
+                out.append(day)
+            day += timedelta(days=1)
+        return out
+    when = utc(run_after or end or start or datetime.now(UTC))
+    return [when.date() - timedelta(days=1)]
+
 
 
 @dataclass
