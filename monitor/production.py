@@ -145,17 +145,26 @@ def _init(settings: Settings) -> int:
     print(f"warehouse {settings.warehouse_path} (schema {version}), {len(sources)} sources")
 
     passwords = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
-    if passwords:
-        if not settings.admin_password:
-            print("MONITOR_ADMIN_PASSWORD is not set: refusing to start without an admin "
-                  "password (put one in .env)", file=sys.stderr)
-            return 2
-        path = os.path.abspath(passwords)
+    if not passwords:
+        return 0
+    path = os.path.abspath(passwords)
+    if settings.admin_password:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({settings.admin_user: settings.admin_password}, fh)
         print(f"admin login {settings.admin_user!r} written to {path}")
+        return 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            known = settings.admin_user in json.load(fh)
+    except (OSError, ValueError):
+        known = False
+    if not known:
+        print(f"MONITOR_ADMIN_PASSWORD is not set and {path} has no password for "
+              f"{settings.admin_user!r}: set one (in .env for docker compose)", file=sys.stderr)
+        return 2
+    print(f"admin login {settings.admin_user!r} kept in {path}")
     return 0
 
 
