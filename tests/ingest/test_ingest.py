@@ -278,3 +278,51 @@ def test_search_feeds_keep_the_real_publisher(feeds: FeedEnv, query) -> None:
     rows = dict(query("SELECT title, outlet FROM articles"))
     assert rows == {"Tokyo protests Russian drills on Etorofu": "Daily Example",
                     "No source element here": "other-paper.example"}
+
+
+ARTICLE_PAGE = """<!DOCTYPE html><html lang="en"><head><title>Talks resume</title>
+<link rel="canonical" href="{canonical}">
+<meta property="article:published_time" content="2026-11-10T08:00:00+09:00">
+<meta name="author" content="Hanako Sato"></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Japan and Russia resume peace treaty talks</h1>
+<p>Japanese and Russian diplomats met in Moscow on Tuesday for the first round of talks on a
+peace treaty in six years, the foreign ministry in Tokyo said.</p>
+<p>The talks covered the status of the southern Kuril Islands, which Japan calls the Northern
+Territories, and visa-free visits by former Japanese residents to the islands.</p>
+<p>Russia's deputy foreign minister said Moscow was ready to discuss joint economic activity
+on the islands but would not put sovereignty on the table.</p>
+</article><footer>Copyright Example Wire. All rights reserved.</footer></body></html>"""
+
+
+def test_full_text_is_fetched_for_candidates_and_failures_keep_the_summary(
+        feeds: FeedEnv, query) -> None:
+    settings = feeds.settings.with_(extract_enabled=True)
+    feeds.settings = settings
+    page_url = feeds.server.route("/news/kurils.html", ARTICLE_PAGE.format(
+        canonical=feeds.server.url("/news/kurils.html")),
+        headers={"Content-Type": "text/html; charset=utf-8"})
+    blocked_url = feeds.server.route("/news/blocked.html", "Forbidden", status=403,
+                                     headers={"Content-Type": "text/html"})
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<item><title>Japan and Russia resume peace treaty talks</title><link>{page_url}"
+        "</link><description>Talks on the Kurils resumed.</description>"
+        "<pubDate>Tue, 10 Nov 2026 00:00:00 GMT</pubDate></item>"
+        f"<item><title>Russia and China sign gas deal</title><link>{blocked_url}</link>"
+        "<description>Gazprom and CNPC agreed on Power of Siberia 2.</description></item>"
+        "<item><title>Local football results</title><link>https://sport.example.org/1</link>"
+        "<description>Scores from the weekend.</description></item></channel></rss>")
+    feeds.serve("wire", feed)
+    run_ingest(settings)
+    rows = {r[0]: r[1:] for r in query(
+        "SELECT title, text_source, extract_status, extract_error, body, author FROM articles")}
+    kurils = rows["Japan and Russia resume peace treaty talks"]
+    assert kurils[0] == "fulltext" and kurils[1] == "ok"
+    assert "visa-free visits" in kurils[3] and "Copyright" not in kurils[3]
+    gas = rows["Russia and China sign gas deal"]
+    assert gas[0] == "summary" and gas[1] == "failed" and "403" in (gas[2] or "")
+    # Not a candidate (nothing about Russia): its page is never requested.
+    football = rows["Local football results"]
+    assert football[1] is None and football[0] == "summary"
+    assert query("SELECT count(*) FROM classifications")[0][0] == 3
