@@ -7,8 +7,9 @@ same configuration. What it sets, and why:
 
 - ``AIRFLOW_HOME`` under the data directory (``$MONITOR_HOME/airflow``): one folder holds all
   state; deleting the data directory resets everything.
-- SQLite metadata DB with LocalExecutor: the embedded default needs no server. Parallelism is
-  small because the machine is shared and each worker is a full Python process.
+- SQLite metadata DB with LocalExecutor: the embedded default needs no server. SQLite has one
+  writer at a time, so connections wait up to 30 s for its lock (``?timeout=30``) rather than
+  failing. Parallelism is small: each worker is a full Python process.
 - ``load_examples`` off, DAGs folder = the repo's ``dags/``, DAGs unpaused at creation (the
   monitor runs without anyone clicking "unpause").
 - SimpleAuthManager with one fixed admin user; the password comes from settings or is
@@ -153,7 +154,9 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "PATH": path,
             "MONITOR_HOME": str(settings.home),
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            # SQLite serialises writers; wait up to 30 s for the lock instead of failing an
+            # API request with "database is locked" when several tasks report at once.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=30",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -161,14 +161,13 @@ def refresh_trend_tables(settings: Settings) -> dict[str, Any]:
 
     The Trends page and analysts read the snapshot, which only changes when a writer
     publishes; without this, new articles would reach the charts only with the next digest.
-    Publishes (copies the file) only when something changed.
+    Always publishes: another writer (the digest) may have refreshed the primary's trend
+    tables without publishing, so "nothing stale here" does not mean the snapshot is current.
     """
     from monitor import trends
 
-    with warehouse.writer(settings, publish=False) as con:
+    with warehouse.writer(settings) as con:
         if not trends.is_stale(con):
-            return {"mode": "fresh"}
+            return {"mode": "fresh", "published": True}
         result = trends.refresh_trends(con)
-    with warehouse.writer(settings):
-        pass  # publish the refreshed file under the writer lock
-    return result
+    return {**result, "published": True}

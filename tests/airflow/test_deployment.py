@@ -8,11 +8,8 @@ logged-in browser, then ``monitor down`` must leave no process behind.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +19,11 @@ import pytest
 
 from monitor.settings import load_settings
 from tests.airflow.feeds import TOTAL, serve_feeds, write_sources
+from tests.airflow.support import MONITOR, clean_env, free_port, processes_of
 from tests.support.httpserver import LocalHTTPServer
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 
-MONITOR = str(Path(sys.executable).parent / "monitor")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -48,38 +45,14 @@ class Deployment:
         return response.json()["access_token"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _processes_of(home: Path) -> list[str]:
-    """Every live process whose environment points at this data directory."""
-    marker = f"MONITOR_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{entry.name}: {cmd.strip()}")
-        except OSError:
-            continue
-    return found
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory) -> Deployment:
     root = tmp_path_factory.mktemp("deployment")
     home = root / "home"
     server = LocalHTTPServer().start()
     sources = write_sources(root / "sources.toml", serve_feeds(server))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "MONITOR_", "PYTEST_"))}
-    env.update({
+    port = free_port()
+    env = clean_env(**{
         "MONITOR_HOME": str(home),
         "MONITOR_SOURCES_FILE": str(sources),
         "MONITOR_AIRFLOW_PORT": str(port),
@@ -194,8 +167,10 @@ def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> No
             page.fill("input[name=password]", deployment.password)
             page.keyboard.press("Enter")
             page.wait_for_url("**/trends/**", timeout=60_000)
-            page.wait_for_selector("svg.chart", timeout=30_000)
+            page.wait_for_load_state("load")
             page.screenshot(path=str(shots / "trends.png"), full_page=True)
+            if page.locator("svg.chart").count() == 0:
+                pytest.fail(f"no charts on the page: {page.inner_text('body')[:1500]}")
             print(f"screenshot: {shots / 'trends.png'}")
 
             assert page.title().startswith("Trends")
@@ -220,13 +195,13 @@ def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> No
 
 
 def test_down_stops_everything(deployment: Deployment) -> None:
-    assert _processes_of(deployment.home), "the deployment should be running before down"
+    assert processes_of(deployment.home), "the deployment should be running before down"
     down = subprocess.run([MONITOR, "down"], env=deployment.env, capture_output=True,
                           text=True, timeout=180)
     assert down.returncode == 0, down.stdout + down.stderr
     deadline = time.monotonic() + 10
-    while _processes_of(deployment.home) and time.monotonic() < deadline:
+    while processes_of(deployment.home) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _processes_of(deployment.home) == []
+    assert processes_of(deployment.home) == []
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{deployment.url}/api/v2/monitor/health", timeout=5)

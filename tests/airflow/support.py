@@ -1,0 +1,41 @@
+"""Helpers for the tests that start the real deployment (``monitor up``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+#: The console script of this venv.
+MONITOR = str(Path(sys.executable).parent / "monitor")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without Airflow/monitor/pytest settings, plus ``values``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "MONITOR_", "PYTEST_"))}
+    env.update(values)
+    return env
+
+
+def processes_of(home: Path) -> list[str]:
+    """Every live process whose environment points at this data directory."""
+    marker = f"MONITOR_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{entry.name}: {cmd.strip()}")
+        except OSError:
+            continue
+    return found
