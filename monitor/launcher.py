@@ -93,6 +93,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _supervisor_alive(pid: int) -> bool:
+    """True if ``pid`` runs and is a ``monitor up`` (a stale pid file may name a reused pid)."""
+    if pid <= 0 or not _pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (not Linux): trust the pid
+    return b"monitor" in cmdline and b"up" in cmdline
+
+
 def stop_groups(groups: list[tuple[str, int]], say: Callable[[str], None],
                 reap: Callable[[], None] = lambda: None) -> list[str]:
     """Stop process groups with the SIGINT → SIGTERM → SIGKILL ladder; returns survivors."""
@@ -266,8 +277,9 @@ class Launcher:
                 p.poll()
 
         survivors = stop_groups(groups, self.say, reap)
-        with contextlib.suppress(FileNotFoundError):
-            state_path(self.settings).unlink()
+        state = _read_state(self.settings)
+        if state and state.get("supervisor") == os.getpid():
+            state_path(self.settings).unlink(missing_ok=True)
         if survivors:
             self.say(f"could not stop: {', '.join(survivors)}")
         else:
@@ -287,6 +299,10 @@ class Launcher:
         signal.signal(signal.SIGTERM, on_signal)
         code = 0
         try:
+            running = _read_state(self.settings)
+            if running and _supervisor_alive(int(running.get("supervisor") or 0)):
+                raise LaunchError(f"the monitor is already running for {self.settings.home} "
+                                  f"(pid {running['supervisor']}, {running.get('url')})")
             self.prepare()
             self.start()
             self.say(self.banner())
@@ -319,7 +335,7 @@ def start_background(settings: Settings, say: Callable[[str], None],
                      timeout: float = HEALTH_TIMEOUT + 300) -> int:
     """Start the supervisor detached; return once it reports ready (or failed)."""
     state = _read_state(settings)
-    if state and _pid_alive(int(state.get("supervisor", 0) or 0)):
+    if state and _supervisor_alive(int(state.get("supervisor", 0) or 0)):
         raise LaunchError(f"already running (pid {state['supervisor']}, {state.get('url')}); "
                           "`monitor down` stops it")
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
@@ -362,7 +378,7 @@ def stop_background(settings: Settings, say: Callable[[str], None]) -> bool:
         return False
     pid = int(state.get("supervisor") or 0)
     children = [(name, int(pgid)) for name, pgid in state.get("children", {}).items()]
-    if pid and _pid_alive(pid):
+    if _supervisor_alive(pid):
         say(f"stopping the monitor (pid {pid}) ...")
         os.kill(pid, signal.SIGINT)
         deadline = time.monotonic() + sum(STOP_WAITS.values()) + 10
