@@ -55,6 +55,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
 #: Only runs that need changing (a lone ASCII space is left alone: matching every space
 #: made this the slowest step of text preparation).
 _SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}|[\t\u00a0\u3000]")
+#: Wire datelines ("MOSCOW, March 3 (Sputnik) -", "TOKYO (Reuters) --") say where a story
+#: was filed, not who acts in it; they are cut before matching.
+_DATELINE = re.compile(r"^[A-Z]{3}[A-Z .'\-]{0,28}(?:,[^\n(]{0,30}?)?\s*(?:\([^)\n]{1,40}\)\s*)?"
+                       r"(?:--|[-\u2013\u2014])\s+")
 _SENTENCE_END = re.compile(r"([.!?…][\"'”’»)]*)\s+|([。！？])|\n+")
 
 #: A topic term in the headline: "the reason the story exists", enough on its own (2.0) for a
@@ -124,7 +128,7 @@ class Analysis:
 def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
     """Sentences, per-category hits and the numeric features of one article."""
     title = prepare_text(title, 500)
-    body = prepare_text(text)
+    body = _DATELINE.sub("", prepare_text(text), count=1)
     body_sentences = [body[s:e].strip() for s, e in split_sentences(body)]
     # Pages often repeat the headline as the first line of the text; count it once.
     if title and body_sentences and _same_line(body_sentences[0], title):
