@@ -5,7 +5,7 @@ plan ──► fetch_and_stage[batch 1..n] (mapped) ──► store (pool duckdb
 ```
 
 - **plan** decides which sources are due (failing ones back off) and groups them into batches;
-  it also syncs `seeds/sources.toml` into the warehouse.
+  it also syncs `seeds/sources.toml` into the warehouse (a short write, so it takes the pool).
 - **fetch_and_stage** runs once per batch (dynamic task mapping), so one slow outlet holds up
   only its own batch. It fetches, parses, dedups and classifies, and writes a staging file
   keyed by the run id; XCom carries only the file's path and counts. It never writes DuckDB.
@@ -57,7 +57,7 @@ _settings = dag_settings()
     },
 )
 def monitor_ingest() -> None:
-    @task(retries=3)
+    @task(pool=WRITER_POOL, retries=3)
     def plan(params: dict | None = None) -> list[list[str]]:
         from monitor.pipeline import plan_ingest
         from monitor.settings import load_settings

@@ -26,22 +26,13 @@ from typing import Any
 from monitor import warehouse
 from monitor.settings import Settings
 
-__all__ = ["feed_health", "feed_health_report", "prune_staging", "export_parquet"]
+__all__ = ["feed_health", "feed_health_report", "prune_staging", "export_parquet",
+           "refresh_trend_tables"]
 
 log = logging.getLogger(__name__)
 
-#: A source counts as failing from this many consecutive failures on.
-FAILING_AFTER = 1
-
-_HEALTH_SQL = """
-SELECT s.source_id, s.outlet, s.url, s.enabled, s.disabled_reason,
-       f.last_ok_at, f.last_attempt_at, f.last_outcome, f.last_status, f.last_error,
-       coalesce(f.consecutive_failures, 0) AS consecutive_failures, f.failing_since,
-       f.next_poll_at
-FROM sources s
-LEFT JOIN feed_state f USING (source_id)
-ORDER BY consecutive_failures DESC, f.failing_since NULLS LAST, s.source_id
-"""
+#: Statuses (``monitor.trends.feed_health``) that need an operator's attention.
+FAILING = ("failing", "failing_24h")
 
 
 def _jsonable(value: Any) -> Any:
@@ -51,20 +42,19 @@ def _jsonable(value: Any) -> Any:
 
 
 def feed_health(settings: Settings) -> list[dict[str, Any]]:
-    """Every source with its health, failing first (the Trends page shows the same order)."""
+    """Every source with its health, failing first (the same rows the Trends page shows)."""
+    from monitor import trends
+
     with warehouse.reader(settings) as con:
-        cur = con.execute(_HEALTH_SQL)
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+        return trends.feed_health(con)
 
 
 def feed_health_report(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Write today's feed-health report; return the counts and the report's path."""
     now = now or datetime.now(UTC)
     sources = feed_health(settings)
-    failing = [s for s in sources if s["consecutive_failures"] >= FAILING_AFTER]
-    disabled = [s for s in sources if not s["enabled"]]
+    failing = [s for s in sources if s.get("status") in FAILING]
+    disabled = [s for s in sources if s.get("status") == "disabled"]
     report = {
         "generated_at": now.isoformat(),
         "sources": len(sources),

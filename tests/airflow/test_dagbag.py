@@ -33,6 +33,7 @@ def test_dag_conventions(dagbag, dag_id: str) -> None:
 
 def test_warehouse_writers_use_the_pool(dagbag) -> None:
     writers = {
+        ("monitor_ingest", "plan"),
         ("monitor_ingest", "store"),
         ("monitor_ingest", "refresh_trends"),
         ("monitor_digest", "send_digest"),
