@@ -8,12 +8,13 @@
 FROM apache/airflow:3.3.2-python3.11
 
 # The code lives in /opt/monitor (the package finds seeds/, warehouse/ and dags/ next to
-# itself); the data volume is mounted at /opt/monitor-data. Created here, owned by the
-# airflow user, so a fresh named volume mounted there inherits that ownership.
+# itself). The compose file mounts named volumes at /opt/monitor-data (warehouse),
+# /opt/airflow/logs and /opt/airflow/config (the admin password file): created here, owned by
+# the airflow user, so a fresh named volume inherits that ownership and is writable.
 USER root
-RUN mkdir -p /opt/monitor /opt/monitor-data \
-    && chown -R airflow:0 /opt/monitor /opt/monitor-data \
-    && chmod -R g+rwX /opt/monitor-data
+RUN mkdir -p /opt/monitor /opt/monitor-data /opt/airflow/logs /opt/airflow/config \
+    && chown -R airflow:0 /opt/monitor /opt/monitor-data /opt/airflow/logs /opt/airflow/config \
+    && chmod -R g+rwX /opt/monitor-data /opt/airflow/logs /opt/airflow/config
 USER airflow
 
 WORKDIR /opt/monitor
@@ -28,7 +29,8 @@ RUN pip install --no-cache-dir \
         "apache-airflow==${AIRFLOW_VERSION}" \
         -e ".[prod]" \
     && python -c "import monitor.production, airflow.providers.celery, psycopg2" \
-    && airflow plugins --output plain | grep -q monitor_trends
+    && AIRFLOW_HOME=/tmp/airflow-check airflow plugins --output plain | grep -q monitor_trends \
+    && rm -rf /tmp/airflow-check
 
 ENV MONITOR_HOME=/opt/monitor-data \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/monitor/dags \
