@@ -34,7 +34,12 @@ from monitor.classify.evaluate import score, summary_line  # noqa: E402
 from monitor.classify.lexicon import build_lexicon  # noqa: E402
 from monitor.classify.model import SHIPPED_MODEL, Classifier, ModelParams  # noqa: E402
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, load_taxonomy  # noqa: E402
-from monitor.classify.train import _analyse_all, fit_params, seed_training_items  # noqa: E402
+from monitor.classify.train import (  # noqa: E402
+    _analyse_all,
+    fit_params,
+    seed_training_items,
+    synthetic_weights,
+)
 
 #: Weight of the learned model against the rules in the shipped model (best in 5-fold CV).
 SHIPPED_BLEND = 0.85
@@ -98,7 +103,8 @@ def main() -> int:
         train = [i for i in range(len(gold)) if i % folds != k]
         params = fit_params(base_an + [gold_an[i] for i in train],
                             base + [gold[i] for i in train], version=f"cv{k}",
-                            taxonomy=taxonomy)
+                            taxonomy=taxonomy,
+                            sample_weight=synthetic_weights(len(base), len(train)))
         for blend, sink in cv.items():
             params.blend = blend
             clf = Classifier(taxonomy, params, lexicon)
@@ -116,6 +122,7 @@ def main() -> int:
         params = fit_params(base_an + gold_an, base + gold,
                             version=f"seed-{taxonomy.digest}-dev{len(gold)}",
                             taxonomy=taxonomy, blend=SHIPPED_BLEND,
+                            sample_weight=synthetic_weights(len(base), len(gold)),
                             note=f"synthetic+prototypes+dev labels ({len(gold)}); "
                                  f"blend {SHIPPED_BLEND} chosen by 5-fold CV on dev")
         params.save(SHIPPED_MODEL)

@@ -56,6 +56,18 @@ MIN_JUDGED_FOR_PROMOTION = 30
 MAX_WEAK = 5000
 
 
+#: Weight of a synthetic article once real labelled articles are in the training set: our
+#: templates are tidier than news, and at full weight they drown the real signal (5-fold CV
+#: on the dev set, three synthetic seeds: 0.3 beat 1.0 on every seed, by up to +0.02 F1).
+SYNTHETIC_WEIGHT_WITH_REAL = 0.3
+
+
+def synthetic_weights(n_synthetic: int, n_real: int, real_weight: float = 1.0) -> np.ndarray:
+    """Sample weights: synthetic articles first, then real labelled ones."""
+    w_syn = SYNTHETIC_WEIGHT_WITH_REAL if n_real else 1.0
+    return np.array([w_syn] * n_synthetic + [real_weight] * n_real)
+
+
 def _gold_vector(item: dict[str, Any]) -> list[int]:
     have = set(item.get("dyads", [])) | set(item.get("topics", []))
     return [int(label in have) for label in LABELS]
@@ -194,7 +206,9 @@ def retrain(settings: Settings) -> dict[str, Any]:
     weak = _weak_labels(current, texts, exclude={h["id"] for h in human})
     blend = _choose_blend(taxonomy, lexicon, base + weak, human)
     items = base + weak + human
-    weights = np.array([1.0] * len(base) + [0.5] * len(weak) + [3.0] * len(human))
+    weights = np.concatenate([
+        synthetic_weights(len(base), len(weak) + len(human))[: len(base)],
+        np.full(len(weak), 0.5), np.full(len(human), 3.0)])
     version = "m" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     candidate_params = fit_params(_analyse_all(lexicon, items), items, version=version,
                                   taxonomy=taxonomy, blend=blend, sample_weight=weights,
