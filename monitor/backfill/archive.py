@@ -39,13 +39,13 @@ from typing import Any
 
 from monitor import warehouse
 from monitor.dedup import keys_for_feed
-from monitor.feeds import Entry, parse_feed
+from monitor.feeds import Entry, ParsedFeed, parse_feed
 from monitor.pipeline import new_run_id, stage_entries, store_staged
 from monitor.settings import Settings
 from monitor.sources import Source
 
 __all__ = ["backfill_dir", "discover", "ArchiveSummary", "FileResult", "source_slug",
-           "VIA", "ARCHIVE_REASON"]
+           "VIA", "ARCHIVE_REASON", "read_document", "decode_document"]
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,13 @@ VIA = "backfill_dir"
 ARCHIVE_REASON = "archive source (monitor backfill --from-dir): never polled"
 #: File name endings we read; anything else under DIR (README.md, .git) is ignored.
 FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json", ".feed", ".txt", ""})
-#: A batch is stored when it holds this many files or this many parsed bytes, whichever comes
-#: first. Each store publishes the read snapshot (a file copy), so batches are not tiny.
-BATCH_FILES = 500
-BATCH_BYTES = 64 * 1024 * 1024
+#: A batch is stored when it holds this many files, new entries or parsed bytes, whichever
+#: comes first. Each store publishes the read snapshot (a file copy) and clusters the stored
+#: articles against the recent ones (a cost per call), so batches are large; Ctrl-C stores
+#: the batch in hand, only a crash loses it (and a re-run redoes it).
+BATCH_FILES = 5000
+BATCH_ENTRIES = 20_000
+BATCH_BYTES = 512 * 1024 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
 # A trailing capture date/time in a snapshot's name: "tass_2024-01-02T0300Z", "feed-20240102".
@@ -66,6 +69,26 @@ _DATE_TAIL = re.compile(
     re.I)
 _NOT_A_NAME = re.compile(r"^(?:\d+|[0-9a-f]{7,40}|feed|rss|atom|index|snapshot)$", re.I)
 _SLUG_CHARS = re.compile(r"[^a-z0-9_.-]+")
+#: Start and end tags of RSS items and Atom entries (prefixed names such as rss:item too).
+_ITEM_OPEN = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(?:item|entry)[\s>]")
+_ITEM_CLOSE = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:item|entry)\s*>")
+_XML_DECL_LINE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+
+
+def _item_blocks(body: bytes) -> list[tuple[int, int]]:
+    """Byte spans of the items of a feed document; empty when they do not pair up cleanly
+    (nesting, an item tag inside CDATA, JSON Feed, UTF-16), and then nothing is pruned."""
+    if body[:1] in (b"{", b"[") or b"\x00" in body[:64]:
+        return []
+    opens = [m.start() for m in _ITEM_OPEN.finditer(body)]
+    closes = [m.end() for m in _ITEM_CLOSE.finditer(body)]
+    if not opens or len(opens) != len(closes):
+        return []
+    spans = list(zip(opens, closes, strict=True))
+    for (a, b), nxt in zip(spans, opens[1:] + [len(body)], strict=True):
+        if not a < b <= nxt:
+            return []
+    return spans
 
 
 @dataclass
@@ -84,6 +107,7 @@ class ArchiveSummary:
     run_id: str
     files_total: int = 0
     files_skipped: int = 0  # finished by an earlier run (same path and content)
+    files_bad_before: int = 0  # of those, bad files reported by an earlier run
     files_ok: int = 0
     files_failed: int = 0
     entries: int = 0
@@ -103,6 +127,9 @@ class ArchiveSummary:
             f"{self.files_failed} bad; {self.entries} entries, {self.articles_new} new articles "
             f"from {len(self.sources)} sources",
         ]
+        if self.files_bad_before:
+            lines.append(f"  {self.files_bad_before} bad files reported by an earlier run were "
+                         "skipped (SELECT * FROM backfill_files WHERE status = 'error')")
         for path, error in self.errors[:20]:
             lines.append(f"  bad file: {path}: {error}")
         if len(self.errors) > 20:
@@ -170,12 +197,16 @@ class BadFile(Exception):
 
 
 def read_document(path: Path, cap: int) -> tuple[bytes, str]:
-    """(document bytes, sha1 of the raw file). Gzip is detected by its magic, not the name,
-    and decompressed with a cap so a gzip bomb in an archive stops at ``cap`` bytes."""
+    """(document bytes, sha1 of the raw file); see :func:`decode_document`."""
     raw = path.read_bytes()
-    digest = hashlib.sha1(raw).hexdigest()
+    return decode_document(raw, cap), hashlib.sha1(raw).hexdigest()
+
+
+def decode_document(raw: bytes, cap: int) -> bytes:
+    """The feed document in a file's bytes. Gzip is detected by its magic, not the name, and
+    decompressed with a cap so a gzip bomb in an archive stops at ``cap`` bytes."""
     if raw[:2] != _GZIP_MAGIC:
-        return raw, digest
+        return raw
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         body = inflater.decompress(raw, cap + 1)
@@ -185,21 +216,23 @@ def read_document(path: Path, cap: int) -> tuple[bytes, str]:
         raise BadFile(f"larger than {cap} bytes once decompressed")
     if not inflater.eof:
         raise BadFile("truncated gzip")
-    return body, digest
+    return body
 
 
 # --------------------------------------------------------------------------- warehouse
 
 
-def _load_state(settings: Settings) -> tuple[set[tuple[str, str]], dict[str, Source]]:
-    """Files finished before (status ok) and the archive sources stored so far.
+def _load_state(settings: Settings) -> tuple[dict[tuple[str, str], str | None],
+                                              dict[str, Source]]:
+    """Files finished before ((path, hash) → None when ok, else the error that made them a
+    bad file) and the archive sources stored so far.
 
     Read through the writer so migrations are applied and the newest records are seen (the
     read snapshot may lag behind the last batch's records).
     """
     with warehouse.writer(settings, publish=False) as con:
-        done = {(p, h) for p, h in con.execute(
-            "SELECT path, content_hash FROM backfill_files WHERE status = 'ok'").fetchall()}
+        done = {(p, h): (e or "bad file") if st != "ok" else None for p, h, st, e in con.execute(
+            "SELECT path, content_hash, status, error FROM backfill_files").fetchall()}
         rows = con.execute(
             "SELECT source_id, url, outlet, language, country FROM sources"
             " WHERE disabled_reason = ?", [ARCHIVE_REASON]).fetchall()
@@ -222,12 +255,16 @@ def _record(settings: Settings, run_id: str, results: list[tuple[FileResult, str
                     " VALUES (?, ?, ?, ?, ?, 'feed', false, ?, ?, ?)"
                     " ON CONFLICT (source_id) DO NOTHING",
                     [s.id, s.url, s.outlet, s.language, s.country, ARCHIVE_REASON, s.url, now])
-            con.executemany(
+            # Columns as arrays and one statement: executemany costs a round trip per row.
+            rows = [(str(r.path), digest, source_id, r.bytes, r.entries, r.status, r.error)
+                    for r, digest, source_id in results]
+            columns = [list(col) for col in zip(*rows, strict=True)]
+            con.execute(
                 "INSERT OR REPLACE INTO backfill_files (path, content_hash, source_id, bytes,"
                 " entries, status, error, run_id, processed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [[str(r.path), digest, source_id, r.bytes, r.entries, r.status, r.error, run_id,
-                  now] for r, digest, source_id in results])
+                " SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+                " unnest(?::BIGINT[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),"
+                " unnest(?::VARCHAR[]), ?, ?", [*columns, run_id, now])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -243,6 +280,7 @@ class _Batch:
     results: list[tuple[FileResult, str, str | None]] = field(default_factory=list)
     new_sources: list[Source] = field(default_factory=list)
     bytes: int = 0
+    entries: int = 0  # entries in groups (staged by this batch)
 
 
 class _Run:
@@ -263,6 +301,10 @@ class _Run:
         self.staged_keys: set[str] = set()
         #: Raw hashes processed by this run: identical snapshots are parsed once.
         self.seen_hashes: set[str] = set()
+        self.bad_hashes: dict[str, str] = {}
+        #: Hashes of the raw bytes of every item parsed by this run (per source and declared
+        #: encoding): a snapshot's repeated items are cut out before parsing.
+        self.item_hashes: set[bytes] = set()
         self.batch = _Batch()
 
     def source_for(self, path: Path, title: str | None, language: str | None) -> Source:
@@ -284,32 +326,86 @@ class _Run:
         """Read, parse and batch one file. Never raises for a bad file."""
         resolved = path.resolve()
         try:
-            size = resolved.stat().st_size
-            body, digest = read_document(resolved, self.settings.max_body_bytes)
-        except (OSError, BadFile) as exc:
+            raw = resolved.read_bytes()
+        except OSError as exc:
             result = FileResult(resolved, 0, "error", error=str(exc))
             self.batch.results.append((result, "-", None))
             return result
+        size, digest = len(raw), hashlib.sha1(raw).hexdigest()
         if (str(resolved), digest) in self.done:
-            return FileResult(resolved, size, "skipped")
+            # Same path, same bytes: finished before, or a bad file reported before.
+            error = self.done[(str(resolved), digest)]
+            return FileResult(resolved, size, "skipped", error=error)
+        try:
+            body = decode_document(raw, self.settings.max_body_bytes)
+        except BadFile as exc:
+            result = FileResult(resolved, size, "error", error=str(exc))
+            self.batch.results.append((result, digest, None))
+            return result
+        if digest in self.bad_hashes:  # a byte-identical copy of a bad file of this run
+            result = FileResult(resolved, size, "error", error=self.bad_hashes[digest])
+            self.batch.results.append((result, digest, None))
+            return result
         if digest in self.seen_hashes:  # a byte-identical copy of a file of this run
             result = FileResult(resolved, size, "ok")
             self.batch.results.append((result, digest, None))
             return result
-        parsed = parse_feed(body, "")
-        if not parsed.is_feed:
-            result = FileResult(resolved, size, "error", error=parsed.error or "not a feed")
-            self.batch.results.append((result, digest, None))
-            return result
+        slug = _slugify(self.outlet) if self.outlet else source_slug(resolved, self.root)
+        blocks = _item_blocks(body)
+        prefix = _XML_DECL_LINE.match(body)
+        scope = hashlib.blake2b(slug.encode() + b"\0" + (prefix.group(0) if prefix else b""),
+                                digest_size=8).digest()
+        hashes = [hashlib.blake2b(body[a:b], digest_size=16, key=scope).digest()
+                  for a, b in blocks]
+        known = [h in self.item_hashes for h in hashes]
+        parsed = None
+        if blocks and all(known) and f"archive-{slug}" in self.sources:
+            entries: list[Entry] = []  # every item was parsed from an earlier snapshot
+        else:
+            if any(known):
+                parsed = self._parse_pruned(body, blocks, known)
+            if parsed is None:
+                parsed = parse_feed(body, "")
+                known = [False] * len(blocks)
+            if not parsed.is_feed:
+                self.bad_hashes[digest] = parsed.error or "not a feed"
+                result = FileResult(resolved, size, "error", error=self.bad_hashes[digest])
+                self.batch.results.append((result, digest, None))
+                return result
+            entries = parsed.entries
         self.seen_hashes.add(digest)
-        source = self.source_for(resolved, parsed.title, parsed.language)
-        fresh = self._unstaged(parsed.entries, source.id)
+        self.item_hashes.update(hashes)
+        source = self.source_for(resolved, parsed.title if parsed else None,
+                                 parsed.language if parsed else None)
+        fresh = self._unstaged(entries, source.id)
         if fresh:
             self.batch.groups.append((source, fresh))
-        result = FileResult(resolved, size, "ok", entries=len(parsed.entries), error=parsed.bozo)
+            self.batch.entries += len(fresh)
+        total = len(entries) + sum(known)
+        result = FileResult(resolved, size, "ok", entries=total,
+                            error=parsed.bozo if parsed else None)
         self.batch.results.append((result, digest, source.id))
         self.batch.bytes += len(body)
         return result
+
+    def _parse_pruned(self, body: bytes, blocks: list[tuple[int, int]],
+                      known: list[bool]) -> ParsedFeed | None:
+        """Parse the document without the items an earlier snapshot already held.
+
+        Items are found by a regular expression, so the pruned document is only trusted when
+        it parses as a feed with exactly one entry per item kept; anything else (an item tag
+        inside CDATA, a broken document) returns None and the whole file is parsed.
+        """
+        parts, at = [], 0
+        for (a, b), seen in zip(blocks, known, strict=True):
+            if seen:
+                parts.append(body[at:a])
+                at = b
+        parts.append(body[at:])
+        parsed = parse_feed(b"".join(parts), "")
+        if not parsed.is_feed or len(parsed.entries) != known.count(False):
+            return None
+        return parsed
 
     def _unstaged(self, entries: list[Entry], source_id: str) -> list[Entry]:
         """Entries whose key this run has not staged yet (cheap before expensive)."""
@@ -326,7 +422,8 @@ class _Run:
         return subset
 
     def full(self) -> bool:
-        return len(self.batch.results) >= BATCH_FILES or self.batch.bytes >= BATCH_BYTES
+        return (len(self.batch.results) >= BATCH_FILES or self.batch.bytes >= BATCH_BYTES
+                or self.batch.entries >= BATCH_ENTRIES)
 
     def flush(self) -> None:
         """Stage and store the batch in hand, then record its files as finished."""
@@ -375,6 +472,7 @@ def backfill_dir(settings: Settings, root: Path, *, outlet: str | None = None,
             result = run.process(path)
             if result.status == "skipped":
                 summary.files_skipped += 1
+                summary.files_bad_before += result.error is not None
             elif result.status == "error":
                 summary.files_failed += 1
                 summary.errors.append((str(result.path), result.error or "error"))

@@ -65,16 +65,18 @@ def test_resumes_after_a_stop_without_redoing_or_duplicating(settings, archive) 
     assert 0 < partial < expected["articles"]
 
     second = backfill_dir(settings, root)
-    assert second.files_skipped == first.files_ok  # finished files are not read again
-    assert second.files_ok == expected["files"] - expected["bad"] - first.files_ok
+    # Finished files (and bad files reported before) are not read again.
+    assert second.files_skipped == 7
+    assert second.files_ok + second.files_failed == expected["files"] - 7
     rows = _articles(settings)
     assert len(rows) == expected["articles"] == len({r[0] for r in rows})
     assert second.articles_new == expected["articles"] - partial
 
     third = backfill_dir(settings, root)
-    assert third.files_ok == 0 and third.articles_new == 0
-    assert third.files_skipped == expected["files"] - expected["bad"]
-    assert third.files_failed == expected["bad"]  # bad files are reported on every run
+    assert third.files_ok == 0 and third.articles_new == 0 and third.files_failed == 0
+    assert third.files_skipped == expected["files"]
+    assert third.files_bad_before == expected["bad"]  # reported, not parsed again
+    assert f"{expected['bad']} bad files reported by an earlier run" in third.describe()
     assert len(_articles(settings)) == expected["articles"]
 
 
@@ -152,6 +154,35 @@ def test_cli_prints_a_summary(settings, archive) -> None:
     assert "bad file:" in result.output
     again = CliRunner().invoke(cli, ["--home", str(settings.home), "backfill", "--from-dir",
                                      str(root), "--no-progress"])
-    assert "0 new articles" in again.output and "34 done before" in again.output
+    assert "0 new articles" in again.output and "37 done before" in again.output
     wrong = CliRunner().invoke(cli, ["--home", str(settings.home), "backfill"])
     assert wrong.exit_code != 0 and "--from-dir" in wrong.output
+
+
+def test_repeated_items_are_cut_before_parsing_without_changing_entries(settings,
+                                                                          tmp_path: Path) -> None:
+    """Snapshots repeat most items: those are cut out of the bytes before parsing. A
+    document whose items do not pair up cleanly (an item tag in CDATA) is parsed whole."""
+    from monitor.backfill.archive import _item_blocks
+
+    root = tmp_path / "cuts"
+    root.mkdir()
+    for i in range(3, 12):
+        (root / f"feed_2025-03-01T{i:02d}00Z.xml").write_bytes(rss_snapshot(i, window=4))
+    tricky = rss_snapshot(13, window=4).replace(
+        b"<description>&lt;p&gt;Report number 13",
+        b"<description><![CDATA[<item>not an item</item>]]> Report number 13")
+    (root / "feed_2025-03-01T1300Z.xml").write_bytes(tricky)
+    assert len(_item_blocks(rss_snapshot(5, window=4))) == 4
+    assert _item_blocks(tricky) == []  # a tag inside CDATA nests: nothing is cut
+
+    summary = backfill_dir(settings, root)
+    assert summary.entries == 10 * 4  # repeated items still count as entries read
+    with warehouse.reader(settings) as con:
+        rows = con.execute("SELECT title, summary, published_at FROM articles"
+                           " ORDER BY published_at").fetchall()
+    assert [r[0] for r in rows] == [f"Moscow and Tokyo talks, round {j}"
+                                    for j in range(14)]
+    assert rows[0][1] == "Report number 0 on Russia and Japan."
+    assert rows[-1][1] == "not an item Report number 13 on Russia and Japan."
+    assert all(r[2] == BASE + timedelta(hours=int(r[0].rsplit(" ", 1)[1])) for r in rows)
