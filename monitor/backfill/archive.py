@@ -476,7 +476,7 @@ def backfill_dir(settings: Settings, root: Path, *, outlet: str | None = None,
             elif result.status == "error":
                 summary.files_failed += 1
                 summary.errors.append((str(result.path), result.error or "error"))
-                log.warning("bad archive file path=%s error=%s", result.path, result.error)
+                log.info("bad archive file path=%s error=%s", result.path, result.error)
             else:
                 summary.files_ok += 1
                 summary.entries += result.entries

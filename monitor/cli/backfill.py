@@ -16,6 +16,9 @@ import click
 from monitor.cli.app import cli, fail, pass_settings
 from monitor.settings import Settings
 
+#: The DOC API's documented search window ("the last 3 months").
+GDELT_WINDOW_DAYS = 90
+
 
 @cli.command()
 @click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False,
@@ -74,6 +77,9 @@ def backfill(settings: Settings, from_dir: Path | None, outlet: str | None,
         last = until.date() if until else datetime.now(UTC).date() - timedelta(days=1)
         if last < first:
             fail(f"--until {last} is before --since {first}")
+        if first < datetime.now(UTC).date() - timedelta(days=GDELT_WINDOW_DAYS):
+            click.echo(f"note: GDELT's DOC API documents a rolling window of about "
+                       f"{GDELT_WINDOW_DAYS} days; earlier days may come back empty", err=True)
         _gdelt(settings, first, last, queries, api_url, interval, not no_classify, progress)
 
 
@@ -140,7 +146,7 @@ class _ArchiveProgress:
         )
 
         self._p = Progress(
-            TextColumn("backfill"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("backfill"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[fps]:>6.0f} files/s"),
             TextColumn("{task.fields[aps]:>7.0f} articles/s"),
             TextColumn("{task.fields[bad]} bad"), TimeElapsedColumn(),
@@ -181,7 +187,7 @@ class _GdeltProgress:
         )
 
         self._p = Progress(
-            TextColumn("gdelt {task.fields[day]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("gdelt {task.fields[day]}"), BarColumn(bar_width=24), MofNCompleteColumn(),
             TextColumn("{task.fields[requests]} requests"),
             TextColumn("{task.fields[articles]} articles"), TimeElapsedColumn(),
             TextColumn("ETA"), TimeRemainingColumn())
