@@ -220,7 +220,25 @@ class Launcher:
                 self.say(f"  waiting for the API server ... {now - started:.0f}s")
                 last_note = now
             time.sleep(0.5)
+        self._check_children()
+        self._check_login()
         return time.monotonic() - started
+
+    def _check_login(self) -> None:
+        """Log in with our admin password: proves the server answering is ours, not another
+        Airflow that took the port in the meantime, and that the printed login works."""
+        body = json.dumps({"username": self.settings.admin_user,
+                           "password": admin_password(self.settings)}).encode()
+        request = urllib.request.Request(api_url(self.settings) + "/auth/token", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                if json.loads(response.read()).get("access_token"):
+                    return
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise LaunchError(f"the API server on {api_url(self.settings)} refused our admin "
+                              f"login ({exc}): is another Airflow using that port?") from exc
+        raise LaunchError("the API server returned no token for our admin login")
 
     def start(self) -> None:
         """Start the components in order; raise LaunchError (after stopping all) on failure."""

@@ -8,7 +8,10 @@
 - :func:`export_parquet` — every table and view of the warehouse as Parquet under
   ``export/``, for people who want files rather than SQL.
 
-All three read the published read snapshot (``warehouse.reader``), never the primary, so
+:func:`refresh_trend_tables` (run by ``monitor_ingest`` after each store, in the writer pool)
+brings the trend tables up to date and republishes the snapshot.
+
+The first three read the published read snapshot (``warehouse.reader``), never the primary, so
 they can run at any time without blocking or being blocked by ingestion.
 """
 

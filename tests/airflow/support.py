@@ -21,6 +21,10 @@ def clean_env(**values: str) -> dict[str, str]:
     """This process's environment without Airflow/monitor/pytest settings, plus ``values``."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AIRFLOW", "MONITOR_", "PYTEST_"))}
+    # Log servers of workers and triggerer listen on fixed ports (8793/8794) by default:
+    # free ones, so a test deployment never collides with a running monitor or another test.
+    env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+    env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
     env.update(values)
     return env
 

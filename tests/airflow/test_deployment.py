@@ -37,6 +37,9 @@ class Deployment:
     env: dict[str, str]
     password: str
     server: LocalHTTPServer
+    run_id: str = ""
+    run_state: str = ""
+    run_tasks: str = ""
 
     def token(self) -> str:
         response = httpx.post(f"{self.url}/auth/token", timeout=30,
@@ -77,6 +80,7 @@ def deployment(tmp_path_factory) -> Deployment:
     deployment = Deployment(url=f"http://127.0.0.1:{port}", home=home, env=env,
                             password=password, server=server)
     try:
+        _ingest_through_api(deployment)
         yield deployment
     finally:
         subprocess.run([MONITOR, "down"], env=env, capture_output=True, timeout=180)
@@ -96,30 +100,35 @@ def _wait_for_run(dep: Deployment, headers: dict, run_id: str) -> str:
     return f"timeout ({state})"
 
 
-def test_ingest_triggered_through_rest_api(deployment: Deployment) -> None:
-    headers = {"Authorization": f"Bearer {deployment.token()}"}
+def _ingest_through_api(dep: Deployment) -> None:
+    """Trigger ``monitor_ingest`` through REST API v2 with a token and wait (bounded).
+
+    Done once by the fixture, so every test here has data whatever order or worker runs it.
+    """
+    headers = {"Authorization": f"Bearer {dep.token()}"}
     # The DAG processor registers the DAGs shortly after start.
     deadline = time.monotonic() + 120
     while True:
-        dag = httpx.get(f"{deployment.url}/api/v2/dags/monitor_ingest", headers=headers,
-                        timeout=30)
+        dag = httpx.get(f"{dep.url}/api/v2/dags/monitor_ingest", headers=headers, timeout=30)
         if dag.status_code == 200 or time.monotonic() > deadline:
             break
         time.sleep(2)
     assert dag.status_code == 200, dag.text
     assert dag.json()["is_paused"] is False  # runs without anyone unpausing it
-
-    trigger = httpx.post(f"{deployment.url}/api/v2/dags/monitor_ingest/dagRuns",
-                         headers=headers, timeout=30,
-                         json={"logical_date": None, "conf": {"poll_all": True}})
+    trigger = httpx.post(f"{dep.url}/api/v2/dags/monitor_ingest/dagRuns", headers=headers,
+                         timeout=60, json={"logical_date": None, "conf": {"poll_all": True}})
     assert trigger.status_code == 200, trigger.text
-    run_id = trigger.json()["dag_run_id"]
-    state = _wait_for_run(deployment, headers, run_id)
-    if state != "success":
-        tis = httpx.get(f"{deployment.url}/api/v2/dags/monitor_ingest/dagRuns/{run_id}"
-                        "/taskInstances", headers=headers, timeout=30).json()
-        pytest.fail(f"run {run_id} ended {state}: "
-                    f"{[(t['task_id'], t['map_index'], t['state']) for t in tis['task_instances']]}")
+    dep.run_id = trigger.json()["dag_run_id"]
+    dep.run_state = _wait_for_run(dep, headers, dep.run_id)
+    tis = httpx.get(f"{dep.url}/api/v2/dags/monitor_ingest/dagRuns/{dep.run_id}"
+                    "/taskInstances", headers=headers, timeout=30).json()
+    dep.run_tasks = str([(t["task_id"], t["map_index"], t["state"])
+                         for t in tis.get("task_instances", [])])
+
+
+def test_ingest_triggered_through_rest_api(deployment: Deployment) -> None:
+    assert deployment.run_id.startswith("manual__")
+    assert deployment.run_state == "success", (deployment.run_state, deployment.run_tasks)
 
     from monitor import warehouse
 
@@ -154,6 +163,7 @@ def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> No
                     "scripts/test-prereqs.sh")
     from playwright.sync_api import sync_playwright
 
+    _wait_for_charts(deployment)
     shots = tmp_path_factory.mktemp("screenshots")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -192,6 +202,29 @@ def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> No
             page.screenshot(path=str(shots / "trends-in-airflow-ui.png"))
         finally:
             browser.close()
+
+
+def _wait_for_charts(dep: Deployment, timeout: float = 60) -> None:
+    """The page shows charts once the ingest's trend refresh is published; say why if not."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        page = httpx.get(f"{dep.url}/trends/", timeout=60,
+                         headers={"Authorization": f"Bearer {dep.token()}"})
+        text = page.text
+        if page.status_code == 200 and 'class="chart"' in text:
+            return
+        time.sleep(2)
+    from monitor import warehouse
+
+    settings = load_settings(home=dep.home, env={})
+    with warehouse.reader(settings) as con:
+        seen = con.execute("SELECT (SELECT count(*) FROM articles),"
+                           " (SELECT count(*) FROM trend_articles)").fetchone()
+    snapshot = settings.snapshot_path
+    pytest.fail(f"no charts after {timeout:.0f}s; snapshot {snapshot} mtime "
+                f"{time.ctime(snapshot.stat().st_mtime)} has articles/trend rows {seen}; "
+                f"run {dep.run_id} {dep.run_state}; page: {text[:800]}")
 
 
 def test_down_stops_everything(deployment: Deployment) -> None:
