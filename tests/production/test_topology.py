@@ -80,7 +80,7 @@ def _require_services() -> None:
     try:
         _pg_connect().close()
     except Exception as exc:  # noqa: BLE001 (any failure means: not available here)
-        pytest.skip(f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} as {PG_USER!r} "
+        pytest.skip(f"PostgreSQL on {PG_HOST}:{PG_PORT} is not usable as {PG_USER!r} "
                     f"({exc.__class__.__name__}: {str(exc).strip()[:120]}); the production "
                     "topology test needs it (and Redis on 127.0.0.1:6379)")
     try:
@@ -335,7 +335,7 @@ def topology(tmp_path_factory):
         assert not survivors, f"could not stop: {survivors}"
 
 
-def test_ingest_runs_on_celery_workers_and_stores_once(topology: Topology) -> None:
+def check_ingest_runs_on_celery_workers_and_stores_once(topology: Topology) -> None:
     run_id = topology.trigger_and_wait("monitor_ingest", {"poll_all": True})
 
     tis = topology.task_instances(dag_id="monitor_ingest")  # every run: the scheduled one and ours
@@ -361,7 +361,7 @@ def test_ingest_runs_on_celery_workers_and_stores_once(topology: Topology) -> No
     assert articles == distinct == TOTAL  # the scheduled run and ours: each article once
 
 
-def test_digest_is_delivered_to_smtp(topology: Topology) -> None:
+def check_digest_is_delivered_to_smtp(topology: Topology) -> None:
     topology.trigger_and_wait("monitor_digest", {})
     # (Failure alerts, if a task had to retry, go to ops@example.org: not counted here.)
     digests = [m for m in topology.inbox.messages if m[1] == ["reader@example.org"]]
@@ -374,7 +374,7 @@ def test_digest_is_delivered_to_smtp(topology: Topology) -> None:
     assert hosts <= set(WORKERS), hosts
 
 
-def test_all_work_was_shared_by_the_celery_workers(topology: Topology) -> None:
+def check_all_work_was_shared_by_the_celery_workers(topology: Topology) -> None:
     """Every task instance of the deployment (scheduled first runs included) ran on a worker.
 
     At first start every DAG runs once for its latest interval, so there is enough parallel
@@ -389,7 +389,7 @@ def test_all_work_was_shared_by_the_celery_workers(topology: Topology) -> None:
     assert set(hosts) == set(WORKERS), f"one worker did all the work: {dict(hosts)}"
 
 
-def test_everything_stops_and_nothing_is_left(topology: Topology) -> None:
+def check_everything_stops_and_nothing_is_left(topology: Topology) -> None:
     assert processes_with_home(topology.home), "the topology should be running before stop"
     began = time.monotonic()
     survivors = topology.stop()
@@ -402,3 +402,13 @@ def test_everything_stops_and_nothing_is_left(topology: Topology) -> None:
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{topology.url}/api/v2/monitor/health", timeout=5)
     print("\ntimings: " + ", ".join(f"{k} {v:.0f}s" for k, v in topology.timings.items()))
+
+
+def test_production_topology(topology: Topology) -> None:
+    """One test, in order: pytest-xdist 3.8 with pytest 9.2 ignores ``xdist_group``
+    (pytest-dev/pytest-xdist#1386), so separate tests of this module could be spread over
+    workers and each would start its own topology."""
+    check_ingest_runs_on_celery_workers_and_stores_once(topology)
+    check_digest_is_delivered_to_smtp(topology)
+    check_all_work_was_shared_by_the_celery_workers(topology)
+    check_everything_stops_and_nothing_is_left(topology)
