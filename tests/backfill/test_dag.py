@@ -3,16 +3,31 @@ run for a data interval loads that day from the (local) GDELT API; a second run 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from monitor import warehouse
 from monitor.backfill.gdelt import days_for_interval
-from tests.airflow.conftest import airflow_db, dagbag, monitor_env  # noqa: F401  (fixtures)
+from tests.airflow import conftest as airflow_conftest
+from tests.airflow.conftest import dagbag, monitor_env  # noqa: F401  (fixtures, reused)
 from tests.backfill.gdelt_api import FakeGdelt
 
 DAG_ID = "monitor_backfill_gdelt"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """The metadata DB of tests/airflow/conftest.py, migrated without a reset: in one session
+    the tests/airflow fixture may have set it up already (initdb is idempotent, resetdb not)."""
+    from airflow.utils import db
+
+    db.initdb()
+    airflow_conftest._ensure_pool()
+    yield Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.mark.parametrize(("start", "end", "days"), [
