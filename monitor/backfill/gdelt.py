@@ -508,13 +508,14 @@ def store_gdelt_day(settings: Settings, staged: dict[str, Any], run_id: str) -> 
                         " VALUES (?, ?, ?, NULL, NULL, 'search', false, ?, ?, ?)"
                         " ON CONFLICT (source_id) DO NOTHING",
                         [s["id"], s["url"], s["outlet"], GDELT_REASON, s["url"], now])
-                con.executemany(
-                    "INSERT OR REPLACE INTO backfill_slices (query_id, slice_start, slice_end,"
-                    " status, articles, requests, error, run_id, finished_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[s["query_id"], s["slice_start"], s["slice_end"], s["status"],
-                      s["articles"], s["requests"], s["error"], run_id, now]
-                     for s in data["slices"]])
+                if data["slices"]:  # nothing asked (every slice finished before): no rows
+                    con.executemany(
+                        "INSERT OR REPLACE INTO backfill_slices (query_id, slice_start,"
+                        " slice_end, status, articles, requests, error, run_id, finished_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[s["query_id"], s["slice_start"], s["slice_end"], s["status"],
+                          s["articles"], s["requests"], s["error"], run_id, now]
+                         for s in data["slices"]])
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")

@@ -135,3 +135,26 @@ def test_cli(settings, gdelt) -> None:
     bad = CliRunner().invoke(cli, ["--home", str(settings.home), "backfill", "--gdelt",
                                    "--since", "2025-03-01", "--query", "nope"])
     assert bad.exit_code != 0 and "unknown GDELT query" in bad.output
+
+
+def test_ctrl_c_keeps_finished_days_and_a_rerun_resumes(settings, gdelt, config) -> None:
+    calls = []
+
+    def interrupt_on_day_two(info) -> None:
+        calls.append(info)
+        if info["day"] == DAY + timedelta(days=1):
+            raise KeyboardInterrupt
+
+    first = backfill_gdelt(settings, DAY, DAY + timedelta(days=1), config=config,
+                           queries=["russia_china"], on_slice=interrupt_on_day_two)
+    assert first.interrupted and first.days == 1 and first.articles_new == 600
+    asked = len(gdelt.calls)
+    second = backfill_gdelt(settings, DAY, DAY + timedelta(days=1), config=config,
+                            queries=["russia_china"])
+    # Day one: its four finished quarter-day slices are skipped, nothing asked; day two starts
+    # at the quarter-day width day one needed: four requests, none wasted on full answers.
+    assert not second.interrupted and second.slices_skipped == 4 and second.requests == 4
+    assert all(c[2].startswith("20250302") for c in gdelt.calls[asked:])
+    with warehouse.reader(settings) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (
+            1200, 1200)
