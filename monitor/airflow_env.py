@@ -136,7 +136,8 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     are overwritten by ours, other variables are kept.
     """
     env = dict(os.environ if base is None else base)
-    home = settings.airflow_home
+    # Absolute paths: Airflow refuses relative SQLite URLs, and components may change cwd.
+    home = settings.airflow_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     keys = _secrets(settings)
 
@@ -152,7 +153,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     env.update(
         {
             "PATH": path,
-            "MONITOR_HOME": str(settings.home),
+            "MONITOR_HOME": str(settings.home.resolve()),
             "AIRFLOW_HOME": str(home),
             # SQLite serialises writers; wait up to 30 s for the lock instead of failing an
             # API request with "database is locked" when several tasks report at once.

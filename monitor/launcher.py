@@ -359,7 +359,7 @@ def start_background(settings: Settings, say: Callable[[str], None],
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     logfile = settings.airflow_home / "logs" / "monitor-up.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, MONITOR_HOME=str(settings.home))
+    env = dict(os.environ, MONITOR_HOME=str(settings.home.resolve()))
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
             [_monitor_bin(), "up"], env=env, stdout=out,
