@@ -16,6 +16,8 @@ plan ──► fetch_and_stage[batch 1..n] (mapped) ──► store (pool duckdb
   `monitor_warehouse_articles` Asset.
 - **refresh_trends** brings the trend tables up to date and publishes the read snapshot, so
   the Trends view shows the new articles.
+- **watcher** fails the run if any task failed (since `store` runs regardless, the run's
+  state would otherwise hide a failed batch).
 
 Params (manual runs): `only` (list of source ids), `poll_all` (ignore back-off).
 Runs by hand or through the REST API need no logical date: everything is keyed by `run_id`.
@@ -90,7 +92,20 @@ def monitor_ingest() -> None:
 
         return refresh_trend_tables(load_settings())
 
-    store(fetch_and_stage.expand(batch=plan())) >> refresh_trends()
+    @task(trigger_rule="one_failed", retries=0, on_failure_callback=None)
+    def watcher() -> None:
+        """Fail the run when any task failed: `store` runs on `all_done`, so without this a
+        run with a failed batch would look green (the failed task has alerted already)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed; see its log")
+
+    batches = plan()
+    staged = fetch_and_stage.expand(batch=batches)
+    stored = store(staged)
+    refreshed = refresh_trends()
+    stored >> refreshed
+    [batches, staged, stored, refreshed] >> watcher()
 
 
 monitor_ingest()
