@@ -18,6 +18,8 @@ stage_days ──► store_days (pool duckdb_writer, Asset) ──► refresh_tr
 - **stage_days** queries GDELT for the relations and topics (`monitor.backfill.gdelt.QUERIES`),
   splits full slices (250 results) in half, honours 429, records malformed answers, and stages
   the entries like live ingestion (dedup, classification). It never writes DuckDB.
+- A scheduled (daily) run also asks again for the slices of the previous seven days that
+  failed (GDELT down, no network) or were not settled; backfill runs own only their own day.
 - **store_days** stores the staged batch (`ingested_via = 'backfill_gdelt'`) and records the
   finished slices; **refresh_trends** updates the trend tables for the days that changed.
 
@@ -57,12 +59,16 @@ def monitor_backfill_gdelt() -> None:
     @task(execution_timeout=timedelta(hours=4))
     def stage_days(data_interval_start=None, data_interval_end=None, dag_run=None,
                    run_id: str | None = None) -> list[dict]:
-        from monitor.backfill.gdelt import days_for_interval, stage_gdelt_day
+        from monitor.backfill.gdelt import days_for_interval, days_to_retry, stage_gdelt_day
         from monitor.settings import load_settings
 
         settings = load_settings()
         days = days_for_interval(data_interval_start, data_interval_end,
                                  getattr(dag_run, "run_after", None))
+        if str(getattr(dag_run, "run_type", "")) == "scheduled":
+            # The daily run also heals the last week's failed slices (backfill runs do not:
+            # each of them owns its own day).
+            days = sorted({*days, *days_to_retry(settings, min(days))})
         return [stage_gdelt_day(settings, day, run_id) for day in days]
 
     @task(pool=WRITER_POOL, outlets=[ARTICLES], retries=5,

@@ -55,7 +55,7 @@ from monitor.sources import Source
 
 __all__ = ["GdeltConfig", "GdeltQuery", "QUERIES", "known_query_ids", "backfill_gdelt",
            "backfill_gdelt_day", "stage_gdelt_day", "store_gdelt_day", "GdeltSummary",
-           "parse_articles", "days_for_interval", "VIA", "GDELT_REASON"]
+           "parse_articles", "days_for_interval", "days_to_retry", "VIA", "GDELT_REASON"]
 
 log = logging.getLogger(__name__)
 
@@ -423,6 +423,12 @@ def stage_gdelt_day(settings: Settings, day: date, run_id: str, *,
                 if coverage == "all":
                     totals["skipped"] += 1
                     continue
+                if coverage == "some" and (end - start) / 2 >= config.min_slice:
+                    # Partly finished (an earlier run failed on some slices): ask only for the
+                    # parts not finished; finished slices are halvings, so this ends quickly.
+                    mid = start + (end - start) / 2
+                    stack.extend([(mid, end), (start, mid)])
+                    continue
                 answer = api.articles(query, start, end)
                 totals["requests"] += answer.requests
                 full = len(answer.entries) >= config.max_records
@@ -539,6 +545,26 @@ def backfill_gdelt_day(settings: Settings, day: date, *, run_id: str | None = No
                              classify=classify, hints=hints, on_slice=on_slice)
     stored = store_gdelt_day(settings, staged, run_id)
     return {**staged, **stored}
+
+
+def days_to_retry(settings: Settings, before: date, lookback_days: int = 7) -> list[date]:
+    """Days in the ``lookback_days`` before ``before`` with slices that failed or were not
+    settled: the daily DAG run asks for them again (GDELT down, the network out), so a bad day
+    heals by itself; only the unfinished slices are asked."""
+    start = datetime(before.year, before.month, before.day) - timedelta(days=lookback_days)
+    with warehouse.reader(settings) as con:
+        if not con.execute("SELECT count(*) FROM information_schema.tables"
+                           " WHERE table_name = 'backfill_slices'").fetchone()[0]:
+            return []
+        rows = con.execute(
+            "SELECT DISTINCT slice_start::DATE FROM backfill_slices s"
+            " WHERE status IN ('error', 'partial') AND slice_start >= ? AND slice_start < ?"
+            # … unless a later run finished the same slice or its halves
+            " AND NOT EXISTS (SELECT 1 FROM backfill_slices d WHERE d.query_id = s.query_id"
+            "   AND d.status IN ('done', 'truncated') AND d.slice_start >= s.slice_start"
+            "   AND d.slice_end <= s.slice_end)"
+            " ORDER BY 1", [start, datetime(before.year, before.month, before.day)]).fetchall()
+    return [r[0] for r in rows]
 
 
 # --------------------------------------------------------------------------- a date range

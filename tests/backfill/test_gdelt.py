@@ -158,3 +158,27 @@ def test_ctrl_c_keeps_finished_days_and_a_rerun_resumes(settings, gdelt, config)
     with warehouse.reader(settings) as con:
         assert con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (
             1200, 1200)
+
+
+def test_a_failed_slice_is_asked_alone_and_found_for_retry(settings, gdelt, config) -> None:
+    from monitor.backfill.gdelt import days_to_retry
+
+    backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china"])
+    assert days_to_retry(settings, DAY + timedelta(days=1)) == []
+    with warehouse.writer(settings) as con:  # as if GDELT had failed on the third quarter
+        con.execute("UPDATE backfill_slices SET status = 'error', error = 'HTTP 503'"
+                    " WHERE query_id = 'russia_china' AND hour(slice_start) = 12")
+    assert days_to_retry(settings, DAY + timedelta(days=1)) == [DAY]
+    asked = len(gdelt.calls)
+    backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china"])
+    new_calls = gdelt.calls[asked:]
+    assert [(c[2], c[3]) for c in new_calls] == [("20250301120000", "20250301175959")]
+    assert days_to_retry(settings, DAY + timedelta(days=1)) == []
+    # Starting from a whole day (a wider hint), the finished parts are split away, not asked.
+    with warehouse.writer(settings) as con:
+        con.execute("UPDATE backfill_slices SET status = 'error'"
+                    " WHERE query_id = 'russia_china' AND hour(slice_start) = 18")
+    asked = len(gdelt.calls)
+    backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china"],
+                       hints={"russia_china": 86400.0})
+    assert [(c[2], c[3]) for c in gdelt.calls[asked:]] == [("20250301180000", "20250301235959")]
