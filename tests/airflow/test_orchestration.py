@@ -55,6 +55,24 @@ def test_ops_alert_without_smtp_goes_to_outbox(settings, monkeypatch) -> None:
     assert "disk &lt;full&gt;" in html and "manual__&lt;x&gt;" in html
 
 
+def test_ops_alert_mails_through_smtp_default(settings, monkeypatch, smtp_inbox) -> None:
+    inbox, port = smtp_inbox
+    mail = settings.with_(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                          mail_from="monitor@example.org")
+    monkeypatch.setenv("MONITOR_HOME", str(settings.home))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(smtp_connection(mail)))
+    alert = OpsAlert(to="ops@example.org", from_email="monitor@example.org")
+    ti = SimpleNamespace(dag_id="monitor_digest", task_id="send_digest", try_number=1,
+                         max_tries=3, run_id="scheduled__1", map_index=-1, log_url="http://x")
+    alert({"ti": ti, "exception": ValueError("boom"), "dag": None})
+    assert len(inbox.messages) == 1
+    sender, rcpts, raw = inbox.messages[0]
+    assert rcpts == ["ops@example.org"]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Subject"] == "[monitor] monitor_digest.send_digest failed (try 1)"
+    assert not list((settings.outbox_dir / "alerts").glob("*.eml"))
+
+
 def test_airflow_env(settings) -> None:
     env = airflow_env(settings, base={"PATH": "/usr/bin"})
     assert env["AIRFLOW_HOME"] == str(settings.airflow_home)
