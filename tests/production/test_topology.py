@@ -11,8 +11,9 @@ the compose file's ``airflow-init``: ``airflow db migrate``, the one-slot pool,
 
 Then: ``monitor_ingest`` triggered through REST API v2 with a token against feeds served
 locally; every task instance ran on one of the Celery workers (its ``hostname`` and the
-worker's own log say so); the warehouse has each article exactly once. ``monitor_digest``
-delivers to an aiosmtpd server on 127.0.0.1. Finally every process is stopped (SIGINT to
+worker's own log say so); the warehouse has each article exactly once, and the API server's
+Trends view (login required) shows them from the snapshot the workers published.
+``monitor_digest`` delivers to an aiosmtpd server on 127.0.0.1. Finally every process is stopped (SIGINT to
 each process group, then SIGTERM/SIGKILL) and none is left; the database is dropped.
 
 Skips, saying why, when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) do not answer.
@@ -359,6 +360,12 @@ def check_ingest_runs_on_celery_workers_and_stores_once(topology: Topology) -> N
         articles, distinct = con.execute(
             "SELECT count(*), count(DISTINCT entry_key) FROM articles").fetchone()
     assert articles == distinct == TOTAL  # the scheduled run and ours: each article once
+
+    # The API server's Trends view reads the snapshot the workers published, as embedded.
+    trends = httpx.get(f"{topology.url}/trends/", headers=topology.headers(), timeout=60)
+    assert trends.status_code == 200, trends.text[:500]
+    assert "Kuril" in trends.text
+    assert httpx.get(f"{topology.url}/trends/", timeout=30).status_code == 401
 
 
 def check_digest_is_delivered_to_smtp(topology: Topology) -> None:
