@@ -70,6 +70,12 @@ class Settings:
     allow_hosts: tuple[str, ...] = ()
     max_page_bytes: int = 5 * 1024 * 1024
 
+    # --- backfill ------------------------------------------------------------------------
+    #: GDELT DOC 2.0 API endpoint (a mirror or, in tests, a local server).
+    gdelt_api_url: str = "https://api.gdeltproject.org/api/v2/doc/doc"
+    #: Seconds between GDELT requests; GDELT asks for at most one every 5 seconds.
+    gdelt_interval: float = 5.0
+
     # --- warehouse -----------------------------------------------------------------------
     #: How long a writer waits for the DuckDB file lock before the batch is left staged.
     writer_lock_timeout: float = 120.0

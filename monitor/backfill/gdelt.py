@@ -124,9 +124,9 @@ def known_query_ids() -> list[str]:
 
 @dataclass(frozen=True)
 class GdeltConfig:
-    """Tunables of the GDELT backfill. ``from_env`` reads ``MONITOR_GDELT_API_URL`` and
-    ``MONITOR_GDELT_INTERVAL`` (the settings file has no GDELT section; tests and mirrors
-    point the URL elsewhere)."""
+    """Tunables of the GDELT backfill; endpoint and pace come from the settings
+    (``gdelt_api_url``, ``gdelt_interval``; ``MONITOR_GDELT_API_URL`` and
+    ``MONITOR_GDELT_INTERVAL`` in the environment), the rest are the API's own limits."""
 
     api_url: str = DEFAULT_API_URL
     min_interval: float = MIN_INTERVAL
@@ -136,14 +136,8 @@ class GdeltConfig:
     settle: timedelta = SETTLE
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> GdeltConfig:
-        env = os.environ if env is None else env
-        config = cls()
-        if env.get("MONITOR_GDELT_API_URL"):
-            config = config.with_(api_url=env["MONITOR_GDELT_API_URL"])
-        if env.get("MONITOR_GDELT_INTERVAL"):
-            config = config.with_(min_interval=float(env["MONITOR_GDELT_INTERVAL"]))
-        return config
+    def from_settings(cls, settings: Settings) -> GdeltConfig:
+        return cls(api_url=settings.gdelt_api_url, min_interval=settings.gdelt_interval)
 
     def with_(self, **changes: Any) -> GdeltConfig:
         return dataclasses.replace(self, **changes)
@@ -401,7 +395,7 @@ def stage_gdelt_day(settings: Settings, day: date, run_id: str, *,
     file with the slices to record, and counts. ``hints`` (query id → slice width in
     seconds) carries what earlier days learned within one process.
     """
-    config = config or GdeltConfig.from_env()
+    config = config or GdeltConfig.from_settings(settings)
     chosen = [q for q in QUERIES if not queries or q.id in queries]
     done, widths = _finished(settings, day)
     widths.update(hints or {})

@@ -112,7 +112,7 @@ def _gdelt(settings: Settings, first: date, last: date, queries: tuple[str, ...]
     if unknown:
         fail(f"unknown GDELT query ids: {', '.join(sorted(unknown))} "
              f"(known: {', '.join(known_query_ids())})")
-    config = GdeltConfig.from_env()
+    config = GdeltConfig.from_settings(settings)
     if api_url:
         config = config.with_(api_url=api_url)
     if interval is not None:
