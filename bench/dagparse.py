@@ -7,9 +7,9 @@ first (not timed), then parses the file with ``DagBag`` (timed: "cold"), then pa
 in the same process ("warm", what later parses of unchanged imports cost). The issue's budget
 is well under 0.2 s per file; a DAG importing only ``airflow.sdk`` is the floor.
 
-Note: the DAG processor's own ``last_parse_duration`` (UI/API) measures its whole child
-process (start, parse, serialise, report), so it reads 0.3-0.7 s for any file on this machine,
-the trivial one included.
+Note: the DAG processor's own ``last_parse_duration`` (UI/API) times its whole child process
+(start, parse, serialise, report); it read 0.4-0.7 s for these files on a loaded 2-core machine,
+of which the parse measured here is the small part.
 
 Usage: .venv/bin/python bench/dagparse.py [--repeat N]
 """
