@@ -161,7 +161,8 @@ def test_trends_page_in_chromium(deployment: Deployment, tmp_path_factory) -> No
     if not shutil.which("chromium") and not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (apt-get install chromium); see "
                     "scripts/test-prereqs.sh")
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed").sync_playwright
 
     _wait_for_charts(deployment)
     shots = tmp_path_factory.mktemp("screenshots")
