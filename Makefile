@@ -37,11 +37,11 @@ stop: $(STAMP)
 	$(BIN)/monitor down
 
 lint: $(STAMP)
-	$(BIN)/ruff check monitor dags plugins tests bench
+	$(BIN)/ruff check monitor dags tests bench
 
 test: $(STAMP)
 	@bash scripts/test-prereqs.sh
-	$(BIN)/ruff check monitor dags plugins tests bench
+	$(BIN)/ruff check monitor dags tests bench
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
