@@ -161,16 +161,12 @@ class Launcher:
 
     def prepare(self) -> None:
         """Warehouse and sources, metadata DB migrations, the writer pool."""
-        from monitor import warehouse
-        from monitor.sources import load_sources, sync_sources
+        from monitor.sources import initialise
 
         started = time.monotonic()
         self.say(f"data directory: {self.settings.home}")
-        self.settings.ensure_dirs()
-        sources = load_sources(self.settings.sources_file)
-        with warehouse.writer(self.settings) as con:
-            sync_sources(con, sources)
-        self.say(f"warehouse ready ({len(sources)} sources)")
+        _version, count = initialise(self.settings)
+        self.say(f"warehouse ready ({count} sources)")
         self.say("migrating the Airflow metadata database ...")
         self._run_airflow("db", "migrate")
         self._run_airflow("pools", "set", WRITER_POOL, "1",

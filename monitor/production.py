@@ -134,15 +134,10 @@ def production_env(
 
 def _init(settings: Settings) -> int:
     """Warehouse, sources and the admin password file: the deployment's shared state."""
-    from monitor import warehouse
-    from monitor.sources import load_sources, sync_sources
+    from monitor.sources import initialise
 
-    settings.ensure_dirs()
-    sources = load_sources(settings.sources_file)
-    with warehouse.writer(settings) as con:
-        sync_sources(con, sources)
-        version = warehouse.schema_version(con)
-    print(f"warehouse {settings.warehouse_path} (schema {version}), {len(sources)} sources")
+    version, count = initialise(settings)
+    print(f"warehouse {settings.warehouse_path} (schema {version}), {count} sources")
 
     passwords = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
     if not passwords:

@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 
 from monitor.errors import ConfigError
+from monitor.settings import Settings
 
-__all__ = ["Source", "load_sources", "sync_sources", "active_sources"]
+__all__ = ["Source", "load_sources", "sync_sources", "active_sources", "initialise"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _KINDS = ("feed", "search")
@@ -142,3 +143,19 @@ def active_sources(con: duckdb.DuckDBPyConnection, ids: set[str] | None = None) 
     if ids is not None:
         out = [s for s in out if s.id in ids]
     return out
+
+
+def initialise(settings: Settings) -> tuple[int, int]:
+    """Data directory, migrated warehouse and the sources file synced into it.
+
+    What ``monitor init``, ``monitor up`` and the production init service share. Returns
+    (schema version, number of sources).
+    """
+    from monitor import warehouse
+
+    settings.ensure_dirs()
+    sources = load_sources(settings.sources_file)
+    with warehouse.writer(settings) as con:
+        sync_sources(con, sources)
+        version = warehouse.schema_version(con)
+    return version, len(sources)

@@ -21,18 +21,13 @@ _READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 @pass_settings
 def init(settings: Settings) -> None:
     """Create the data directory and the warehouse, apply migrations, load the sources."""
-    from monitor import warehouse
-    from monitor.sources import load_sources, sync_sources
+    from monitor.sources import initialise
 
-    settings.ensure_dirs()
-    sources = load_sources(settings.sources_file)
-    with warehouse.writer(settings) as con:
-        sync_sources(con, sources)
-        version = warehouse.schema_version(con)
+    version, count = initialise(settings)
     click.echo(f"data directory: {settings.home}")
     click.echo(f"warehouse:      {settings.warehouse_path} (schema version {version})")
     click.echo(f"read snapshot:  {settings.snapshot_path}  <- open this one for analysis")
-    click.echo(f"sources:        {len(sources)} from {settings.sources_file}")
+    click.echo(f"sources:        {count} from {settings.sources_file}")
 
 
 @cli.command()

@@ -42,6 +42,7 @@ import pytest
 from monitor.launcher import stop_groups
 from monitor.settings import load_settings
 from tests.airflow.feeds import TOTAL, serve_feeds, write_sources
+from tests.airflow.support import processes_of
 from tests.support.httpserver import LocalHTTPServer
 
 pytestmark = [pytest.mark.production, pytest.mark.slow, pytest.mark.xdist_group("airflow")]
@@ -95,22 +96,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def processes_with_home(home: Path) -> list[str]:
-    """Live processes whose environment has ``MONITOR_HOME=<home>`` (ours, at any depth)."""
-    marker = f"MONITOR_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{entry.name}: {cmd.strip()}")
-        except OSError:
-            continue
-    return found
 
 
 class Inbox:
@@ -397,15 +382,15 @@ def check_all_work_was_shared_by_the_celery_workers(topology: Topology) -> None:
 
 
 def check_everything_stops_and_nothing_is_left(topology: Topology) -> None:
-    assert processes_with_home(topology.home), "the topology should be running before stop"
+    assert processes_of(topology.home), "the topology should be running before stop"
     began = time.monotonic()
     survivors = topology.stop()
     topology.timings["stop"] = time.monotonic() - began
     assert survivors == []
     deadline = time.monotonic() + 10
-    while processes_with_home(topology.home) and time.monotonic() < deadline:
+    while processes_of(topology.home) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert processes_with_home(topology.home) == []
+    assert processes_of(topology.home) == []
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{topology.url}/api/v2/monitor/health", timeout=5)
     print("\ntimings: " + ", ".join(f"{k} {v:.0f}s" for k, v in topology.timings.items()))
