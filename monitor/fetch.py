@@ -26,7 +26,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -318,13 +318,3 @@ def fetch_all(sources: Iterable[Source], states: dict[str, FeedState], settings:
     if not sources:
         return []
     return asyncio.run(_fetch_all(sources, states, settings, on_done))
-
-
-def next_poll_after_failure(settings: Settings, failures: int, now: datetime,
-                            retry_after: float | None = None) -> datetime:
-    """Back-off for failing sources: base * 2**(failures-1), capped; Retry-After wins if later."""
-    minutes = settings.failure_backoff_minutes * (2 ** max(0, failures - 1))
-    delay = min(timedelta(minutes=minutes), timedelta(hours=settings.failure_backoff_max_hours))
-    if retry_after:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return now + delay

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from monitor import warehouse
 from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
 from monitor.feeds import parse_feed
-from monitor.fetch import FeedState, FetchResult, fetch_all, next_poll_after_failure
+from monitor.fetch import FeedState, FetchResult, fetch_all
 from monitor.settings import Settings
 from monitor.sources import Source, active_sources, load_sources, sync_sources
 
@@ -65,24 +65,57 @@ def plan_ingest(settings: Settings, *, only: set[str] | None = None,
 
     A failing source is polled again only after its back-off (``feed_state.next_poll_at``);
     ``poll_all`` ignores that. Unknown ids in ``only`` are an error, not a silent no-op.
+    When the sources file is unchanged since the last sync, planning only reads the
+    snapshot: a run with nothing new opens no write session for it.
     """
     sources = load_sources(settings.sources_file)
-    with warehouse.writer(settings) as con:
-        sync_sources(con, sources)
-        active = active_sources(con)
-        due_rows = con.execute(
-            "SELECT source_id FROM feed_state WHERE next_poll_at > ?", [_now()]
-        ).fetchall()
     if only:
         unknown = only - {s.id for s in sources}
         if unknown:
             from monitor.errors import ConfigError
 
             raise ConfigError(f"unknown source ids: {', '.join(sorted(unknown))}")
+    digest = hashlib.sha1(
+        str(settings.sources_file.resolve()).encode() + b"\0"
+        + settings.sources_file.read_bytes()).hexdigest()
+    planned = _plan_from_snapshot(settings, digest)
+    if planned is None:
+        with warehouse.writer(settings) as con:
+            sync_sources(con, sources)
+            con.execute(
+                "INSERT OR REPLACE INTO monitor_state VALUES ('sources_file_sha1', ?, ?)",
+                [digest, _now()])
+            planned = _due(con)
+    active, waiting = planned
+    if only:
         active = [s for s in active if s.id in only]
-    waiting = {r[0] for r in due_rows} if not poll_all else set()
+    if poll_all:
+        waiting = set()
     ids = [s.id for s in active if s.id not in waiting]
     return [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+
+
+def _due(con: Any) -> tuple[list[Source], set[str]]:
+    """Enabled sources, and the ids still backing off after failures."""
+    waiting = con.execute(
+        "SELECT source_id FROM feed_state WHERE next_poll_at > ?", [_now()]).fetchall()
+    return active_sources(con), {r[0] for r in waiting}
+
+
+def _plan_from_snapshot(settings: Settings, digest: str) -> tuple[list[Source], set[str]] | None:
+    if not settings.snapshot_path.exists():
+        return None
+    import duckdb
+
+    try:
+        with warehouse.reader(settings) as con:
+            row = con.execute(
+                "SELECT value FROM monitor_state WHERE key = 'sources_file_sha1'").fetchone()
+            if not row or row[0] != digest:
+                return None
+            return _due(con)
+    except duckdb.Error:  # an older snapshot without the table: plan through the writer
+        return None
 
 
 # --------------------------------------------------------------------------- fetch & stage
@@ -525,60 +558,53 @@ def _store_fetches(con: Any, settings: Settings) -> None:
         "   AND a.first_seen_at = s.first_seen_at),"
         " f.parser, f.bozo, f.error, f.duration_ms FROM new_fetch f"
     )
-    rows = con.execute(
-        "SELECT source_id, started_at, outcome, http_status, error, etag, last_modified,"
-        " content_hash, moved_to, gone, retry_after FROM new_fetch ORDER BY started_at"
-    ).fetchall()
     now = _now()
-    for (source_id, started_at, outcome, status, error, etag, last_modified, digest, moved_to,
-         gone, retry_after) in rows:
-        state = con.execute(
-            "SELECT consecutive_failures, failing_since FROM feed_state WHERE source_id = ?",
-            [source_id],
-        ).fetchone()
-        failures, failing_since = state if state else (0, None)
-        if outcome in ("ok", "not_modified"):
-            con.execute(
-                "INSERT INTO feed_state (source_id, etag, last_modified, content_hash,"
-                " last_attempt_at, last_ok_at, last_status, last_outcome, last_error,"
-                " consecutive_failures, failing_since, next_poll_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, NULL, NULL)"
-                " ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag,"
-                " last_modified = excluded.last_modified,"
-                " content_hash = coalesce(excluded.content_hash, feed_state.content_hash),"
-                " last_attempt_at = excluded.last_attempt_at, last_ok_at = excluded.last_ok_at,"
-                " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
-                " last_error = NULL, consecutive_failures = 0, failing_since = NULL,"
-                " next_poll_at = NULL",
-                [source_id, etag, last_modified, digest, started_at, started_at, status, outcome],
-            )
-        else:
-            failures += 1
-            next_poll = next_poll_after_failure(settings, failures, now, retry_after)
-            con.execute(
-                "INSERT INTO feed_state (source_id, last_attempt_at, last_status, last_outcome,"
-                " last_error, consecutive_failures, failing_since, next_poll_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (source_id) DO UPDATE SET"
-                " last_attempt_at = excluded.last_attempt_at,"
-                " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
-                " last_error = excluded.last_error,"
-                " consecutive_failures = excluded.consecutive_failures,"
-                " failing_since = excluded.failing_since, next_poll_at = excluded.next_poll_at",
-                [source_id, started_at, status, outcome, error, failures,
-                 failing_since or started_at, next_poll],
-            )
-        if moved_to:
-            con.execute("UPDATE sources SET url = ?, updated_at = ? WHERE source_id = ?",
-                        [moved_to, now, source_id])
-            log.info("source moved permanently source=%s url=%s", source_id, moved_to)
-        if gone:
-            con.execute(
-                "UPDATE sources SET enabled = false, disabled_reason = ?, updated_at = ?"
-                " WHERE source_id = ?",
-                [f"410 Gone at {started_at:%Y-%m-%d %H:%M} UTC: feed removed; change its URL in"
-                 " the sources file to re-enable", now, source_id],
-            )
+    # Healthy sources: new validators, failures reset.
+    con.execute(
+        "INSERT INTO feed_state (source_id, etag, last_modified, content_hash, last_attempt_at,"
+        " last_ok_at, last_status, last_outcome, last_error, consecutive_failures,"
+        " failing_since, next_poll_at)"
+        " SELECT source_id, etag, last_modified, content_hash, started_at, started_at,"
+        " http_status, outcome, NULL, 0, NULL, NULL FROM new_fetch"
+        " WHERE outcome IN ('ok', 'not_modified')"
+        " QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY started_at DESC) = 1"
+        " ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag,"
+        " last_modified = excluded.last_modified,"
+        " content_hash = coalesce(excluded.content_hash, feed_state.content_hash),"
+        " last_attempt_at = excluded.last_attempt_at, last_ok_at = excluded.last_ok_at,"
+        " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+        " last_error = NULL, consecutive_failures = 0, failing_since = NULL,"
+        " next_poll_at = NULL"
+    )
+    # Failing sources back off: base × 2^(failures − 1) minutes, capped; a longer
+    # Retry-After from the server wins.
+    con.execute(
+        "INSERT INTO feed_state (source_id, last_attempt_at, last_status, last_outcome,"
+        " last_error, consecutive_failures, failing_since, next_poll_at)"
+        " SELECT f.source_id, f.started_at, f.http_status, f.outcome, f.error,"
+        " coalesce(s.consecutive_failures, 0) + 1, coalesce(s.failing_since, f.started_at),"
+        " ?::TIMESTAMP + to_seconds(greatest(least("
+        "   ? * 60 * pow(2, coalesce(s.consecutive_failures, 0)), ? * 3600),"
+        "   coalesce(f.retry_after, 0)))"
+        " FROM new_fetch f LEFT JOIN feed_state s USING (source_id)"
+        " WHERE f.outcome NOT IN ('ok', 'not_modified')"
+        " QUALIFY row_number() OVER (PARTITION BY f.source_id ORDER BY f.started_at DESC) = 1"
+        " ON CONFLICT (source_id) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
+        " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+        " last_error = excluded.last_error,"
+        " consecutive_failures = excluded.consecutive_failures,"
+        " failing_since = excluded.failing_since, next_poll_at = excluded.next_poll_at",
+        [now, settings.failure_backoff_minutes, settings.failure_backoff_max_hours],
+    )
+    # A permanent redirect moves the source; 410 Gone switches it off with a reason.
+    con.execute(
+        "UPDATE sources SET url = f.moved_to, updated_at = ? FROM new_fetch f"
+        " WHERE f.source_id = sources.source_id AND f.moved_to IS NOT NULL", [now])
+    con.execute(
+        "UPDATE sources SET enabled = false, updated_at = ?, disabled_reason ="
+        " '410 Gone at ' || strftime(f.started_at, '%Y-%m-%d %H:%M') || ' UTC: feed removed;"
+        " change its URL in the sources file to re-enable'"
+        " FROM new_fetch f WHERE f.source_id = sources.source_id AND f.gone", [now])
 
 
 def _cluster_recent(con: Any) -> None:
@@ -691,8 +717,11 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     bar = _Progress(summary.sources_total) if progress else None
     paths = []
     try:
-        for batch in batches:
-            out = fetch_and_stage(settings, batch, run_id,
+        # One process: fetch every due source in one pool (the per-host limit still holds).
+        # The batches exist for Airflow, which maps them over parallel tasks.
+        every = [source_id for batch in batches for source_id in batch]
+        if every:
+            out = fetch_and_stage(settings, every, run_id,
                                   on_fetched=bar.advance if bar else None)
             paths.append(out["path"])
     finally:

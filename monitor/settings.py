@@ -51,7 +51,7 @@ class Settings:
     total_timeout: float = 60.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 16
+    concurrency: int = 32
     per_host_concurrency: int = 2
     retries: int = 2
     backoff_base: float = 1.0
