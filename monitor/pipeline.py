@@ -348,12 +348,34 @@ def _outlet(entry: Any, source: Source) -> str:
     return source.outlet
 
 
+#: Which declared languages a text's dominant script confirms.
+_SCRIPT_LANGUAGES = {
+    "latin": {"en", "fr", "de", "es", "it", "pt", "nl", "pl", "cs", "tr", "id", "vi", "sv",
+              "no", "da", "fi", "ro", "hu"},
+    "cyrillic": {"ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn"},
+    "kana": {"ja"},
+    "han": {"zh", "ja"},
+    "hangul": {"ko"},
+}
+
+
 def _detect_languages(articles: list[dict[str, Any]]) -> None:
-    """Detect the language from the text itself; feeds often declare one site-wide."""
-    from monitor.language import detect_language
+    """The language of each article: the feed's declared one when the text's script agrees
+    with it, else detected from the text (feeds often declare one language site-wide, and
+    aggregators none). The statistical detector only runs where it can change the answer."""
+    from monitor.language import detect_language, script_profile
 
     for a in articles:
-        detected = detect_language(f"{a['title']}\n{a['summary'] or ''}")
+        text = f"{a['title']}\n{a['summary'] or ''}"
+        declared = a.get("language")
+        if declared:
+            counts = script_profile(text[:400])
+            script = max(counts, key=counts.get)
+            # (Han script with kana in it is Japanese whatever the feed says.)
+            if counts[script] and declared in _SCRIPT_LANGUAGES.get(script, ()) and not (
+                    script == "han" and counts["kana"] and declared != "ja"):
+                continue
+        detected = detect_language(text)
         if detected:
             a["language"] = detected
 
