@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from monitor.settings import load_settings
+from tests.support.smtp import Inbox, smtp_server
 
 _ROOT = Path(tempfile.mkdtemp(prefix="monitor-airflow-tests-"))
 atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
@@ -97,29 +97,8 @@ def monitor_env(settings, monkeypatch: pytest.MonkeyPatch):
     return load_settings()
 
 
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; yields (inbox, port)."""
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
+from tests.support.smtp import free_port
+
 #: The console script of this venv.
 MONITOR = str(Path(sys.executable).parent / "monitor")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(**values: str) -> dict[str, str]:

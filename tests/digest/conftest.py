@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from monitor import warehouse
 from monitor.settings import Settings
+from tests.support.smtp import Inbox
+from tests.support.smtp import smtp_server as run_smtp_server
 from tests.trends.builder import add_article, add_feed_state, add_source
 
 DAY = date(2026, 11, 20)
@@ -73,36 +73,7 @@ def digest_settings(settings: Settings) -> Settings:
     return settings
 
 
-@dataclass
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives; ``reject`` refuses the next N."""
-
-    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    reject: int = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        if self.reject:
-            self.reject -= 1
-            return "554 5.0.0 rejected by the test server"
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with run_smtp_server() as server:
+        yield server

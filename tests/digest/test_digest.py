@@ -123,7 +123,7 @@ def test_failed_send_is_recorded_and_retried_with_the_same_message(digest_settin
 
 
 def test_unreachable_smtp_server_fails_cleanly(digest_settings):
-    from tests.digest.conftest import _free_port
+    from tests.support.smtp import free_port as _free_port
 
     settings = smtp(digest_settings.with_(recipients=("alice@example.org",)), _free_port())
     with pytest.raises(DigestSendError, match="ConnectionRefusedError"):

@@ -26,7 +26,6 @@ import email
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from monitor.settings import load_settings
 from tests.airflow.feeds import TOTAL, serve_feeds, write_sources
 from tests.airflow.support import processes_of
 from tests.support.httpserver import LocalHTTPServer
+from tests.support.smtp import Inbox, free_port
 
 pytestmark = [pytest.mark.production, pytest.mark.slow, pytest.mark.xdist_group("airflow")]
 
@@ -90,23 +90,6 @@ def _require_services() -> None:
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT} "
                     f"({exc.__class__.__name__}: {exc}); the production topology test needs it")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
 
 
 @dataclass
@@ -230,11 +213,11 @@ def topology(tmp_path_factory):
     (root / "logs").mkdir()
     database = f"monitor_topology_{uuid.uuid4().hex[:10]}"
     queue = f"monitor-topology-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
 
     server = LocalHTTPServer().start()
     sources = write_sources(root / "sources.toml", serve_feeds(server))
-    smtp_port = _free_port()
+    smtp_port = free_port()
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
@@ -265,7 +248,7 @@ def topology(tmp_path_factory):
     )
     env = production_env(settings, services, base=base, queue=queue)
     # Non-default ports for everything that listens, so nothing collides on a shared machine.
-    env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(_free_port())
+    env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
     password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
                           .read_text())["admin"]
 
@@ -301,7 +284,7 @@ def topology(tmp_path_factory):
         for name in WORKERS:
             worker_env = production_env(settings, services, base=base, queue=queue,
                                         worker_name=name, concurrency=WORKER_CONCURRENCY)
-            worker_env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(_free_port())
+            worker_env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
             topo.spawn(name, [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h",
                               "--queues", queue, "--concurrency", str(WORKER_CONCURRENCY)],
                        env=worker_env)
