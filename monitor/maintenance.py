@@ -81,7 +81,8 @@ def feed_health_report(settings: Settings, now: datetime | None = None) -> dict[
 
 
 def prune_staging(settings: Settings, now: float | None = None) -> dict[str, Any]:
-    """Delete staging files (and emptied run folders) older than the retention period."""
+    """Delete stored (``.done``) and abandoned partial (``.part``) staging files, and emptied
+    run folders, older than the retention period. Pending batches are never deleted."""
     now = time.time() if now is None else now
     cutoff = now - settings.staging_retention_days * 86400
     root = settings.staging_dir
@@ -92,7 +93,15 @@ def prune_staging(settings: Settings, now: float | None = None) -> dict[str, Any
         try:
             if path.is_file():
                 st = path.stat()
-                if st.st_mtime < cutoff:
+                if path.suffix == ".jsonl":
+                    # A batch not stored yet is data, not litter: never delete it. Say so
+                    # if it has waited that long (the warehouse must have been unwritable).
+                    if st.st_mtime < cutoff:
+                        log.warning("staged batch older than the retention period is still "
+                                    "not stored path=%s; run `monitor ingest` or check the "
+                                    "store task's log", path)
+                    kept += 1
+                elif st.st_mtime < cutoff:
                     path.unlink()
                     removed += 1
                     freed += st.st_size

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import duckdb
+
 from monitor import warehouse
 from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
 from monitor.feeds import parse_feed
@@ -673,7 +675,16 @@ def _store_files(con: Any, settings: Settings, paths: list[str] | None,
             if not path.with_suffix(".done").exists():
                 log.warning("staged batch missing path=%s", path)
             continue  # else: stored by an earlier attempt of this task
-        counts = _store_one(con, path, settings)
+        try:
+            counts = _store_one(con, path, settings)
+        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            # A batch that cannot be read (damaged on disk) must not block every later
+            # batch: set it aside, loudly, for a person to look at.
+            bad = path.with_suffix(".bad")
+            os.replace(path, bad)
+            log.error("staged batch unreadable, set aside path=%s error=%s", bad, exc)
+            totals.setdefault("unreadable", []).append(str(bad))
+            continue
         os.replace(path, path.with_suffix(".done"))
         totals["batches"] += 1
         totals["fetches"] += counts["fetches"]

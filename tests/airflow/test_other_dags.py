@@ -33,13 +33,17 @@ def test_maintenance(dagbag, ingested) -> None:
     old = settings.staging_dir / "old-run" / "batch-old.jsonl.done"
     old.parent.mkdir(parents=True, exist_ok=True)
     old.write_text("{}\n")
+    pending = settings.staging_dir / "old-run" / "batch-never-stored.jsonl"
+    pending.write_text("{}\n")
     stale = time.time() - (settings.staging_retention_days + 1) * 86400
     os.utime(old, (stale, stale))
+    os.utime(pending, (stale, stale))
 
     run = dagbag.dags["monitor_maintenance"].test()
     assert run.state == DagRunState.SUCCESS
 
     assert not old.exists()  # past retention
+    assert pending.exists()  # a batch not stored yet is never pruned
     assert any(settings.staging_dir.rglob("batch-*"))  # today's batches are kept
     reports = list((settings.home / "reports").glob("feed-health-*.json"))
     report = json.loads(reports[0].read_text())

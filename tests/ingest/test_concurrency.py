@@ -157,3 +157,14 @@ def test_duckdb_cli_reads_the_snapshot(env: FeedEnv) -> None:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["n", "3"]
+
+
+def test_unreadable_batch_is_set_aside_and_does_not_block_others(env: FeedEnv, query) -> None:
+    staged = fetch_and_stage(env.settings, plan_ingest(env.settings)[0], "run-good")
+    damaged = env.settings.staging_dir / "run-damaged" / "batch-damaged.jsonl"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b'{"type": "article", "article_id": \x00\xff not json at all\n')
+    totals = store_staged(env.settings, [str(damaged), staged["path"]], "run-good")
+    assert totals["articles_new"] == 3
+    assert totals["unreadable"] == [str(damaged.with_suffix(".bad"))]
+    assert damaged.with_suffix(".bad").exists() and pending_batches(env.settings) == []
