@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections import Counter
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitor.feeds import Entry
@@ -80,13 +79,13 @@ def content_hash(title: str, summary: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _guid_trustworthy(guid: str | None, duplicates: Counter[str]) -> bool:
-    return bool(guid) and len(guid) >= 4 and duplicates[guid] == 0
+def _guid_trustworthy(guid: str | None, untrusted: set[str]) -> bool:
+    return bool(guid) and len(guid) >= 4 and guid not in untrusted
 
 
-def entry_key(entry: Entry, source_id: str, untrusted_guids: Counter[str] | None = None) -> str:
+def entry_key(entry: Entry, source_id: str, untrusted_guids: set[str] | None = None) -> str:
     """The identity of an entry across runs and feeds (see the module docstring)."""
-    untrusted = untrusted_guids or Counter()
+    untrusted = untrusted_guids or set()
     guid = entry.guid.strip() if entry.guid else None
     if guid and _guid_trustworthy(guid, untrusted):
         as_url = canonical_url(guid) if "://" in guid else None
@@ -108,7 +107,7 @@ def keys_for_feed(entries: list[Entry], source_id: str) -> list[str]:
         if e.guid:
             links_by_guid.setdefault(e.guid.strip(), set()).add(canonical_url(e.link) or
                                                                  e.title)
-    untrusted = Counter({g: 1 for g, links in links_by_guid.items() if len(links) > 1})
+    untrusted = {g for g, links in links_by_guid.items() if len(links) > 1}
     return [entry_key(e, source_id, untrusted) for e in entries]
 
 

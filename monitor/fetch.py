@@ -80,10 +80,6 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
-
 
 def build_async_client(settings: Settings) -> httpx.AsyncClient:
     """The one client configuration: timeouts, pool limits, UA; redirects handled by us."""

@@ -107,8 +107,6 @@ def _due(con: Any) -> tuple[list[Source], set[str]]:
 def _plan_from_snapshot(settings: Settings, digest: str) -> tuple[list[Source], set[str]] | None:
     if not settings.snapshot_path.exists():
         return None
-    import duckdb
-
     try:
         with warehouse.reader(settings) as con:
             row = con.execute(
@@ -493,6 +491,10 @@ _CLASS_COLUMNS = {
 }
 
 
+#: Every column a staged record may have (the three kinds agree on shared names' types).
+_ALL_COLUMNS = {**_FETCH_COLUMNS, **_ARTICLE_COLUMNS, **_CLASS_COLUMNS}
+
+
 def _read_json_sql(columns: dict[str, str]) -> str:
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
     return (f"SELECT * FROM read_json(?, format = 'newline_delimited', columns = {{{spec}}},"
@@ -504,13 +506,14 @@ def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
     counts = {"fetches": 0, "articles_new": 0, "links": 0}
     con.execute("BEGIN")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE stage_fetch AS " + _read_json_sql(_FETCH_COLUMNS)
-                    + " WHERE type = 'fetch'", [str(path)])
-        con.execute("CREATE OR REPLACE TEMP TABLE stage_article AS "
-                    + _read_json_sql(_ARTICLE_COLUMNS) + " WHERE type = 'article'", [str(path)])
-        con.execute("CREATE OR REPLACE TEMP TABLE stage_class AS "
-                    + _read_json_sql(_CLASS_COLUMNS) + " WHERE type = 'classification'",
+        # One read of the file; the three record types are split from it.
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_all AS " + _read_json_sql(_ALL_COLUMNS),
                     [str(path)])
+        for table, columns, kind in (("stage_fetch", _FETCH_COLUMNS, "fetch"),
+                                     ("stage_article", _ARTICLE_COLUMNS, "article"),
+                                     ("stage_class", _CLASS_COLUMNS, "classification")):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
+                        f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
         # Fetch attempts not stored before (a re-run of the same file skips them).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT * FROM stage_fetch"
