@@ -6,15 +6,27 @@ kanji looks Chinese to langid; a Russian headline of three words is sometimes Bu
 Serbian). Counting characters per script is exact and costs microseconds, so we decide
 ``ja``/``zh``/``ru``/``ko`` by script and ask py3langid only for Latin and other scripts.
 
-py3langid loads its model (about 0.7 s) on the first call that needs it, not at import time,
-so importing this module (the ingest pipeline and the classifier both do) stays cheap.
+py3langid's model is loaded on the first call that needs it, not at import time, so importing
+this module (the ingest pipeline and the classifier both do) stays cheap; and it is loaded from
+an uncompressed, memory-mapped copy in the user's cache (a few ms) rather than decompressed
+from py3langid's LZMA file (about 0.5 s) in every process, see :func:`_load_identifier`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import logging
+import os
+import re
+import shutil
+import tempfile
 import threading
+import time
 import unicodedata
+from pathlib import Path
+from typing import Any
 
 __all__ = ["detect_language", "script_profile"]
 
@@ -26,46 +38,193 @@ MIN_LETTERS = 12
 SAMPLE_CHARS = 4000
 
 _langid_lock = threading.Lock()
-_identifier = None
+_identifier: Any = None
+
+
+#: One code letter per script in the strings :data:`_script_table` translates text to.
+_SCRIPT_CODES = {"latin": "L", "cyrillic": "C", "kana": "K", "han": "H", "hangul": "G",
+                 "other": "O"}
+#: ASCII text (most English headlines) needs only its letters counted: deleting everything
+#: else with ``str.translate`` runs on CPython's cached ASCII fast path.
+_ASCII_NON_LETTERS = {c: None for c in range(0x80) if not chr(c).isalpha()}
+#: Characters translation leaves alone: only code points above the table (U+10000 and up).
+_BEYOND_TABLE = re.compile(r"[^\x00-\x7f]")
+
+
+def _script_of(code: int) -> str | None:
+    """The script a code point is counted under, or ``None`` when it is not counted.
+
+    The reference definition: :func:`script_profile` must count exactly what this says.
+    """
+    ch = chr(code)
+    if code < 0x80:
+        return "latin" if ch.isalpha() else None
+    if 0x0400 <= code <= 0x04FF:
+        return "cyrillic"
+    if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF66 <= code <= 0xFF9D:
+        return "kana"
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
+        return "han"
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF:
+        return "hangul"
+    if code <= 0x024F and ch.isalpha():
+        return "latin"
+    if ch.isalpha():
+        return "other"
+    return None
+
+
+@functools.cache
+def _script_table() -> list[str | None]:
+    """``str.translate`` table over the Basic Multilingual Plane: code letter or ``None``
+    (delete) per code point. Built on first use (~5 ms), not at import. A list, not a dict:
+    indexing by code point is the cheapest lookup ``translate`` can make."""
+    table: list[str | None] = [None] * 0x10000
+    for lo, hi, script in ((0x0400, 0x04FF, "cyrillic"), (0x3040, 0x30FF, "kana"),
+                           (0x31F0, 0x31FF, "kana"), (0xFF66, 0xFF9D, "kana"),
+                           (0x4E00, 0x9FFF, "han"), (0x3400, 0x4DBF, "han"),
+                           (0xAC00, 0xD7AF, "hangul"), (0x1100, 0x11FF, "hangul")):
+        table[lo:hi + 1] = [_SCRIPT_CODES[script]] * (hi - lo + 1)
+    for code in range(0x10000):
+        if table[code] is None and (script := _script_of(code)) is not None:
+            table[code] = _SCRIPT_CODES[script]
+    return table
 
 
 def script_profile(text: str) -> dict[str, int]:
     """Count letters per script: latin, cyrillic, kana, han, hangul, other.
 
-    Used by :func:`detect_language` and by the classifier to pick per-script term lists.
+    Used by :func:`detect_language` and by the ingest pipeline to check a feed's declared
+    language. Runs at C speed (one ``str.translate`` to a string of script code letters, then
+    ``str.count`` per script) and counts exactly what :func:`_script_of` says per character.
     """
-    counts = {"latin": 0, "cyrillic": 0, "kana": 0, "han": 0, "hangul": 0, "other": 0}
-    for ch in text:
-        code = ord(ch)
-        if code < 0x80:
-            if ch.isalpha():
-                counts["latin"] += 1
-            continue
-        if 0x0400 <= code <= 0x04FF:
-            counts["cyrillic"] += 1
-        elif 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF or 0xFF66 <= code <= 0xFF9D:
-            counts["kana"] += 1
-        elif 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
-            counts["han"] += 1
-        elif 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF:
-            counts["hangul"] += 1
-        elif code <= 0x024F and ch.isalpha():
-            counts["latin"] += 1
-        elif ch.isalpha():
-            counts["other"] += 1
+    if text.isascii():
+        return {"latin": len(text.translate(_ASCII_NON_LETTERS)), "cyrillic": 0, "kana": 0,
+                "han": 0, "hangul": 0, "other": 0}
+    codes = text.translate(_script_table())
+    counts = {script: codes.count(letter) for script, letter in _SCRIPT_CODES.items()}
+    if not codes.isascii():  # code points beyond the table were left as they were
+        counts["other"] += sum(map(str.isalpha, _BEYOND_TABLE.findall(codes)))
     return counts
 
 
-def _langid():
+def _langid() -> Any:
+    """The shared py3langid identifier, loaded on first use (through the array cache)."""
     global _identifier
     with _langid_lock:
         if _identifier is None:
-            from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+            from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-            _identifier = LanguageIdentifier.from_modelpath(
-                MODEL_DIR / MODEL_FILE, norm_probs=True
-            )
+            _identifier = _load_identifier(MODEL_DIR / MODEL_FILE)
         return _identifier
+
+
+# -- the model, decompressed once per user ---------------------------------------------------
+# py3langid ships its model as an LZMA-compressed npz (4.5 MB) and decompresses all 68 MB of
+# it in every process, about 0.5 s of CPU before the first answer. We keep the decompressed
+# arrays as plain .npy files in the user's cache and map them into memory, which costs a few
+# milliseconds; the operating system shares the pages between processes. Anything wrong with
+# the cache (unwritable, stale, half-written, another numpy) falls back to py3langid's own
+# loader: the cache may make us faster, never wrong or broken.
+
+#: The arrays of py3langid's model file, in the order ``modelio.load_model`` returns them.
+_MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+_CACHE_PREFIX = "langid-"
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    return root / "russia-asia-monitor"
+
+
+def _cache_dir(model_path: Path) -> Path:
+    """One directory per model file and version: installs (venvs) never share or fight over
+    one, and an upgrade of py3langid or a replaced model file misses the old entry."""
+    import py3langid
+
+    st = model_path.stat()
+    install = hashlib.sha1(str(model_path.resolve()).encode()).hexdigest()[:10]
+    version = re.sub(r"[^\w.]", "_", str(getattr(py3langid, "__version__", "unknown")))
+    return _cache_root() / f"{_CACHE_PREFIX}{install}-{version}-{st.st_size}-{st.st_mtime_ns}"
+
+
+def _read_cache(directory: Path) -> tuple[Any, ...] | None:
+    """The model tuple from the cache, memory-mapped, or ``None`` when it is not usable."""
+    import numpy as np
+
+    if not directory.is_dir():
+        return None
+    a = {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+         for name in _MODEL_ARRAYS}
+    n_states, n_classes = len(a["nextmove_row"]), len(a["pc"])
+    if (a["ptc"].ndim != 2 or a["ptc"].shape[1] != n_classes or len(a["classes"]) != n_classes
+            or len(a["out_feat"]) != n_states or a["nextmove"].size % 256
+            or a["nextmove"].dtype.kind != "u" or a["nextmove_row"].dtype.kind != "u"):
+        raise ValueError(f"inconsistent langid cache {directory}")
+    # memoryviews index to plain ints like the stdlib arrays py3langid builds, with no copy.
+    return (np.asarray(a["ptc"]), np.asarray(a["pc"]), a["classes"].tolist(),
+            memoryview(a["nextmove"]), memoryview(a["nextmove_row"]), a["out_feat"].tolist())
+
+
+def _write_cache(directory: Path, model: tuple[Any, ...]) -> None:
+    """Save the model tuple as .npy files, atomically: a complete directory appears under its
+    final name or nothing does (concurrent writers: the first rename wins). Older entries of
+    the same install are removed, so an upgrade does not leave 68 MB behind."""
+    import numpy as np
+
+    ptc, pc, classes, nextmove, row, out = model
+    arrays = {"ptc": np.asarray(ptc), "pc": np.asarray(pc), "classes": np.array(classes),
+              "nextmove": np.frombuffer(nextmove, dtype=nextmove.typecode),
+              "nextmove_row": np.frombuffer(row, dtype=row.typecode),
+              "out_feat": np.asarray(out, dtype=np.int32)}
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for name, array in arrays.items():
+            with open(tmp / f"{name}.npy", "wb") as f:
+                np.save(f, array, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        os.rename(tmp, directory)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not directory.is_dir():
+            raise
+        return  # another process got there first
+    install = directory.name.split("-")[1]
+    for old in directory.parent.glob(f"{_CACHE_PREFIX}{install}-*"):
+        if old != directory:
+            shutil.rmtree(old, ignore_errors=True)
+    for old in directory.parent.glob(f".{_CACHE_PREFIX}{install}-*"):  # crashed writers'
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_identifier(model_path: Path) -> Any:
+    """py3langid's identifier (probabilities normalised) from the cache when it can, else
+    from the model file, filling the cache for the next process."""
+    from py3langid.langid import LanguageIdentifier
+    from py3langid.modelio import load_model
+
+    model, directory = None, None
+    try:
+        directory = _cache_dir(model_path)
+        model = _read_cache(directory)
+    except Exception:  # a damaged entry is removed and written again below
+        log.debug("langid model cache unusable; loading the model file", exc_info=True)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+    if model is None:
+        model = load_model(model_path)
+        if directory is not None:
+            try:
+                _write_cache(directory, model)
+            except Exception:
+                log.debug("could not write the langid model cache", exc_info=True)
+    ptc, pc, classes, nextmove, row, out = model
+    return LanguageIdentifier(ptc, pc, classes, nextmove, out, norm_probs=True, tk_row=row)
 
 
 def detect_language(text: str) -> str | None:
