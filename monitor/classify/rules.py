@@ -135,7 +135,6 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
         body_sentences = body_sentences[1:]
     sentences = ([title] if title else []) + body_sentences
     result = Analysis(sentences=sentences, has_title=bool(title))
-    n = len(sentences)
     body_first = 1 if title else 0
 
     matches = lexicon.match(sentences)
@@ -176,48 +175,76 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
                 hits[key] = {i: w for i, w in hits[key].items() if i not in excluded}
     result.hits = hits
 
-    f = result.features
-    f["n_sentences"] = float(n)
-    inter = result.sentence_set("interaction")
-    actor_sets = {a: result.sentence_set(f"actor:{a}") for a in ACTORS}
-    for a, s in actor_sets.items():
-        f[f"{a}_sentences"] = float(len(s))
-        f[f"{a}_title"] = float(bool(title) and 0 in s)
-        f[f"{a}_mentions"] = float(len(actor_tokens.get(a, ())))
-    dyad_actor_sents: dict[str, set[int]] = {}
-    lead = set(range(body_first, body_first + LEAD_SENTENCES))
-    for dyad, (a, b) in DYAD_ACTORS.items():
-        co = actor_sets[a] & actor_sets[b]
-        co_int = co & inter
-        pairs = _pairs(actor_tokens.get(a, []), actor_tokens.get(b, []))
-        result.pairs[dyad] = pairs
-        dyad_actor_sents[dyad] = actor_sets[a] | actor_sets[b]
-        f[f"{dyad}_co"] = float(len(co))
-        f[f"{dyad}_co_int"] = float(len(co_int))
-        f[f"{dyad}_pairs"] = float(len(pairs))
-        f[f"{dyad}_title"] = float(bool(title) and 0 in co)
-        f[f"{dyad}_title_one"] = float(bool(title) and (0 in actor_sets[a] or 0 in actor_sets[b]))
-        f[f"{dyad}_lead"] = float(len(co & lead))
-        f[f"{dyad}_min_sents"] = float(min(len(actor_sets[a]), len(actor_sets[b])))
-        f[f"{dyad}_co_share"] = len(co) / n if n else 0.0
-        # Neighbouring sentences: "Vostok kicked off in Russia. China sent troops to it."
-        near = {i for i in actor_sets[a] if (i + 1) in actor_sets[b] or (i - 1) in actor_sets[b]}
-        f[f"{dyad}_near"] = float(len(near - co))
-    for kind in NEGATIVE_KINDS:
-        f[f"neg_{kind}"] = float(len(result.sentence_set(f"neg:{kind}")))
-    any_dyad = dyad_actor_sents["russia_japan"] | dyad_actor_sents["russia_china"]
-    strong_counts = {t: len(result.sentence_set(f"topic:{t}")) for t in TOPIC_IDS}
-    top = max(strong_counts.values()) or 1
-    for t in TOPIC_IDS:
-        strong = result.sentence_set(f"topic:{t}")
-        weak = result.sentence_set(f"weak:{t}") - strong
-        f[f"{t}_strong"] = float(len(strong))
-        f[f"{t}_weak"] = float(len(weak))
-        f[f"{t}_title"] = float(bool(title) and 0 in strong)
-        f[f"{t}_with_actor"] = float(len(strong & any_dyad))
-        f[f"{t}_share"] = len(strong) / n if n else 0.0
-        f[f"{t}_rel"] = len(strong) / top
+    result.features = _features(result, actor_tokens, bool(title), body_first)
     return result
+
+
+def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str]]],
+              has_title: bool, body_first: int) -> dict[str, float]:
+    """The numeric features of an analysed article, in :data:`FEATURE_NAMES` order.
+
+    Every feature of an actor, dyad or topic without a single hit is 0.0 (counts of empty
+    sets, 0 / n shares), so those start from :data:`_ZERO_FEATURES` and only categories with
+    hits are computed: most articles name no actor and no topic term at all, and the loops
+    over every category used to cost more than matching the text.
+    """
+    f = dict(_ZERO_FEATURES)
+    hits = result.hits
+    n = len(result.sentences)
+    f["n_sentences"] = float(n)
+    actor_sets: dict[str, set[int]] = {}
+    for a, (k_sents, k_title, k_mentions) in _ACTOR_KEYS.items():
+        found = hits.get(f"actor:{a}")
+        s = set(found) if found else set()
+        actor_sets[a] = s
+        if s:
+            f[k_sents] = float(len(s))
+            f[k_title] = float(has_title and 0 in s)
+        if actor_tokens.get(a):
+            f[k_mentions] = float(len(actor_tokens[a]))
+    inter = set(hits.get("interaction", ()))
+    lead = set(range(body_first, body_first + LEAD_SENTENCES))
+    any_dyad: set[int] = set()
+    for dyad, (a, b) in DYAD_ACTORS.items():
+        sa, sb = actor_sets[a], actor_sets[b]
+        result.pairs[dyad] = _pairs(actor_tokens.get(a, []), actor_tokens.get(b, []))
+        if sa or sb:
+            any_dyad |= sa | sb
+            _dyad_features(f, dyad, sa, sb, inter, lead, result.pairs[dyad], has_title, n)
+    for kind, key in _NEGATIVE_KEYS.items():
+        found = hits.get(f"neg:{kind}")
+        if found:
+            f[key] = float(len(found))
+    strong_sets = {t: set(hits.get(f"topic:{t}", ())) for t in TOPIC_IDS}
+    top = max(len(s) for s in strong_sets.values()) or 1
+    for t, strong in strong_sets.items():
+        weak = set(hits.get(f"weak:{t}", ())) - strong
+        if strong or weak:
+            k_strong, k_weak, k_title, k_actor, k_share, k_rel = _TOPIC_KEYS[t]
+            f[k_strong] = float(len(strong))
+            f[k_weak] = float(len(weak))
+            f[k_title] = float(has_title and 0 in strong)
+            f[k_actor] = float(len(strong & any_dyad))
+            f[k_share] = len(strong) / n if n else 0.0
+            f[k_rel] = len(strong) / top
+    return f
+
+
+def _dyad_features(f: dict[str, float], dyad: str, sa: set[int], sb: set[int], inter: set[int],
+                   lead: set[int], pairs: set[int], has_title: bool, n: int) -> None:
+    """The features of one dyad of which at least one country is named."""
+    co = sa & sb
+    f[f"{dyad}_co"] = float(len(co))
+    f[f"{dyad}_co_int"] = float(len(co & inter))
+    f[f"{dyad}_pairs"] = float(len(pairs))
+    f[f"{dyad}_title"] = float(has_title and 0 in co)
+    f[f"{dyad}_title_one"] = float(has_title and (0 in sa or 0 in sb))
+    f[f"{dyad}_lead"] = float(len(co & lead))
+    f[f"{dyad}_min_sents"] = float(min(len(sa), len(sb)))
+    f[f"{dyad}_co_share"] = len(co) / n if n else 0.0
+    # Neighbouring sentences: "Vostok kicked off in Russia. China sent troops to it."
+    near = {i for i in sa if (i + 1) in sb or (i - 1) in sb}
+    f[f"{dyad}_near"] = float(len(near - co))
 
 
 def _same_line(first: str, title: str) -> bool:
@@ -286,3 +313,9 @@ def _feature_names() -> list[str]:
 
 #: The order of features in the model's input vector (fixed so saved models stay readable).
 FEATURE_NAMES: list[str] = _feature_names()
+#: An article without a single hit; :func:`_features` fills in the rest.
+_ZERO_FEATURES: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
+_ACTOR_KEYS = {a: (f"{a}_sentences", f"{a}_title", f"{a}_mentions") for a in ACTORS}
+_NEGATIVE_KEYS = {k: f"neg_{k}" for k in NEGATIVE_KINDS}
+_TOPIC_KEYS = {t: tuple(f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share",
+                                              "rel")) for t in TOPIC_IDS}
