@@ -16,9 +16,12 @@ to ship in ``seeds/model/``.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 import logging
 import math
+import operator
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +35,7 @@ from monitor.classify.rules import (
     RULE_THRESHOLDS,
     Analysis,
     analyse,
-    rule_scores,
+    rule_score_matrix,
 )
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, Taxonomy, load_taxonomy
 from monitor.settings import REPO_ROOT, Settings
@@ -55,6 +58,8 @@ SHIPPED_MODEL = REPO_ROOT / "seeds" / "model" / "seed-model.json"
 #: Sentences of evidence kept per label, and their length.
 MAX_EVIDENCE = 3
 EVIDENCE_CHARS = 280
+#: ``round(p, 4)`` for every label of a row, through ``map``.
+_FOURS = tuple(itertools.repeat(4, len(LABELS)))
 
 
 @dataclass
@@ -70,7 +75,16 @@ class Prediction:
     model_version: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a new dict, like ``dataclasses.asdict`` (containers copied, so the
+        caller may change them) but built directly: ``asdict`` deep-copies field by field
+        through generic recursion, which cost more than classifying the article."""
+        item_id = self.id
+        if not isinstance(item_id, str | int | float | bool | type(None)):
+            item_id = copy.deepcopy(item_id)
+        return {"id": item_id, "relevant": self.relevant, "dyads": list(self.dyads),
+                "topics": list(self.topics), "scores": dict(self.scores),
+                "evidence": {k: list(v) for k, v in self.evidence.items()},
+                "model_version": self.model_version}
 
 
 @dataclass
@@ -104,14 +118,38 @@ class ModelParams:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def _transform(f: dict[str, float]) -> list[float]:
-    """Counts grow with article length; log1p keeps a long article from dominating."""
-    return [math.log1p(max(f.get(name, 0.0), 0.0)) for name in FEATURE_NAMES]
+_feature_values = operator.itemgetter(*FEATURE_NAMES)
+
+
+def _raw_row(f: dict[str, float]) -> tuple[float, ...]:
+    """One article's features in FEATURE_NAMES order (missing ones 0.0)."""
+    try:
+        return _feature_values(f)
+    except KeyError:
+        return tuple(f.get(name, 0.0) for name in FEATURE_NAMES)
+
+
+def raw_feature_matrix(analyses: list[Analysis]) -> np.ndarray:
+    """The features as counted (rows of articles, FEATURE_NAMES columns), untransformed."""
+    return np.array([_raw_row(a.features) for a in analyses], dtype=float).reshape(
+        len(analyses), len(FEATURE_NAMES))
+
+
+def _log_features(raw: np.ndarray) -> np.ndarray:
+    """Counts grow with article length; log1p keeps a long article from dominating.
+
+    ``math.log1p`` of each positive entry, not ``np.log1p``: numpy's may differ in the last
+    bit on some CPUs, and the model's answers must not depend on the machine. Most entries
+    are 0 and stay 0 (log1p of 0, and of the clipped negatives)."""
+    x = np.zeros_like(raw)
+    where = np.nonzero(~(raw <= 0.0))
+    x[where] = [math.log1p(v) for v in raw[where].tolist()]
+    return x
 
 
 def feature_matrix(analyses: list[Analysis]) -> np.ndarray:
-    return np.array([_transform(a.features) for a in analyses], dtype=float).reshape(
-        len(analyses), len(FEATURE_NAMES))
+    """The model's input: log1p of the (non-negative) features, one row per analysis."""
+    return _log_features(raw_feature_matrix(analyses))
 
 
 def _sigmoid(x: float) -> float:
@@ -144,29 +182,47 @@ class Classifier:
 
     # -- scoring -------------------------------------------------------------------------
     def probabilities_batch(self, analyses: list[Analysis]) -> list[dict[str, float]]:
-        """Calibrated probability per label for each analysis (one matrix product)."""
-        slope = self.params.rule_slope if self.params else {}
-        rules = [rule_scores(a.features) for a in analyses]
-        out = [{k: _sigmoid(slope.get(k, 2.0) * (raw[k] - RULE_THRESHOLDS[k])) for k in LABELS}
-               for raw in rules]
+        """Calibrated probability per label for each analysis."""
+        return [dict(zip(LABELS, row, strict=True))
+                for row in self.probability_matrix(analyses).tolist()]
+
+    def probability_matrix(self, analyses: list[Analysis]) -> np.ndarray:
+        """Calibrated probabilities, one row per analysis and one column per label (LABELS
+        order): rule scores, their sigmoid and the model's blend as whole-batch arrays."""
+        raw = raw_feature_matrix(analyses)
+        out = self._rule_probabilities(rule_score_matrix(raw))
         if self._w is None or self.params is None or self.params.blend <= 0 or not analyses:
             return out
-        x = (feature_matrix(analyses) - self._mean) / self._scale
+        x = (_log_features(raw) - self._mean) / self._scale
         z = np.clip(x @ self._w.T + self._b, -30, 30)
         p_model = 1.0 / (1.0 + np.exp(-z))
         blend = self.params.blend
-        for row, probs in zip(p_model.tolist(), out, strict=True):
-            for i, label in enumerate(LABELS):
-                probs[label] = (1 - blend) * probs[label] + blend * row[i]
+        return (1 - blend) * out + blend * p_model
+
+    def _rule_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """sigmoid(slope * (score - threshold)) per label, through ``math.exp`` like
+        :func:`_sigmoid` (numpy's exp may differ in the last bit on some CPUs). Rule scores
+        are sums of a few multiples of 0.05, so a batch holds few distinct values per label:
+        the sigmoid is computed once per distinct value."""
+        slope = self.params.rule_slope if self.params else {}
+        out = np.empty_like(scores)
+        for j, label in enumerate(LABELS):
+            values, index = np.unique(scores[:, j], return_inverse=True)
+            k, threshold = slope.get(label, 2.0), RULE_THRESHOLDS[label]
+            probs = np.array([_sigmoid(k * (v - threshold)) for v in values.tolist()])
+            out[:, j] = probs[index.reshape(-1)]
         return out
 
     def _prediction(self, item: dict[str, Any], analysis: Analysis,
-                    probs: dict[str, float]) -> Prediction:
-        dyads = [d for d in DYAD_IDS if probs[d] >= 0.5]
+                    probs: list[float]) -> Prediction:
+        """``probs`` in LABELS order (dyads first)."""
+        n_dyads = len(DYAD_IDS)
+        dyads = [d for d, p in zip(DYAD_IDS, probs, strict=False) if p >= 0.5]
         relevant = bool(dyads)
-        topics = [t for t in TOPIC_IDS if relevant and probs[t] >= 0.5]
-        scores = {k: round(v, 4) for k, v in probs.items()}
-        scores["relevant"] = round(max(probs[d] for d in DYAD_IDS), 4)
+        topics = ([t for t, p in zip(TOPIC_IDS, probs[n_dyads:], strict=True) if p >= 0.5]
+                  if relevant else [])
+        scores = dict(zip(LABELS, map(round, probs, _FOURS), strict=True))
+        scores["relevant"] = round(max(probs[:n_dyads]), 4)
         return Prediction(id=item.get("id"), relevant=relevant, dyads=dyads, topics=topics,
                           scores=scores, evidence=self.evidence(analysis, dyads, topics),
                           model_version=self.version)
@@ -193,11 +249,11 @@ class Classifier:
             except Exception as exc:  # one bad article must not sink the batch
                 results[i] = self._failed(item, exc)
         try:
-            probs = self.probabilities_batch([a for _, a in ok])
+            probs = self.probability_matrix([a for _, a in ok]).tolist()
         except Exception as exc:  # e.g. a corrupt model file: fall back to rules only
             log.warning("model scoring failed (%s); using rules only", exc, exc_info=True)
-            probs = Classifier(self.taxonomy, None, self.lexicon).probabilities_batch(
-                [a for _, a in ok])
+            probs = Classifier(self.taxonomy, None, self.lexicon).probability_matrix(
+                [a for _, a in ok]).tolist()
         for (i, analysis), p in zip(ok, probs, strict=True):
             try:
                 results[i] = self._prediction(items[i], analysis, p)
