@@ -100,13 +100,16 @@ class Lexicon:
         terms = self._terms
         cache = self._cache
         findall = TOKEN.findall
-        for si, sentence in enumerate(sentences):
-            tokens = findall(sentence.lower())
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        token_lists = [findall(sentence.lower()) for sentence in sentences]
+        # Per article, not per sentence: the tokens never seen before, and whether any
+        # sentence holds Japanese/Chinese/Korean text at all (most hold none).
+        for tok in set().union(*token_lists).difference(cache):
+            self._candidates(tok)
+        cjk = self._cjk is not None and any(map(_CJK.search, sentences))
+        for si, tokens in enumerate(token_lists):
             ntok = len(tokens)
-            if len(cache) > _CACHE_MAX:
-                cache.clear()
-            for tok in set(tokens).difference(cache):
-                self._candidates(tok)
             # Set operations and the comprehension run in C; most tokens match nothing.
             for ti, (single, multi) in [(ti, f) for ti, tok in enumerate(tokens)
                                         if (f := cache[tok]) is not _NOTHING]:
@@ -128,8 +131,9 @@ class Lexicon:
                             break
                     else:
                         out.setdefault(category, []).append((si, ti, n, term.rstrip("*")))
-            if self._cjk is not None and _CJK.search(sentence):
-                for m in self._cjk.finditer(sentence.lower()):
+            sentence = sentences[si]
+            if cjk and _CJK.search(sentence):
+                for m in self._cjk.finditer(sentence.lower()):  # type: ignore[union-attr]
                     for category in self._cjk_categories[m.group(0)]:
                         out.setdefault(category, []).append((si, -1, 0, m.group(0)))
             if self._regex is not None:
