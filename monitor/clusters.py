@@ -168,11 +168,12 @@ ENTITIES: dict[str, tuple[str, ...]] = {
 
 
 class _Gazetteer:
-    """Finds a table's surface forms in a text in one pass, indexed by their first letters.
+    """Finds a table's surface forms in a text, indexed by their first letters.
 
-    A single regex alternation of hundreds of forms is slow in Python's engine; looking up
-    candidate forms by the first two characters at each word start (each CJK character)
-    is about ten times faster.
+    Which positions can hold a form at all is decided by one compiled regex over both
+    tables (:func:`_form_starts`), run in C; only at those few positions does Python look
+    up candidate forms by their first two characters. The per-word-start Python loop this
+    replaces was the largest single cost of :func:`features`.
     """
 
     def __init__(self, table: dict[str, tuple[str, ...]]) -> None:
@@ -184,24 +185,99 @@ class _Gazetteer:
         for entries in self.index.values():
             entries.sort(key=lambda e: -len(e[0]))
 
+    def forms(self) -> Iterator[str]:
+        """Every surface form, lowered and without its ``$`` whole-word mark."""
+        for entries in self.index.values():
+            for form, _whole, _name in entries:
+                yield form
+
+    def at(self, lowered: str, pos: int) -> Iterator[tuple[str, int, str]]:
+        """(name, pos, form) of every form starting at ``pos`` of the lowered text.
+
+        A ``$`` form counts only when no letter follows it.
+        """
+        for key in (lowered[pos:pos + 2], lowered[pos:pos + 1]):
+            for form, whole, name in self.index.get(key, ()):
+                if lowered.startswith(form, pos):
+                    end = pos + len(form)
+                    if whole and end < len(lowered) and _LETTER.match(lowered, end):
+                        continue
+                    yield name, pos, form
+
     def find(self, text: str) -> Iterator[tuple[str, int, str]]:
         """(name, position, form) of every form at a word start (CJK: any position)."""
         lowered = text.lower()
-        for m in _STARTS.finditer(lowered):
-            pos = m.start()
-            for key in (lowered[pos:pos + 2], lowered[pos:pos + 1]):
-                for form, whole, name in self.index.get(key, ()):
-                    if lowered.startswith(form, pos):
-                        end = pos + len(form)
-                        if whole and end < len(lowered) and _LETTER.match(lowered, end):
-                            continue
-                        yield name, pos, form
+        for pos in _form_starts(lowered):
+            yield from self.at(lowered, pos)
 
 
-_STARTS = re.compile(rf"(?<![^\W\d_])[^\W\d_]|[{_CJK}]")
+def _trie(forms: set[str]) -> dict[str, Any]:
+    """Forms as a character trie, pruned where a shorter form ends ("" marks an end).
+
+    Only *whether* some form starts at a position matters to the scan (the gazetteer then
+    checks which), so a form with a shorter form as its prefix adds nothing.
+    """
+    trie: dict[str, Any] = {}
+    for form in sorted(forms, key=len):
+        node = trie
+        for ch in form:
+            if "" in node:
+                break  # a shorter form already ends here
+            node = node.setdefault(ch, {})
+        else:
+            node.clear()
+            node[""] = {}
+    return trie
+
+
+def _trie_pattern(node: dict[str, Any]) -> str:
+    """A regex for a trie: one branch per character, as Python's engine tries them in turn."""
+    if "" in node:
+        return ""
+    branches = [re.escape(ch) + _trie_pattern(child) for ch, child in sorted(node.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def _word_head(form: str) -> str:
+    """The letters a form opens with, up to its first non-letter or CJK character."""
+    head = _HEAD.match(form)
+    return head.group() if head else ""
+
+
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 _LETTER = re.compile(r"[^\W\d_]")
+_HEAD = re.compile(rf"[^\W\d_{_CJK}]+")
 _COUNTRIES = _Gazetteer(COUNTRIES)
 _ENTITIES = _Gazetteer(ENTITIES)
+_ALL_FORMS = set(_COUNTRIES.forms()) | set(_ENTITIES.forms())
+#: Where a form of either table may start: a word start (no letter before) or any CJK
+#: character, followed by some form. Zero-width, so overlapping forms are all seen; every
+#: form begins with a letter, so this is the old word-start scan narrowed to its hits.
+_FORM_START = re.compile(
+    rf"(?:(?<![^\W\d_])|(?=[{_CJK}]))(?={_trie_pattern(_trie(_ALL_FORMS))})")
+#: What a word must start with to open a non-CJK form. A form at a word start lies at the
+#: start of a token of :data:`_WORD`, which then starts with the form's head: a text none
+#: of whose tokens does (and without CJK) holds no form, and skips the scan.
+_OPENS_FORM = re.compile(
+    _trie_pattern(_trie({_word_head(f) for f in _ALL_FORMS if not _CJK_CHAR.match(f)})))
+assert all(_LETTER.match(f) for f in _ALL_FORMS), "the scan assumes forms begin with a letter"
+
+
+def _opens_form(token: str) -> bool:
+    """Whether a form could start where this token starts (CJK runs: always).
+
+    A form at a word start lies at the start of a :data:`_WORD` token, which then starts
+    with the form's head (its leading non-CJK letters): a text none of whose tokens opens
+    a form, and which has no CJK, holds no form and skips the scan.
+    """
+    return bool(_CJK_CHAR.match(token) or _OPENS_FORM.match(token))
+
+
+def _form_starts(lowered: str) -> list[int]:
+    """Positions of the lowered text where a gazetteer form (of either table) may start."""
+    return [m.start() for m in _FORM_START.finditer(lowered)]
+
+
 #: Single-character CJK country forms are too ambiguous alone; they count only in titles.
 _SHORT_CJK = {"露", "日", "中", "俄"}
 
@@ -240,17 +316,54 @@ def _stem(word: str) -> str:
     return word[:6]
 
 
-def _shingles(tokens: list[str]) -> set[str]:
-    """3-shingles of units: words, and overlapping character bigrams of CJK runs."""
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """What one distinct token contributes, worked out once and cached (words recur)."""
+
+    units: tuple[str, ...]  # shingle units: the word, or a CJK run's character bigrams
+    terms: tuple[str, ...]  # content terms: its stem (none for short and stop words)
+    opens_form: bool  # could a gazetteer form start here (see _opens_form)
+
+
+#: Distinct tokens seen so far; cleared when it grows past the bound (a day's vocabulary
+#: fits many times over).
+_TOKENS: dict[str, _Token] = {}
+_TOKENS_MAX = 200_000
+
+
+def _token(tok: str) -> _Token:
+    """The cached :class:`_Token` of a :data:`_WORD` token."""
+    found = _TOKENS.get(tok)
+    if found is None:
+        if _is_cjk(tok):
+            bigrams = tuple(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
+            found = _Token(bigrams, bigrams, True)
+        else:
+            content = len(tok) >= 3 and tok not in _STOPWORDS
+            found = _Token((tok,), (_stem(tok),) if content else (), _opens_form(tok))
+        if len(_TOKENS) >= _TOKENS_MAX:
+            _TOKENS.clear()
+        _TOKENS[tok] = found
+    return found
+
+
+def _units(tokens: list[str]) -> list[str]:
+    """Shingle units of tokens: words, and overlapping character bigrams of CJK runs."""
     units: list[str] = []
     for tok in tokens:
-        if _is_cjk(tok):
-            units.extend(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
-        else:
-            units.append(tok)
+        units += _token(tok).units
+    return units
+
+
+def _shingles_of_units(units: list[str]) -> set[str]:
     if len(units) < 3:
         return {" ".join(units)} if units else set()
-    return {" ".join(units[i:i + 3]) for i in range(len(units) - 2)}
+    return set(map(" ".join, zip(units, units[1:], units[2:], strict=False)))
+
+
+def _shingles(tokens: list[str]) -> set[str]:
+    """3-shingles of units: words, and overlapping character bigrams of CJK runs."""
+    return _shingles_of_units(_units(tokens))
 
 
 _PERM_RNG = np.random.default_rng(7)
@@ -261,26 +374,26 @@ _PERM_RNG = np.random.default_rng(7)
 #: two unrelated texts sharing that one shingle looked 80% alike.
 _PERM_A = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _PERM_B = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+_EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+_blake2b = hashlib.blake2b
 
 
 def _shingle_hash(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(),
-                          "little")
+    return int.from_bytes(_blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _minhash(shingles: set[str]) -> np.ndarray:
     """MinHash signature of a shingle set: for each hash function, the smallest value.
 
-    Vectorised over all shingles at once (one numpy expression instead of a Python loop per
-    shingle); the window's articles used to be re-sketched on every call.
+    The shingles' BLAKE2b digests are joined and read as one little-endian uint64 array
+    (no Python int per shingle), then permuted all at once; numpy array arithmetic wraps
+    mod 2**64 without a warning.
     """
     if not shingles:
-        return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    hashes = np.fromiter((_shingle_hash(s) for s in shingles), dtype=np.uint64,
-                         count=len(shingles))
-    with np.errstate(over="ignore"):
-        permuted = hashes[:, None] * _PERM_A + _PERM_B  # wraps mod 2**64 by design
-    return permuted.min(axis=0)
+        return _EMPTY_SIGNATURE.copy()
+    digests = b"".join([_blake2b(s.encode("utf-8"), digest_size=8).digest() for s in shingles])
+    hashes = np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
+    return (hashes[:, None] * _PERM_A + _PERM_B).min(axis=0)
 
 
 #: Day-of-month numbers ("26日", "26 ноября", "Nov. 26") say when, not what: dropped.
@@ -291,10 +404,14 @@ _DAY_NUMBER = re.compile(
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 
 
 def _numbers(text: str) -> set[str]:
     found = set()
+    if not _DIGIT.search(text):
+        return found  # every pattern below needs a digit; most texts have none
     text = _DAY_NUMBER.sub(" ", text)
     for raw in _NUMBER.findall(text):
         digits = re.sub(r"[\u00a0\u202f ,.](?=\d{3}\b)", "", raw).replace(",", ".")
@@ -308,31 +425,52 @@ def _numbers(text: str) -> set[str]:
 _OUTLET_SUFFIX = re.compile(r"\s+[-–—|｜]\s+[^-–—|｜]{2,40}$|｜[^｜]{2,20}$")
 
 
+def _gazetteer_names(lowered: str, title_length: int) -> tuple[set[str], set[str]]:
+    """(entity anchors, countries) named in the lowered title + lead.
+
+    A single-character CJK country form counts only within the title.
+    """
+    anchors: set[str] = set()
+    countries: set[str] = set()
+    for pos in _form_starts(lowered):
+        anchors.update(name for name, _pos, _form in _ENTITIES.at(lowered, pos))
+        countries.update(name for name, _pos, form in _COUNTRIES.at(lowered, pos)
+                         if not (form in _SHORT_CJK and pos > title_length))
+    return anchors, countries
+
+
 def features(article_id: str, title: str | None, text: str | None,
              language: str | None = None, at: datetime | None = None,
              cluster_id: str | None = None) -> Features:
-    """Comparable features of one article from its title and the lead of its text."""
+    """Comparable features of one article from its title and the lead of its text.
+
+    Per-token work (units, stems, whether a place or name may start there) comes from a
+    cache; the gazetteer scan runs only when some token could open a form.
+    """
     title = _OUTLET_SUFFIX.sub("", _normalise(title or ""))
     lead = _normalise((text or "")[:LEAD_CHARS])
     combined = f"{title}\n{lead}"
     lowered = combined.lower()
-    tokens = [t for t in _WORD.findall(lowered)]
-    terms: Counter[str] = Counter()
-    for tok in tokens:
-        if _is_cjk(tok):
-            terms.update(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
-        elif len(tok) >= 3 and tok not in _STOPWORDS:
-            terms[_stem(tok)] += 1
-    for tok in re.findall(r"\d+", lowered):
-        if len(tok) >= 2:
-            terms[f"#{tok}"] += 1
-    anchors = {name for name, _pos, _form in _ENTITIES.find(combined)}
-    anchors |= _numbers(combined)
-    countries = {name for name, pos, form in _COUNTRIES.find(combined)
-                 if not (form in _SHORT_CJK and pos > len(title))}
+    units: list[str] = []
+    term_list: list[str] = []
+    opens_form = False
+    for tok in _WORD.findall(lowered):
+        info = _TOKENS.get(tok) or _token(tok)
+        units += info.units
+        term_list += info.terms
+        opens_form = opens_form or info.opens_form
+    if _DIGIT.search(lowered):
+        term_list += [f"#{tok}" for tok in _DIGITS.findall(lowered) if len(tok) >= 2]
+        numbers = _numbers(combined)
+    else:
+        numbers = set()
+    if opens_form:
+        anchors, countries = _gazetteer_names(lowered, len(title))
+    else:
+        anchors, countries = set(), set()
     return Features(article_id=article_id, at=at, language=(language or None),
-                    minhash=_minhash(_shingles(tokens)), terms=terms, anchors=anchors,
-                    countries=countries, cluster_id=cluster_id)
+                    minhash=_minhash(_shingles_of_units(units)), terms=Counter(term_list),
+                    anchors=anchors | numbers, countries=countries, cluster_id=cluster_id)
 
 
 def _jaccard(a: Features, b: Features) -> float:
@@ -371,10 +509,20 @@ def _script(f: Features) -> str:
 
 def match(a: Features, b: Features, idf: dict[str, float] | None = None) -> tuple[str, float] | None:
     """``(kind, score)`` if a and b report the same story, else ``None``."""
+    return _match(a, b, idf, None)
+
+
+def _match(a: Features, b: Features, idf: dict[str, float] | None,
+           jaccard: float | None) -> tuple[str, float] | None:
+    """:func:`match`, given the MinHash Jaccard when the caller knows it already.
+
+    ``jaccard`` may be any value below ``REPRINT_JACCARD`` when the pair is known not to
+    be a reprint: it is only compared with that threshold.
+    """
     hours = _hours_apart(a, b)
     if hours > WINDOW_DAYS * 24:
         return None
-    jac = _jaccard(a, b)
+    jac = _jaccard(a, b) if jaccard is None else jaccard
     if jac >= REPRINT_JACCARD:
         return "reprint", jac
     if hours > REWRITE_HOURS:
@@ -404,22 +552,40 @@ def idf_of(items: list[Features]) -> dict[str, float]:
     return {t: math.log((n + 1) / (c + 0.5)) + 1.0 for t, c in df.items()}
 
 
+#: Fewest equal MinHash slots (of NUM_PERM) that make a reprint. By pigeonhole, a reprint
+#: has at least one of them among any NUM_PERM - that + 1 slots: the first _KEY_SLOTS
+#: slots are keys of the index that finds reprint candidates.
+_REPRINT_SLOTS = next(k for k in range(NUM_PERM + 1) if k / NUM_PERM >= REPRINT_JACCARD)
+_KEY_SLOTS = NUM_PERM - _REPRINT_SLOTS + 1
+_RANK = {"reprint": 3, "rewrite": 2, "crosslang": 1}
+
+
 class Pool:
     """The window's articles, indexed so a new article is compared only with plausible ones.
 
-    Reprint candidates come from one vectorised MinHash comparison against all signatures;
-    rewrite and cross-language candidates must share an anchor, found through an inverted
-    index. Equivalent to calling :func:`match` on every pair, at a fraction of the cost.
+    Reprint candidates are the articles sharing a value in one of the first ``_KEY_SLOTS``
+    MinHash slots (pigeonhole: every pair at ``REPRINT_JACCARD`` or above does), looked up
+    in a sorted array for the window and a dict for articles added since; their equal slots
+    are then counted exactly. A scan of all signatures per new article (the old way) grew
+    with the window. Rewrite and cross-language candidates must share an anchor, found
+    through an inverted index. Equivalent to calling :func:`match` on every pair.
     """
 
     def __init__(self, items: list[Features], capacity: int) -> None:
         self.items: list[Features] = []
         self.signatures = np.zeros((max(capacity, 1), NUM_PERM), dtype=np.uint64)
         self.by_anchor: dict[str, list[int]] = {}
+        # Key-slot value -> the row (or rows) added after init with that value.
+        self.by_slot: dict[int, int | list[int]] = {}
         for item in items:
-            self.add(item)
+            self._append(item)
+        # Slot values of the initial rows, sorted, and the row each came from.
+        keys = self.signatures[:len(self.items), :_KEY_SLOTS].ravel()
+        order = np.argsort(keys, kind="stable")
+        self.sorted_keys = keys[order]
+        self.sorted_rows = order // _KEY_SLOTS
 
-    def add(self, item: Features) -> None:
+    def _append(self, item: Features) -> int:
         index = len(self.items)
         if index >= len(self.signatures):
             self.signatures = np.vstack([self.signatures, np.zeros_like(self.signatures)])
@@ -427,28 +593,65 @@ class Pool:
         self.signatures[index] = item.minhash
         for anchor in item.anchors:
             self.by_anchor.setdefault(anchor, []).append(index)
+        return index
+
+    def add(self, item: Features) -> None:
+        index = self._append(item)
+        # Dict operations in C: almost every value is new, so it maps to the bare row.
+        added = dict.fromkeys(item.minhash[:_KEY_SLOTS].tolist(), index)
+        for value in added.keys() & self.by_slot.keys():
+            rows = self.by_slot[value]
+            if isinstance(rows, list):
+                rows.append(index)
+            else:
+                self.by_slot[value] = [rows, index]
+            del added[value]
+        self.by_slot.update(added)
+
+    def reprints(self, signature: np.ndarray) -> dict[int, int]:
+        """Rows whose signature agrees with ``signature`` in enough slots: row -> slots."""
+        keys = signature[:_KEY_SLOTS]
+        rows: set[int] = set()
+        if len(self.sorted_keys):
+            lo = np.searchsorted(self.sorted_keys, keys, "left").tolist()
+            hi = np.searchsorted(self.sorted_keys, keys, "right").tolist()
+            for start, stop in zip(lo, hi, strict=True):
+                if stop > start:
+                    rows.update(self.sorted_rows[start:stop].tolist())
+        for hit in map(self.by_slot.get, keys.tolist()):
+            if hit is None:
+                continue
+            if isinstance(hit, list):
+                rows.update(hit)
+            else:
+                rows.add(hit)
+        if not rows:
+            return {}
+        candidates = np.fromiter(rows, dtype=np.intp, count=len(rows))
+        equal = np.count_nonzero(self.signatures[candidates] == signature, axis=1)
+        keep = equal >= _REPRINT_SLOTS
+        return dict(zip(candidates[keep].tolist(), equal[keep].tolist(), strict=True))
 
     def best_match(self, new: Features,
                    idf: dict[str, float]) -> tuple[Features, str, float] | None:
         """The article ``new`` matches best: reprints beat rewrites beat cross-language."""
-        n = len(self.items)
-        if n == 0:
+        if not self.items:
             return None
-        equal = np.count_nonzero(self.signatures[:n] == new.minhash, axis=1) / NUM_PERM
-        candidates = set(np.flatnonzero(equal >= REPRINT_JACCARD).tolist())
+        reprints = self.reprints(new.minhash)
+        candidates = set(reprints)
         for anchor in new.anchors:
             candidates.update(self.by_anchor.get(anchor, ()))
-        rank = {"reprint": 3, "rewrite": 2, "crosslang": 1}
         best: tuple[Features, str, float] | None = None
         for index in sorted(candidates):
             other = self.items[index]
             if other.article_id == new.article_id:
                 continue
-            found = match(new, other, idf)
+            # Not among the reprints: below the threshold, and 0.0 says just that.
+            found = _match(new, other, idf, reprints.get(index, 0) / NUM_PERM)
             if found is None:
                 continue
             kind, score = found
-            if best is None or (rank[kind], score) > (rank[best[1]], best[2]):
+            if best is None or (_RANK[kind], score) > (_RANK[best[1]], best[2]):
                 best = (other, kind, score)
         return best
 
@@ -479,14 +682,16 @@ ORDER BY coalesce(a.published_at, a.first_seen_at) DESC
 LIMIT ?
 """
 
-# One statement for the whole batch: parallel lists unnested into rows (executemany binds
-# row by row and took seconds for a few thousand sketches).
-_STORE_SKETCHES_SQL = """
+# One statement for the whole batch, scanning a registered dict of numpy columns: binding
+# the signatures as a UBIGINT[][] parameter converted 200,000 Python ints one by one and
+# took longer than sketching them (executemany, row by row, took seconds).
+_SKETCH_BATCH = "_cluster_sketch_batch"
+_STORE_SKETCHES_SQL = f"""
 INSERT OR REPLACE INTO article_sketches
     (article_id, version, text_hash, minhash, terms, anchors, countries)
-SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),
-       unnest(?::UBIGINT[][]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[][]),
-       unnest(?::VARCHAR[][])
+SELECT article_id, version, text_hash, [{", ".join(f"m{j}" for j in range(NUM_PERM))}],
+       terms::JSON, anchors::JSON::VARCHAR[], countries::JSON::VARCHAR[]
+FROM {_SKETCH_BATCH}
 """
 
 
@@ -494,26 +699,89 @@ def _text_hash(title: str | None, lead: str | None) -> str:
     return hashlib.sha1(f"{title or ''}\x00{lead or ''}".encode()).hexdigest()[:20]
 
 
+def _lead(body: str | None, summary: str | None) -> str:
+    """The compared lead, as the SQL reads it: substr(coalesce(body, summary, ''), 1, N)."""
+    text = body if body is not None else summary if summary is not None else ""
+    return text[:LEAD_CHARS]
+
+
+def _sketch_row(item: Features, text_hash: str) -> dict[str, Any]:
+    """An ``article_sketches`` row of features computed from the text with ``text_hash``."""
+    return {"article_id": item.article_id, "version": FEATURE_VERSION, "text_hash": text_hash,
+            "minhash": item.minhash.tolist(),
+            "terms": json.dumps(item.terms, ensure_ascii=False),
+            "anchors": sorted(item.anchors), "countries": sorted(item.countries)}
+
+
+def sketch_rows(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``article_sketches`` rows for articles not stored yet, to insert along with them.
+
+    Lets the fetch worker sketch articles in parallel, before the store: the rows are what
+    :func:`assign_clusters` would compute (same lead, same ``text_hash``, current
+    ``FEATURE_VERSION``), so it finds them valid and does not recompute them. Each article
+    is a dict with article_id, title, summary, body (language, published_at and
+    first_seen_at may be present; the sketch does not depend on them).
+    """
+    rows = []
+    for article in articles:
+        title = article.get("title")
+        lead = _lead(article.get("body"), article.get("summary"))
+        item = features(article["article_id"], title, lead)
+        rows.append(_sketch_row(item, _text_hash(title, lead)))
+    return rows
+
+
+def _store_sketches(con: Any, fresh: list[tuple[Features, str]]) -> None:
+    """Insert or replace the sketches of (features, text hash) pairs in one statement."""
+    if not fresh:
+        return
+    signatures = np.stack([item.minhash for item, _hash in fresh])
+    batch: dict[str, np.ndarray] = {f"m{j}": signatures[:, j].copy() for j in range(NUM_PERM)}
+    columns: dict[str, list[Any]] = {
+        "article_id": [item.article_id for item, _hash in fresh],
+        "text_hash": [text_hash for _item, text_hash in fresh],
+        "terms": [json.dumps(item.terms, ensure_ascii=False) for item, _hash in fresh],
+        "anchors": [json.dumps(sorted(item.anchors), ensure_ascii=False) for item, _hash in fresh],
+        "countries": [json.dumps(sorted(item.countries)) for item, _hash in fresh],
+    }
+    for name, values in columns.items():
+        batch[name] = np.array(values, dtype=object)
+    batch["version"] = np.full(len(fresh), FEATURE_VERSION, dtype=np.int32)
+    con.register(_SKETCH_BATCH, batch)
+    try:
+        con.execute(_STORE_SKETCHES_SQL)
+    finally:
+        con.unregister(_SKETCH_BATCH)
+
+
 def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
-    """Features of article rows: stored sketches where still valid, else computed and stored."""
+    """Features of article rows: stored sketches where still valid, else computed and stored.
+
+    Stored signatures become one uint64 matrix in one conversion; each article's is a row.
+    """
     out: list[Features] = []
-    fresh: list[list[Any]] = []
+    fresh: list[tuple[Features, str]] = []
+    stored: list[list[int]] = []  # signatures of the rows whose sketch is reused ...
+    stored_at: list[int] = []  # ... and their positions in ``out``
     for (article_id, title, lead, language, at, cluster_id,
          version, stored_hash, minhash, terms, anchors, countries) in rows:
         text_hash = _text_hash(title, lead)
         if version == FEATURE_VERSION and stored_hash == text_hash and minhash is not None:
             out.append(Features(
                 article_id=article_id, at=at, language=language or None,
-                minhash=np.array(minhash, dtype=np.uint64), terms=Counter(json.loads(terms)),
+                minhash=_EMPTY_SIGNATURE, terms=Counter(json.loads(terms)),
                 anchors=set(anchors), countries=set(countries), cluster_id=cluster_id))
+            stored.append(minhash)
+            stored_at.append(len(out) - 1)
             continue
         item = features(article_id, title, lead, language, at, cluster_id)
         out.append(item)
-        fresh.append([article_id, FEATURE_VERSION, text_hash, item.minhash.tolist(),
-                      json.dumps(item.terms, ensure_ascii=False), sorted(item.anchors),
-                      sorted(item.countries)])
-    if fresh:
-        con.execute(_STORE_SKETCHES_SQL, [list(column) for column in zip(*fresh, strict=True)])
+        fresh.append((item, text_hash))
+    if stored:
+        matrix = np.array(stored, dtype=np.uint64)
+        for position, signature in zip(stored_at, matrix, strict=True):
+            out[position].minhash = signature
+    _store_sketches(con, fresh)
     return out
 
 
