@@ -77,6 +77,8 @@ class Lexicon:
                      if cjk else None)
         self._regex = re.compile("|".join(regex_parts), re.IGNORECASE) if regex_parts else None
         self._cache: dict[str, tuple[tuple[tuple[str, str], ...], tuple[int, ...]]] = {}
+        #: The cached tokens that start some term (the rest map to _NOTHING).
+        self._useful: set[str] = set()
 
     def _candidates(self, token: str) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
         """(single-token matches as (category, term), ids of multi-token terms to verify)."""
@@ -92,45 +94,30 @@ class Lexicon:
             multi = tuple(i for i in ids if len(self._terms[i][1]) > 1)
             found = (single, multi) if ids else _NOTHING
             self._cache[token] = found
+            if ids:
+                self._useful.add(token)
         return found
 
     def match(self, sentences: list[str]) -> dict[str, list[Match]]:
         """All term matches in ``sentences`` by category (a term may be in several)."""
         out: dict[str, list[Match]] = {}
-        terms = self._terms
         cache = self._cache
         findall = TOKEN.findall
         if len(cache) > _CACHE_MAX:
             cache.clear()
+            self._useful.clear()
         token_lists = [findall(sentence.lower()) for sentence in sentences]
-        # Per article, not per sentence: the tokens never seen before, and whether any
-        # sentence holds Japanese/Chinese/Korean text at all (most hold none).
-        for tok in set().union(*token_lists).difference(cache):
+        # Per article, not per sentence: the tokens never seen before, the tokens that start
+        # a term, and whether any sentence holds Japanese/Chinese/Korean text at all. Most
+        # sentences hold no token that starts a term and are skipped whole.
+        vocabulary = set().union(*token_lists)
+        for tok in vocabulary.difference(cache):
             self._candidates(tok)
+        useful = vocabulary & self._useful
         cjk = self._cjk is not None and any(map(_CJK.search, sentences))
         for si, tokens in enumerate(token_lists):
-            ntok = len(tokens)
-            # Set operations and the comprehension run in C; most tokens match nothing.
-            for ti, (single, multi) in [(ti, f) for ti, tok in enumerate(tokens)
-                                        if (f := cache[tok]) is not _NOTHING]:
-                for category, term in single:
-                    bucket = out.get(category)
-                    if bucket is None:
-                        out[category] = [(si, ti, 1, term)]
-                    else:
-                        bucket.append((si, ti, 1, term))
-                for tid in multi:
-                    category, pattern, term = terms[tid]
-                    n = len(pattern)
-                    if ti + n > ntok:
-                        continue
-                    for k in range(1, n):
-                        want, prefix = pattern[k]
-                        got = tokens[ti + k]
-                        if not (got.startswith(want) if prefix else got == want):
-                            break
-                    else:
-                        out.setdefault(category, []).append((si, ti, n, term.rstrip("*")))
+            if useful and not useful.isdisjoint(tokens):
+                self._match_tokens(out, si, tokens)
             sentence = sentences[si]
             if cjk and _CJK.search(sentence):
                 for m in self._cjk.finditer(sentence.lower()):  # type: ignore[union-attr]
@@ -141,6 +128,33 @@ class Lexicon:
                     category = self._regex_category[m.lastgroup or ""]
                     out.setdefault(category, []).append((si, -1, 0, m.group(0)))
         return out
+
+    def _match_tokens(self, out: dict[str, list[Match]], si: int, tokens: list[str]) -> None:
+        """Add the matches among one sentence's tokens (all in the cache) to ``out``."""
+        terms = self._terms
+        cache = self._cache
+        ntok = len(tokens)
+        # The comprehension runs in C; most tokens match nothing.
+        for ti, (single, multi) in [(ti, f) for ti, tok in enumerate(tokens)
+                                    if (f := cache[tok]) is not _NOTHING]:
+            for category, term in single:
+                bucket = out.get(category)
+                if bucket is None:
+                    out[category] = [(si, ti, 1, term)]
+                else:
+                    bucket.append((si, ti, 1, term))
+            for tid in multi:
+                category, pattern, term = terms[tid]
+                n = len(pattern)
+                if ti + n > ntok:
+                    continue
+                for k in range(1, n):
+                    want, prefix = pattern[k]
+                    got = tokens[ti + k]
+                    if not (got.startswith(want) if prefix else got == want):
+                        break
+                else:
+                    out.setdefault(category, []).append((si, ti, n, term.rstrip("*")))
 
 
 def build_lexicon(taxonomy: Taxonomy) -> Lexicon:

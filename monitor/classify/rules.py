@@ -211,9 +211,12 @@ def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str
     hits = result.hits
     n = len(result.sentences)
     f["n_sentences"] = float(n)
+    if not hits:  # nothing matched at all (a quarter of all feed entries)
+        result.pairs.update((dyad, set()) for dyad in DYAD_ACTORS)
+        return f
     actor_sets: dict[str, set[int]] = {}
-    for a, (k_sents, k_title, k_mentions) in _ACTOR_KEYS.items():
-        found = hits.get(f"actor:{a}")
+    for a, category, (k_sents, k_title, k_mentions) in _ACTOR_SPECS:
+        found = hits.get(category)
         s = set(found) if found else set()
         actor_sets[a] = s
         if s:
@@ -230,16 +233,20 @@ def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str
         if sa or sb:
             any_dyad |= sa | sb
             _dyad_features(f, dyad, sa, sb, inter, lead, result.pairs[dyad], has_title, n)
-    for kind, key in _NEGATIVE_KEYS.items():
-        found = hits.get(f"neg:{kind}")
+    for category, key in _NEGATIVE_SPECS:
+        found = hits.get(category)
         if found:
             f[key] = float(len(found))
-    strong_sets = {t: set(hits.get(f"topic:{t}", ())) for t in TOPIC_IDS}
-    top = max(len(s) for s in strong_sets.values()) or 1
-    for t, strong in strong_sets.items():
-        weak = set(hits.get(f"weak:{t}", ())) - strong
-        if strong or weak:
-            k_strong, k_weak, k_title, k_actor, k_share, k_rel = _TOPIC_KEYS[t]
+    strong_sets = {t: set(found) for t, category, _w, _k in _TOPIC_SPECS
+                   if (found := hits.get(category))}
+    top = max(map(len, strong_sets.values()), default=0) or 1
+    for t, _s, weak_category, keys in _TOPIC_SPECS:
+        strong = strong_sets.get(t)
+        weak_hits = hits.get(weak_category)
+        if strong or weak_hits:
+            strong = strong or set()
+            weak = set(weak_hits) - strong if weak_hits else set()
+            k_strong, k_weak, k_title, k_actor, k_share, k_rel = keys
             f[k_strong] = float(len(strong))
             f[k_weak] = float(len(weak))
             f[k_title] = float(has_title and 0 in strong)
@@ -363,7 +370,10 @@ def _feature_names() -> list[str]:
 FEATURE_NAMES: list[str] = _feature_names()
 #: An article without a single hit; :func:`_features` fills in the rest.
 _ZERO_FEATURES: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
-_ACTOR_KEYS = {a: (f"{a}_sentences", f"{a}_title", f"{a}_mentions") for a in ACTORS}
-_NEGATIVE_KEYS = {k: f"neg_{k}" for k in NEGATIVE_KINDS}
-_TOPIC_KEYS = {t: tuple(f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share",
-                                              "rel")) for t in TOPIC_IDS}
+#: (actor, its hit category, its feature names) and the like, so no key is built per article.
+_ACTOR_SPECS = [(a, f"actor:{a}", (f"{a}_sentences", f"{a}_title", f"{a}_mentions"))
+                for a in ACTORS]
+_NEGATIVE_SPECS = [(f"neg:{k}", f"neg_{k}") for k in NEGATIVE_KINDS]
+_TOPIC_SPECS = [(t, f"topic:{t}", f"weak:{t}",
+                 tuple(f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share",
+                                            "rel"))) for t in TOPIC_IDS]
