@@ -121,7 +121,10 @@ class _Stop(Exception):
 
 def make_client(settings: Settings) -> httpx.Client:
     """An httpx client with the monitor's timeouts and User-Agent; redirects off (we follow)."""
+    from monitor.fetch import tls_context
+
     return httpx.Client(
+        verify=tls_context(),
         timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
                               write=settings.read_timeout, pool=settings.total_timeout),
         headers={"User-Agent": settings.http_user_agent, "Accept": ACCEPT},

@@ -70,6 +70,20 @@ def plan_ingest(settings: Settings, *, only: set[str] | None = None,
     When the sources file is unchanged since the last sync, planning only reads the
     snapshot: a run with nothing new opens no write session for it.
     """
+    return _plan(settings, only=only, poll_all=poll_all).batches
+
+
+@dataclass
+class _Plan:
+    """The batches due now, with the sources and their fetch state as read while planning
+    (``monitor ingest`` hands them to its fetchers instead of reading them again)."""
+
+    batches: list[list[str]]
+    sources: dict[str, Source]
+    states: dict[str, FeedState]
+
+
+def _plan(settings: Settings, *, only: set[str] | None, poll_all: bool) -> _Plan:
     sources = load_sources(settings.sources_file)
     if only:
         unknown = only - {s.id for s in sources}
@@ -88,23 +102,57 @@ def plan_ingest(settings: Settings, *, only: set[str] | None = None,
                 "INSERT OR REPLACE INTO monitor_state VALUES ('sources_file_sha1', ?, ?)",
                 [digest, _now()])
             planned = _due(con)
-    active, waiting = planned
+    active, waiting, states = planned
     if only:
         active = [s for s in active if s.id in only]
     if poll_all:
         waiting = set()
-    ids = [s.id for s in active if s.id not in waiting]
-    return [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    due = [s for s in active if s.id not in waiting]
+    return _Plan(batches=host_batches(due), sources={s.id: s for s in due},
+                 states={k: v for k, v in states.items() if k not in waiting})
 
 
-def _due(con: Any) -> tuple[list[Source], set[str]]:
-    """Enabled sources, and the ids still backing off after failures."""
+def host_batches(sources: list[Source], size: int = BATCH_SIZE) -> list[list[str]]:
+    """Source ids in batches of about ``size``, every host's sources in one batch.
+
+    Batches are fetched in parallel (Airflow mapped tasks, ``monitor ingest`` worker
+    processes), each with its own per-host limit; keeping a host in one batch is what makes
+    ``per_host_concurrency`` hold across all of them. A host with more sources than ``size``
+    (ten Google News searches) makes one larger batch. First-fit decreasing keeps the
+    batches close to ``size``.
+    """
+    by_host: dict[str, list[str]] = {}
+    for source in sources:
+        host = (urlsplit(source.url).hostname or "").lower()
+        by_host.setdefault(host, []).append(source.id)
+    batches: list[list[str]] = []
+    for ids in sorted(by_host.values(), key=len, reverse=True):
+        for batch in batches:
+            if len(batch) + len(ids) <= size:
+                batch.extend(ids)
+                break
+        else:
+            batches.append(list(ids))
+    return batches
+
+
+def _due(con: Any) -> tuple[list[Source], set[str], dict[str, FeedState]]:
+    """Enabled sources, the ids still backing off after failures, and every source's
+    validators (ETag, Last-Modified, content hash) for conditional GETs."""
     waiting = con.execute(
         "SELECT source_id FROM feed_state WHERE next_poll_at > ?", [_now()]).fetchall()
-    return active_sources(con), {r[0] for r in waiting}
+    return active_sources(con), {r[0] for r in waiting}, _states(con)
 
 
-def _plan_from_snapshot(settings: Settings, digest: str) -> tuple[list[Source], set[str]] | None:
+def _states(con: Any, ids: list[str] | None = None) -> dict[str, FeedState]:
+    sql = "SELECT source_id, etag, last_modified, content_hash FROM feed_state"
+    rows = (con.execute(sql + " WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+            if ids is not None else con.execute(sql)).fetchall()
+    return {r[0]: FeedState(etag=r[1], last_modified=r[2], content_hash=r[3]) for r in rows}
+
+
+def _plan_from_snapshot(settings: Settings, digest: str
+                        ) -> tuple[list[Source], set[str], dict[str, FeedState]] | None:
     if not settings.snapshot_path.exists():
         return None
     try:
@@ -127,14 +175,10 @@ def _load_state(settings: Settings, ids: list[str]) -> tuple[list[Source], dict[
             "SELECT source_id, url, outlet, language, country, kind FROM sources"
             " WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
         ).fetchall()
-        states = con.execute(
-            "SELECT source_id, etag, last_modified, content_hash FROM feed_state"
-            " WHERE source_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-        ).fetchall()
+        states = _states(con, ids)
     sources = [Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4], kind=r[5])
                for r in rows]
-    return sources, {r[0]: FeedState(etag=r[1], last_modified=r[2], content_hash=r[3])
-                     for r in states}
+    return sources, states
 
 
 def _known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[set[str], set[str]]:
@@ -153,9 +197,18 @@ def _known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[s
 
 
 def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
-                    on_fetched: Callable[[FetchResult], None] | None = None) -> dict[str, Any]:
-    """Fetch a batch of sources and stage what they hold. Never raises for one bad source."""
-    sources, states = _load_state(settings, list(source_ids))
+                    on_fetched: Callable[[FetchResult], None] | None = None,
+                    plan: _Plan | None = None) -> dict[str, Any]:
+    """Fetch a batch of sources and stage what they hold. Never raises for one bad source.
+
+    ``plan``: sources and fetch state already read by :func:`_plan` (``monitor ingest``);
+    without it (an Airflow task) they are read from the snapshot.
+    """
+    if plan is not None:
+        sources = [plan.sources[i] for i in source_ids if i in plan.sources]
+        states = {i: plan.states[i] for i in source_ids if i in plan.states}
+    else:
+        sources, states = _load_state(settings, list(source_ids))
     by_id = {s.id: s for s in sources}
     results = fetch_all(sources, states, settings, on_done=on_fetched)
 
@@ -514,56 +567,59 @@ def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
                                      ("stage_class", _CLASS_COLUMNS, "classification")):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
                         f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
+        has_articles = con.execute("SELECT count(*) FROM stage_article").fetchone()[0] > 0
         # Fetch attempts not stored before (a re-run of the same file skips them).
         con.execute(
             "CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT * FROM stage_fetch"
             " WHERE fetch_id NOT IN (SELECT fetch_id FROM fetches)"
         )
-        # Same article under two keys in this batch (two feeds, opaque GUIDs): one id.
-        con.execute(
-            "UPDATE stage_article SET article_id = f.first_id FROM ("
-            "  SELECT canonical_url, arg_min(article_id, first_seen_at) AS first_id"
-            "  FROM stage_article WHERE canonical_url IS NOT NULL GROUP BY canonical_url) f"
-            " WHERE stage_article.canonical_url = f.canonical_url"
-        )
-        # Same article under another key (same canonical URL): link to the existing article.
-        con.execute(
-            "UPDATE stage_article SET article_id = a.article_id FROM articles a"
-            " WHERE stage_article.canonical_url IS NOT NULL"
-            " AND a.canonical_url = stage_article.canonical_url"
-            " AND a.entry_key <> stage_article.entry_key"
-        )
-        before = con.execute("SELECT count(*) FROM articles").fetchone()[0]
-        con.execute(
-            "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
-            " summary, body, text_source, author, outlet, source_id, language, published_at,"
-            " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error)"
-            " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
-            " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
-            " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
-            " extract_status, extract_error FROM stage_article s"
-            # article_id is derived from entry_key (or remapped to an existing article
-            # above), so matching on it alone also catches a known entry_key; an equi-join
-            # keeps this a hash join instead of a nested loop over the whole table.
-            " WHERE s.article_id NOT IN (SELECT article_id FROM articles)"
-            " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
-        )
-        counts["articles_new"] = con.execute("SELECT count(*) FROM articles").fetchone()[0] - before
-        # Which source carried which article (an article seen in two feeds is stored once).
-        con.execute(
-            "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
-            " SELECT s.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
-            " WHERE s.article_id IN (SELECT article_id FROM articles)"
-            " GROUP BY ALL ON CONFLICT DO NOTHING"
-        )
-        con.execute(
-            "INSERT INTO classifications (article_id, model_version, relevant, dyads, topics,"
-            " scores, evidence, classified_at)"
-            " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
-            " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
-            " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
-            " ON CONFLICT DO NOTHING"
-        )
+        # A poll of unchanged feeds stages fetch rows only: nothing else to do.
+        if has_articles:
+            # Same article under two keys in this batch (two feeds, opaque GUIDs): one id.
+            con.execute(
+                "UPDATE stage_article SET article_id = f.first_id FROM ("
+                "  SELECT canonical_url, arg_min(article_id, first_seen_at) AS first_id"
+                "  FROM stage_article WHERE canonical_url IS NOT NULL GROUP BY canonical_url) f"
+                " WHERE stage_article.canonical_url = f.canonical_url"
+            )
+            # Same article under another key (same canonical URL): link to the existing article.
+            con.execute(
+                "UPDATE stage_article SET article_id = a.article_id FROM articles a"
+                " WHERE stage_article.canonical_url IS NOT NULL"
+                " AND a.canonical_url = stage_article.canonical_url"
+                " AND a.entry_key <> stage_article.entry_key"
+            )
+            before = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+            con.execute(
+                "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
+                " summary, body, text_source, author, outlet, source_id, language, published_at,"
+                " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error)"
+                " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
+                " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
+                " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
+                " extract_status, extract_error FROM stage_article s"
+                # article_id is derived from entry_key (or remapped to an existing article
+                # above), so matching on it alone also catches a known entry_key; an equi-join
+                # keeps this a hash join instead of a nested loop over the whole table.
+                " WHERE s.article_id NOT IN (SELECT article_id FROM articles)"
+                " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
+            )
+            counts["articles_new"] = con.execute("SELECT count(*) FROM articles").fetchone()[0] - before
+            # Which source carried which article (an article seen in two feeds is stored once).
+            con.execute(
+                "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
+                " SELECT s.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
+                " WHERE s.article_id IN (SELECT article_id FROM articles)"
+                " GROUP BY ALL ON CONFLICT DO NOTHING"
+            )
+            con.execute(
+                "INSERT INTO classifications (article_id, model_version, relevant, dyads, topics,"
+                " scores, evidence, classified_at)"
+                " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
+                " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
+                " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
+                " ON CONFLICT DO NOTHING"
+            )
         _store_fetches(con, settings)
         counts["fetches"] = con.execute("SELECT count(*) FROM new_fetch").fetchone()[0]
         con.execute("COMMIT")
@@ -693,8 +749,10 @@ def _store_files(con: Any, settings: Settings, paths: list[str] | None,
         totals["fetches"] += counts["fetches"]
         totals["articles_new"] += counts["articles_new"]
     if totals["articles_new"]:
+        # Nothing new, nothing to derive: an unchanged poll costs its fetch rows only. (A
+        # refresh that failed earlier is retried by the next store with new articles, or by
+        # the digest, which refreshes before it reads.)
         _cluster_recent(con)
-    if totals["batches"]:
         _refresh_trends(con)
     return totals
 
@@ -727,6 +785,8 @@ class IngestSummary:
     articles_new: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    #: Wall seconds per phase (plan, fetch = fetch+parse+classify+stage, store).
+    phases: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
         lines = [
@@ -744,25 +804,31 @@ class IngestSummary:
 
 def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool = False,
                progress: bool = False, run_id: str | None = None) -> IngestSummary:
-    """One ingest in this process: plan, fetch and stage every batch, store, summarise."""
+    """One ingest: plan, fetch and stage every batch (in worker processes when there are
+    enough sources), store, summarise."""
     t0 = time.monotonic()
     started = _now()
     run_id = run_id or new_run_id()
-    batches = plan_ingest(settings, only=only, poll_all=poll_all)
-    summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in batches))
+    plan = _plan(settings, only=only, poll_all=poll_all)
+    summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in plan.batches))
+    summary.phases["plan"] = time.monotonic() - t0
+    shards = _shards(plan.batches, _workers(settings, summary.sources_total))
     bar = _Progress(summary.sources_total) if progress else None
     paths = []
     try:
-        # One process: fetch every due source in one pool (the per-host limit still holds).
-        # The batches exist for Airflow, which maps them over parallel tasks.
-        every = [source_id for batch in batches for source_id in batch]
-        if every:
-            out = fetch_and_stage(settings, every, run_id,
-                                  on_fetched=bar.advance if bar else None)
+        if len(shards) > 1:
+            paths = _fetch_in_workers(settings, shards, run_id, summary, bar, plan)
+        elif shards:
+            if bar:
+                bar.start()
+            # One process: every due source in one pool (the per-host limit still holds).
+            out = fetch_and_stage(settings, shards[0], run_id, plan=plan,
+                                  on_fetched=(lambda r: bar.advance(r.outcome)) if bar else None)
             paths.append(out["path"])
     finally:
         if bar:
             bar.close()
+    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
     with warehouse.writer(settings) as con:
         _store_files(con, settings, paths, run_id)
         rows = con.execute(
@@ -781,7 +847,105 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
             summary.articles_new += new
         summary.seconds = time.monotonic() - t0
         record_run(con, summary, "cli", started)
+    summary.seconds = time.monotonic() - t0
+    summary.phases["store"] = summary.seconds - summary.phases["plan"] - summary.phases["fetch"]
     return summary
+
+
+#: Below this many sources per worker a process costs more than it saves.
+_MIN_SOURCES_PER_WORKER = 16
+
+
+def _workers(settings: Settings, sources: int) -> int:
+    if settings.ingest_workers > 0:
+        return settings.ingest_workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, 4, sources // _MIN_SOURCES_PER_WORKER))
+
+
+def _shards(batches: list[list[str]], workers: int) -> list[list[str]]:
+    """Batches (host-affine, see :func:`host_batches`) dealt out to ``workers`` shards,
+    largest first to the least loaded."""
+    shards: list[list[str]] = [[] for _ in range(max(1, min(workers, len(batches))))]
+    for batch in sorted(batches, key=len, reverse=True):
+        min(shards, key=len).extend(batch)
+    return [shard for shard in shards if shard]
+
+
+def _fetch_in_workers(settings: Settings, shards: list[list[str]], run_id: str,
+                      summary: IngestSummary, bar: _Progress | None, plan: _Plan) -> list[str]:
+    """Fetch and stage each shard in a forked worker process; return the staged paths.
+
+    Parse, language, classification and full text are CPU-bound Python: one process uses
+    one core. Workers are forked (the parent's imports and loaded models are inherited,
+    nothing is re-imported) and hold no warehouse connection across the fork. Each reports
+    progress and its result over a pipe; a worker that dies (killed, out of memory) costs
+    only its shard's poll this run: its sources are recorded as failed here and polled
+    again next run, and what other workers staged is stored as usual.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from monitor.fetch import tls_context
+
+    tls_context()  # loaded once here, inherited by every worker
+    ctx = multiprocessing.get_context("fork")
+    readers: dict[Any, tuple[int, Any]] = {}
+    for index, shard in enumerate(shards):
+        reader, writer = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_shard_worker,
+                              args=(settings, shard, run_id, writer, plan),
+                              name=f"monitor-ingest-{index}", daemon=True)
+        process.start()
+        writer.close()
+        readers[reader] = (index, process)
+    if bar is not None:
+        bar.start()  # after the fork: no child inherits the bar's refresh thread
+    paths: list[str] = []
+    finished: set[int] = set()
+    while readers:
+        for reader in wait(list(readers)):
+            index, process = readers[reader]
+            try:
+                kind, payload = reader.recv()
+            except EOFError:
+                process.join()
+                del readers[reader]
+                if index not in finished:
+                    _shard_lost(summary, shards[index],
+                                f"worker process died (exit code {process.exitcode})")
+                continue
+            if kind == "fetched" and bar is not None:
+                bar.advance(payload)
+            elif kind == "done":
+                finished.add(index)
+                paths.append(payload["path"])
+            elif kind == "error":
+                finished.add(index)
+                _shard_lost(summary, shards[index], payload)
+    return paths
+
+
+def _shard_lost(summary: IngestSummary, ids: list[str], error: str) -> None:
+    log.error("ingest worker failed for %d sources (polled again next run): %s", len(ids), error)
+    summary.failures.append((f"{len(ids)} sources ({', '.join(ids[:3])}…)", error))
+    summary.sources_failed += len(ids)
+
+
+def _shard_worker(settings: Settings, ids: list[str], run_id: str, conn: Any,
+                  plan: _Plan) -> None:
+    """Body of one worker process: fetch and stage its shard, report over ``conn``."""
+    try:
+        out = fetch_and_stage(settings, ids, run_id, plan=plan,
+                              on_fetched=lambda r: conn.send(("fetched", r.outcome)))
+        conn.send(("done", out))
+    except BaseException as exc:  # reported to the parent, which records it
+        import traceback
+
+        log.exception("ingest worker failed")
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+    finally:
+        conn.close()
 
 
 def record_run(con: Any, s: IngestSummary, via: str, started: datetime) -> None:
@@ -809,10 +973,12 @@ class _Progress:
                            transient=True)
         self._task = self._p.add_task("fetch", total=total, failed=0)
         self._failed = 0
+
+    def start(self) -> None:
         self._p.start()
 
-    def advance(self, result: FetchResult) -> None:
-        if result.outcome == "error":
+    def advance(self, outcome: str) -> None:
+        if outcome == "error":
             self._failed += 1
         self._p.update(self._task, advance=1, failed=self._failed)
 

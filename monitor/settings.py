@@ -51,8 +51,14 @@ class Settings:
     total_timeout: float = 60.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    concurrency: int = 32
+    #: Requests in flight per fetching process. A feed request is small and the per-host
+    #: limit below is what protects each server, so this only bounds sockets.
+    concurrency: int = 64
     per_host_concurrency: int = 2
+    #: Processes ``monitor ingest`` fetches, parses and classifies in (each with a share of
+    #: the hosts, so the per-host limit still holds). 0: one per CPU, at most 4, and only
+    #: when there are enough sources to share out (Airflow runs its own parallel tasks).
+    ingest_workers: int = 0
     retries: int = 2
     backoff_base: float = 1.0
     #: Upper bound for honouring a server's Retry-After inside one run; longer waits are

@@ -1,0 +1,135 @@
+"""`monitor ingest` in worker processes: same result as one process, the per-host limit kept,
+and a killed worker costs only its own shard's poll."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor import warehouse
+from monitor.pipeline import _shards, host_batches, run_ingest
+from monitor.settings import Settings
+from monitor.sources import Source
+from tests.support.httpserver import LocalHTTPServer
+
+
+def _feed(host: int, feed: int, items: int = 4) -> bytes:
+    entries = "".join(
+        f"<item><title>Feed {host}-{feed} story {j}: Moscow and Tokyo talk fisheries</title>"
+        f"<link>https://h{host}.example.org/{feed}/{j}</link>"
+        f"<guid>https://h{host}.example.org/{feed}/{j}</guid>"
+        f"<pubDate>Tue, 24 Nov 2026 0{j}:00:00 GMT</pubDate>"
+        f"<description>Story {j} of feed {feed} on host {host}.</description></item>"
+        for j in range(items))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Feed {host}-{feed}</title><link>https://h{host}.example.org/</link>"
+            f"{entries}</channel></rss>").encode()
+
+
+@pytest.fixture
+def two_hosts() -> Iterator[list[LocalHTTPServer]]:
+    servers = [LocalHTTPServer(host="127.0.0.1").start(), LocalHTTPServer(host="127.0.0.2").start()]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _sources_file(path: Path, servers: list[LocalHTTPServer], per_host: int,
+                  delay: dict[int, float] | None = None) -> Path:
+    lines = []
+    for h, server in enumerate(servers):
+        for f in range(per_host):
+            url = server.route(f"/f{f}.xml", _feed(h, f), delay=(delay or {}).get(h, 0.0),
+                               headers={"Content-Type": "application/rss+xml"})
+            lines.append(f'[[sources]]\nid = "h{h}f{f}"\nurl = "{url}"\noutlet = "Host {h}"\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _stored(settings: Settings) -> tuple[set[tuple[str, str]], int]:
+    with warehouse.reader(settings) as con:
+        pairs = set(con.execute(
+            "SELECT a.entry_key, s.source_id FROM articles a JOIN article_sources s"
+            " USING (article_id)").fetchall())
+        fetches = con.execute("SELECT count(*) FROM fetches").fetchone()[0]
+    return pairs, fetches
+
+
+def test_host_batches_keep_each_host_in_one_batch() -> None:
+    sources = ([Source(id=f"g{i}", url=f"https://news.google.com/rss/search?q={i}", outlet="G")
+                for i in range(10)]
+               + [Source(id=f"o{i}", url=f"https://outlet{i}.example/feed", outlet="O")
+                  for i in range(13)]
+               + [Source(id="o0b", url="https://OUTLET0.example/other", outlet="O")])
+    batches = host_batches(sources, size=8)
+    where = {sid: n for n, batch in enumerate(batches) for sid in batch}
+    assert sorted(where) == sorted(s.id for s in sources)
+    assert len({where[f"g{i}"] for i in range(10)}) == 1  # ten on one host: one batch
+    assert where["o0"] == where["o0b"]  # host names compare case-insensitively
+    assert all(len(b) <= 8 for b in batches if not b[0].startswith("g"))
+    # Shards are unions of whole batches, so a host never spans two worker processes.
+    shards = _shards(batches, 2)
+    assert len(shards) == 2
+    assert sorted(sid for shard in shards for sid in shard) == sorted(where)
+    assert sum(1 for shard in shards if "g0" in shard) == 1
+    assert all(set(f"g{i}" for i in range(10)) <= set(shard) for shard in shards if "g0" in shard)
+
+
+def test_workers_store_exactly_what_one_process_stores(
+        settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer]) -> None:
+    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
+    one = settings.with_(home=tmp_path / "one", sources_file=sources, extract_enabled=False,
+                         ingest_workers=1)
+    two = settings.with_(home=tmp_path / "two", sources_file=sources, extract_enabled=False,
+                         ingest_workers=2)
+    a, b = run_ingest(one), run_ingest(two)
+    assert (a.sources_ok, a.articles_new, a.entries_seen) == (18, 72, 72)
+    assert (b.sources_ok, b.articles_new, b.entries_seen) == (18, 72, 72)
+    assert _stored(one) == _stored(two)
+    with warehouse.reader(two) as con:
+        assert con.execute("SELECT count(*) FROM classifications").fetchone()[0] == 72
+    # Unchanged feeds, second run in workers too: nothing new, every attempt recorded.
+    again = run_ingest(two)
+    assert (again.sources_ok + again.sources_not_modified, again.articles_new) == (18, 0)
+    assert _stored(two)[1] == 36
+
+
+def test_a_killed_worker_costs_only_its_shards_poll(
+        settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer]) -> None:
+    # Host 1 answers slowly; its worker is killed mid-fetch (OOM killer, kill -9).
+    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9, delay={1: 30.0})
+    s = settings.with_(sources_file=sources, extract_enabled=False, ingest_workers=2)
+    killed: list[int] = []
+
+    def kill_the_slow_worker() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not killed:
+            # The fast host's worker finishes and exits; the one left is waiting on host 1.
+            workers = [p for p in multiprocessing.active_children()
+                       if p.name.startswith("monitor-ingest")]
+            if len(workers) == 1 and two_hosts[1].requests:
+                workers[0].kill()
+                killed.append(workers[0].pid or 0)
+            time.sleep(0.05)
+
+    threading.Thread(target=kill_the_slow_worker, daemon=True).start()
+    summary = run_ingest(s)
+    assert killed, "the slow worker was never seen"
+    assert summary.sources_failed == 9
+    assert any("worker process died" in error for _, error in summary.failures)
+    assert summary.articles_new == 36  # host 0's nine feeds, stored as usual
+    pairs, _ = _stored(s)
+    assert {source for _, source in pairs} == {f"h0f{f}" for f in range(9)}
+
+    # The lost sources were not marked as polled: the next run fetches and stores them.
+    for f in range(9):
+        two_hosts[1].routes[f"/f{f}.xml"].delay = 0.0
+    again = run_ingest(s)
+    assert again.articles_new == 36
+    pairs, _ = _stored(s)
+    assert len(pairs) == 72 and len({key for key, _ in pairs}) == 72
