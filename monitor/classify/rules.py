@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor.classify.lexicon import Lexicon
+from monitor.classify.lexicon import Lexicon, Match
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS
 
 __all__ = [
@@ -164,13 +164,26 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
             if si not in sub:
                 sub[si] = term
         hits[cat] = sub
-    # Actor mentions, minus those inside a mask ("South China Sea" is not China acting).
+    actor_tokens = _actor_tokens(matches, hits) if not _ACTOR_CATEGORIES.isdisjoint(matches) \
+        else {}
+    if not _EXCLUDE_CATEGORIES.isdisjoint(hits):
+        _exclude(hits)
+    result.hits = hits
+
+    result.features = _features(result, actor_tokens, bool(title), body_first)
+    return result
+
+
+def _actor_tokens(matches: dict[str, list[Match]],
+                  hits: dict[str, dict[int, str]]) -> dict[str, list[tuple[int, int, str]]]:
+    """Actor mentions, minus those inside a mask ("South China Sea" is not China acting);
+    ``hits`` of a masked actor are narrowed to the sentences left."""
     actor_tokens: dict[str, list[tuple[int, int, str]]] = {}
-    for actor in ACTORS:
-        found = matches.get(f"actor:{actor}")
+    for actor, category, mask_category in _ACTOR_MATCH_SPECS:
+        found = matches.get(category)
         if not found:
             continue
-        masks = matches.get(f"mask:{actor}")
+        masks = matches.get(mask_category)
         if masks:
             masked = {(si, ti + k) for si, ti, length, _ in masks if ti >= 0
                       for k in range(length)}
@@ -181,21 +194,21 @@ def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
             found = [m for m in found
                      if not ((m[0], m[1]) in masked
                              or (m[1] < 0 and any(m[3] in t for t in cjk_masks.get(m[0], ()))))]
-            sub = {}
+            sub: dict[int, str] = {}
             for si, _ti, _length, term in found:
                 sub.setdefault(si, term)
-            hits[f"actor:{actor}"] = sub
+            hits[category] = sub
         actor_tokens[actor] = [(si, ti, term) for si, ti, _length, term in found]
-    for t in TOPIC_IDS:
-        excluded = hits.get(f"exclude:{t}", {})
-        for kind in ("topic", "weak"):
-            key = f"{kind}:{t}"
+    return actor_tokens
+
+
+def _exclude(hits: dict[str, dict[int, str]]) -> None:
+    """Drop topic sentences that hold one of the topic's exclusion cues."""
+    for exclude_category, categories in _EXCLUDE_SPECS:
+        excluded = hits.get(exclude_category, {})
+        for key in categories:
             if key in hits and excluded:
                 hits[key] = {i: w for i, w in hits[key].items() if i not in excluded}
-    result.hits = hits
-
-    result.features = _features(result, actor_tokens, bool(title), body_first)
-    return result
 
 
 def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str]]],
@@ -211,9 +224,25 @@ def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str
     hits = result.hits
     n = len(result.sentences)
     f["n_sentences"] = float(n)
-    if not hits:  # nothing matched at all (a quarter of all feed entries)
+    any_dyad: set[int] = set()
+    if _ACTOR_CATEGORIES.isdisjoint(hits):  # no country named: no pair, no dyad feature
         result.pairs.update((dyad, set()) for dyad in DYAD_ACTORS)
-        return f
+    else:
+        any_dyad = _actor_features(f, result, actor_tokens, has_title, body_first, n)
+    for category, key in _NEGATIVE_SPECS:
+        found = hits.get(category)
+        if found:
+            f[key] = float(len(found))
+    if not _TOPIC_CATEGORIES.isdisjoint(hits):
+        _topic_features(f, hits, any_dyad, has_title, n)
+    return f
+
+
+def _actor_features(f: dict[str, float], result: Analysis,
+                    actor_tokens: dict[str, list[tuple[int, int, str]]], has_title: bool,
+                    body_first: int, n: int) -> set[int]:
+    """Actor and dyad features; returns the sentences naming an actor of either dyad."""
+    hits = result.hits
     actor_sets: dict[str, set[int]] = {}
     for a, category, (k_sents, k_title, k_mentions) in _ACTOR_SPECS:
         found = hits.get(category)
@@ -233,10 +262,12 @@ def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str
         if sa or sb:
             any_dyad |= sa | sb
             _dyad_features(f, dyad, sa, sb, inter, lead, result.pairs[dyad], has_title, n)
-    for category, key in _NEGATIVE_SPECS:
-        found = hits.get(category)
-        if found:
-            f[key] = float(len(found))
+    return any_dyad
+
+
+def _topic_features(f: dict[str, float], hits: dict[str, dict[int, str]], any_dyad: set[int],
+                    has_title: bool, n: int) -> None:
+    """Features of the topics with strong or weak sentences (the others stay 0.0)."""
     strong_sets = {t: set(found) for t, category, _w, _k in _TOPIC_SPECS
                    if (found := hits.get(category))}
     top = max(map(len, strong_sets.values()), default=0) or 1
@@ -253,7 +284,6 @@ def _features(result: Analysis, actor_tokens: dict[str, list[tuple[int, int, str
             f[k_actor] = float(len(strong & any_dyad))
             f[k_share] = len(strong) / n if n else 0.0
             f[k_rel] = len(strong) / top
-    return f
 
 
 def _dyad_features(f: dict[str, float], dyad: str, sa: set[int], sb: set[int], inter: set[int],
@@ -374,6 +404,11 @@ _ZERO_FEATURES: dict[str, float] = dict.fromkeys(FEATURE_NAMES, 0.0)
 _ACTOR_SPECS = [(a, f"actor:{a}", (f"{a}_sentences", f"{a}_title", f"{a}_mentions"))
                 for a in ACTORS]
 _NEGATIVE_SPECS = [(f"neg:{k}", f"neg_{k}") for k in NEGATIVE_KINDS]
+_ACTOR_MATCH_SPECS = [(a, f"actor:{a}", f"mask:{a}") for a in ACTORS]
+_ACTOR_CATEGORIES = frozenset(f"actor:{a}" for a in ACTORS)
+_EXCLUDE_SPECS = [(f"exclude:{t}", (f"topic:{t}", f"weak:{t}")) for t in TOPIC_IDS]
+_EXCLUDE_CATEGORIES = frozenset(f"exclude:{t}" for t in TOPIC_IDS)
+_TOPIC_CATEGORIES = frozenset(c for t in TOPIC_IDS for c in (f"topic:{t}", f"weak:{t}"))
 _TOPIC_SPECS = [(t, f"topic:{t}", f"weak:{t}",
                  tuple(f"{t}_{k}" for k in ("strong", "weak", "title", "with_actor", "share",
                                             "rel"))) for t in TOPIC_IDS]
