@@ -74,7 +74,6 @@ MAX_CANDIDATES = 50_000
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[^\W\d_{_CJK}]+|[{_CJK}]+", re.UNICODE)
-_CJK_RUN = re.compile(rf"^[{_CJK}]+$")
 _NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?")
 
 #: Function words of en/ru (CJK uses bigrams, where they matter less).
@@ -258,19 +257,13 @@ _FORM_START = re.compile(
 #: What a word must start with to open a non-CJK form. A form at a word start lies at the
 #: start of a token of :data:`_WORD`, which then starts with the form's head: a text none
 #: of whose tokens does (and without CJK) holds no form, and skips the scan.
+#: Whether a form could start where a (non-CJK) token starts. A form at a word start lies
+#: at the start of a :data:`_WORD` token, which then starts with the form's head (its
+#: leading non-CJK letters): a text none of whose tokens opens a form, and which has no CJK
+#: run, holds no form and skips the scan.
 _OPENS_FORM = re.compile(
     _trie_pattern(_trie({_word_head(f) for f in _ALL_FORMS if not _CJK_CHAR.match(f)})))
 assert all(_LETTER.match(f) for f in _ALL_FORMS), "the scan assumes forms begin with a letter"
-
-
-def _opens_form(token: str) -> bool:
-    """Whether a form could start where this token starts (CJK runs: always).
-
-    A form at a word start lies at the start of a :data:`_WORD` token, which then starts
-    with the form's head (its leading non-CJK letters): a text none of whose tokens opens
-    a form, and which has no CJK, holds no form and skips the scan.
-    """
-    return bool(_CJK_CHAR.match(token) or _OPENS_FORM.match(token))
 
 
 def _form_starts(lowered: str) -> list[int]:
@@ -307,23 +300,16 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е")
 
 
-def _is_cjk(token: str) -> bool:
-    return bool(_CJK_RUN.match(token))
-
-
 def _stem(word: str) -> str:
     """A crude stem good enough for en/ru matching: the first six letters."""
     return word[:6]
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    """What one distinct token contributes, worked out once and cached (words recur)."""
-
-    units: tuple[str, ...]  # shingle units: the word, or a CJK run's character bigrams
-    terms: tuple[str, ...]  # content terms: its stem (none for short and stop words)
-    opens_form: bool  # could a gazetteer form start here (see _opens_form)
-
+#: What one distinct token contributes, worked out once and cached (words recur): its
+#: shingle units (the word, or a CJK run's character bigrams), its content terms (its stem;
+#: none for short and stop words; a CJK run's bigrams) and whether a gazetteer form could
+#: start there (see _opens_form). A plain tuple: building it is most of a cache miss.
+_Token = tuple[tuple[str, ...], tuple[str, ...], bool]
 
 #: Distinct tokens seen so far; cleared when it grows past the bound (a day's vocabulary
 #: fits many times over).
@@ -332,15 +318,15 @@ _TOKENS_MAX = 200_000
 
 
 def _token(tok: str) -> _Token:
-    """The cached :class:`_Token` of a :data:`_WORD` token."""
+    """The cached :data:`_Token` of a :data:`_WORD` token (all CJK, or none of it)."""
     found = _TOKENS.get(tok)
     if found is None:
-        if _is_cjk(tok):
-            bigrams = tuple(tok[i:i + 2] for i in range(max(1, len(tok) - 1)))
-            found = _Token(bigrams, bigrams, True)
+        if _CJK_CHAR.match(tok):
+            bigrams = tuple([tok[i:i + 2] for i in range(max(1, len(tok) - 1))])
+            found = (bigrams, bigrams, True)
         else:
             content = len(tok) >= 3 and tok not in _STOPWORDS
-            found = _Token((tok,), (_stem(tok),) if content else (), _opens_form(tok))
+            found = ((tok,), (_stem(tok),) if content else (), bool(_OPENS_FORM.match(tok)))
         if len(_TOKENS) >= _TOKENS_MAX:
             _TOKENS.clear()
         _TOKENS[tok] = found
@@ -351,7 +337,7 @@ def _units(tokens: list[str]) -> list[str]:
     """Shingle units of tokens: words, and overlapping character bigrams of CJK runs."""
     units: list[str] = []
     for tok in tokens:
-        units += _token(tok).units
+        units += _token(tok)[0]
     return units
 
 
@@ -425,14 +411,34 @@ def _numbers(text: str) -> set[str]:
 _OUTLET_SUFFIX = re.compile(r"\s+[-–—|｜]\s+[^-–—|｜]{2,40}$|｜[^｜]{2,20}$")
 
 
-def _gazetteer_names(lowered: str, title_length: int) -> tuple[set[str], set[str]]:
+def _word_starts_of(lowered: str, tokens: set[str]) -> list[int]:
+    """Word-start positions of the given tokens in a text without CJK, in order.
+
+    Without CJK, every word start opens a :data:`_WORD` token, so a form can only start
+    where a token that opens one does: finding those few tokens with ``str.find`` is
+    cheaper than running the gazetteer regex over every position.
+    """
+    starts: set[int] = set()
+    for tok in tokens:
+        pos = lowered.find(tok)
+        while pos >= 0:
+            if pos == 0 or not _LETTER.match(lowered, pos - 1):
+                starts.add(pos)
+            pos = lowered.find(tok, pos + 1)
+    return sorted(starts)
+
+
+def _gazetteer_names(lowered: str, title_length: int,
+                     opening: set[str] | None) -> tuple[set[str], set[str]]:
     """(entity anchors, countries) named in the lowered title + lead.
 
-    A single-character CJK country form counts only within the title.
+    ``opening``: the tokens that may open a form, when the text has no CJK (else None:
+    scan every position). A single-character CJK country form counts only in the title.
     """
     anchors: set[str] = set()
     countries: set[str] = set()
-    for pos in _form_starts(lowered):
+    starts = _form_starts(lowered) if opening is None else _word_starts_of(lowered, opening)
+    for pos in starts:
         anchors.update(name for name, _pos, _form in _ENTITIES.at(lowered, pos))
         countries.update(name for name, _pos, form in _COUNTRIES.at(lowered, pos)
                          if not (form in _SHORT_CJK and pos > title_length))
@@ -453,19 +459,22 @@ def features(article_id: str, title: str | None, text: str | None,
     lowered = combined.lower()
     units: list[str] = []
     term_list: list[str] = []
-    opens_form = False
+    opening: list[str] = []  # tokens where a gazetteer form may start
     for tok in _WORD.findall(lowered):
-        info = _TOKENS.get(tok) or _token(tok)
-        units += info.units
-        term_list += info.terms
-        opens_form = opens_form or info.opens_form
+        tok_units, tok_terms, tok_opens = _TOKENS.get(tok) or _token(tok)
+        units += tok_units
+        term_list += tok_terms
+        if tok_opens:
+            opening.append(tok)
     if _DIGIT.search(lowered):
         term_list += [f"#{tok}" for tok in _DIGITS.findall(lowered) if len(tok) >= 2]
         numbers = _numbers(combined)
     else:
         numbers = set()
-    if opens_form:
-        anchors, countries = _gazetteer_names(lowered, len(title))
+    if opening:
+        has_cjk = any(_CJK_CHAR.match(tok) for tok in opening)  # CJK runs always open
+        anchors, countries = _gazetteer_names(lowered, len(title),
+                                              None if has_cjk else set(opening))
     else:
         anchors, countries = set(), set()
     return Features(article_id=article_id, at=at, language=(language or None),
@@ -619,16 +628,14 @@ class Pool:
                 if stop > start:
                     rows.update(self.sorted_rows[start:stop].tolist())
         for hit in map(self.by_slot.get, keys.tolist()):
-            if hit is None:
-                continue
-            if isinstance(hit, list):
-                rows.update(hit)
-            else:
+            if hit.__class__ is int:
                 rows.add(hit)
+            elif hit is not None:
+                rows.update(hit)
         if not rows:
             return {}
         candidates = np.fromiter(rows, dtype=np.intp, count=len(rows))
-        equal = np.count_nonzero(self.signatures[candidates] == signature, axis=1)
+        equal = (self.signatures[candidates] == signature).sum(axis=1)
         keep = equal >= _REPRINT_SLOTS
         return dict(zip(candidates[keep].tolist(), equal[keep].tolist(), strict=True))
 
@@ -690,9 +697,15 @@ _STORE_SKETCHES_SQL = f"""
 INSERT OR REPLACE INTO article_sketches
     (article_id, version, text_hash, minhash, terms, anchors, countries)
 SELECT article_id, version, text_hash, [{", ".join(f"m{j}" for j in range(NUM_PERM))}],
-       terms::JSON, anchors::JSON::VARCHAR[], countries::JSON::VARCHAR[]
+       terms::JSON,
+       CASE WHEN anchors = '' THEN [] ELSE string_split(anchors, chr(31)) END,
+       CASE WHEN countries = '' THEN [] ELSE string_split(countries, chr(31)) END
 FROM {_SKETCH_BATCH}
 """
+#: Joins a sorted set of names (gazetteer names, "#" numbers, country codes: none holds
+#: it) for string_split in SQL: cheaper than a JSON list per row and a cast.
+_UNIT_SEPARATOR = "\x1f"
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _text_hash(title: str | None, lead: str | None) -> str:
@@ -709,7 +722,7 @@ def _sketch_row(item: Features, text_hash: str) -> dict[str, Any]:
     """An ``article_sketches`` row of features computed from the text with ``text_hash``."""
     return {"article_id": item.article_id, "version": FEATURE_VERSION, "text_hash": text_hash,
             "minhash": item.minhash.tolist(),
-            "terms": json.dumps(item.terms, ensure_ascii=False),
+            "terms": _encode_json(item.terms),
             "anchors": sorted(item.anchors), "countries": sorted(item.countries)}
 
 
@@ -740,9 +753,9 @@ def _store_sketches(con: Any, fresh: list[tuple[Features, str]]) -> None:
     columns: dict[str, list[Any]] = {
         "article_id": [item.article_id for item, _hash in fresh],
         "text_hash": [text_hash for _item, text_hash in fresh],
-        "terms": [json.dumps(item.terms, ensure_ascii=False) for item, _hash in fresh],
-        "anchors": [json.dumps(sorted(item.anchors), ensure_ascii=False) for item, _hash in fresh],
-        "countries": [json.dumps(sorted(item.countries)) for item, _hash in fresh],
+        "terms": [_encode_json(item.terms) for item, _hash in fresh],
+        "anchors": [_UNIT_SEPARATOR.join(sorted(item.anchors)) for item, _hash in fresh],
+        "countries": [_UNIT_SEPARATOR.join(sorted(item.countries)) for item, _hash in fresh],
     }
     for name, values in columns.items():
         batch[name] = np.array(values, dtype=object)

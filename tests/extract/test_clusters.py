@@ -7,6 +7,7 @@ cross-language reports of one event, and different stories on the same topic the
 
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -189,3 +190,86 @@ def test_sketches_are_stored_and_refreshed_when_the_text_changes(settings: Setti
         rows = dict(con.execute("SELECT article_id, text_hash FROM article_sketches").fetchall())
     assert set(rows) == {"fish-kyodo-en", "fish-japantimes-en"}
     assert rows["fish-kyodo-en"] != first[0]  # re-sketched from the new text
+
+
+# ------------------------------------------------------------------ sketches before the store
+
+SKETCH_COLUMNS = ["article_id", "version", "text_hash", "minhash", "terms", "anchors", "countries"]
+
+
+def _as_input(a: dict, variant: int) -> dict:
+    """A labelled article as the fetch worker holds it: the text in body or summary.
+
+    The lead is coalesce(body, summary, ''): a body wins over a summary, even an empty one.
+    """
+    body, summary = [(None, a["text"]), (a["text"], "A summary the lead must not use."),
+                     ("", a["text"])][variant % 3]
+    return {"article_id": a["id"], "title": a["title"], "summary": summary, "body": body,
+            "language": a["language"], "published_at": a["at"].isoformat(),
+            "first_seen_at": a["at"]}
+
+
+def _store_inputs(con, inputs: list[dict]) -> None:
+    for a in inputs:
+        con.execute(
+            "INSERT INTO articles (article_id, entry_key, title, summary, body, language,"
+            " published_at, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [a["article_id"], a["article_id"], a["title"], a["summary"], a["body"],
+             a["language"], a["published_at"], a["first_seen_at"]])
+
+
+def _cluster_and_read(con, ids: list[str]) -> tuple[list[tuple], dict[str, tuple]]:
+    for i in range(0, len(ids), 5):
+        assign_clusters(con, ids[i:i + 5])
+    members = con.execute(
+        "SELECT article_id, cluster_id, matched_article_id, match_kind, score"
+        " FROM cluster_members ORDER BY article_id").fetchall()
+    sketches = {r[0]: r for r in con.execute(
+        f"SELECT {', '.join(SKETCH_COLUMNS)} FROM article_sketches").fetchall()}
+    return members, sketches
+
+
+def test_sketch_rows_are_what_assign_clusters_would_store(settings: Settings, labelled) -> None:
+    """Pre-sketched rows are accepted as they are (nothing recomputed): same clusters."""
+    from monitor import clusters
+
+    articles, _ = labelled
+    ordered = sorted(articles, key=lambda a: a["at"])
+    inputs = [_as_input(a, i) for i, a in enumerate(ordered)]
+    inputs.append({"article_id": "empty-none-xx", "title": None, "summary": None, "body": None,
+                   "language": None, "published_at": None, "first_seen_at": ordered[-1]["at"]})
+    ids = [a["article_id"] for a in inputs]
+
+    rows = clusters.sketch_rows(inputs)
+    assert [r["article_id"] for r in rows] == ids
+    assert all(list(r) == SKETCH_COLUMNS for r in rows)
+
+    with warehouse.writer(settings, publish=False) as con:  # sketched by assign_clusters
+        con.execute("BEGIN")
+        _store_inputs(con, inputs)
+        plain_members, plain_sketches = _cluster_and_read(con, ids)
+        con.execute("ROLLBACK")
+
+    for row in rows:  # the very rows assign_clusters stores, the terms JSON aside
+        stored = dict(zip(SKETCH_COLUMNS, plain_sketches[row["article_id"]], strict=True))
+        assert json.loads(stored.pop("terms")) == json.loads(row["terms"])
+        assert stored == {k: v for k, v in row.items() if k != "terms"}
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError(f"sketch recomputed for {args[0]}")
+
+    with warehouse.writer(settings, publish=False) as con, pytest.MonkeyPatch.context() as mp:
+        con.execute("BEGIN")
+        _store_inputs(con, inputs)
+        con.executemany(
+            f"INSERT INTO article_sketches ({', '.join(SKETCH_COLUMNS)})"
+            " VALUES (?, ?, ?, ?::UBIGINT[], ?::JSON, ?::VARCHAR[], ?::VARCHAR[])",
+            [[r[c] for c in SKETCH_COLUMNS] for r in rows])
+        before = con.execute("SELECT * FROM article_sketches ORDER BY article_id").fetchall()
+        mp.setattr(clusters, "features", no_recompute)
+        members, _ = _cluster_and_read(con, ids)
+        after = con.execute("SELECT * FROM article_sketches ORDER BY article_id").fetchall()
+        con.execute("COMMIT")
+
+    assert after == before
+    assert members == plain_members
