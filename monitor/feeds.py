@@ -299,9 +299,21 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     """
     if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
         return None
+    bozo = None
     try:
         root = etree.fromstring(data, _xml_parser())
-    except (etree.XMLSyntaxError, ValueError):
+    except etree.XMLSyntaxError as exc:
+        # Junk after a complete feed (a CDN appends a <script> to every response): the feed
+        # itself is whole, so parse it up to its closing tag instead of falling back.
+        trimmed = _without_trailing_junk(data, exc)
+        if trimmed is None:
+            return None
+        try:
+            root = etree.fromstring(trimmed, _xml_parser())
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+        bozo = "junk after the feed's closing tag (ignored)"
+    except ValueError:
         return None
     tag = etree.QName(root)
     if tag.localname == "rss" and tag.namespace is None:
@@ -324,7 +336,7 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
         return None
     language = _lang(_child_text(meta, "language", (None, _NS_RSS1, _NS_DC))) \
         or _lang(root.get("{http://www.w3.org/XML/1998/namespace}lang")) or source_language
-    out = ParsedFeed(parser="lxml", language=language,
+    out = ParsedFeed(parser="lxml", language=language, bozo=bozo,
                      title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
                                       _MAX_TITLE))
     for item in items:
@@ -332,6 +344,19 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
             else _atom_entry(item, base_url, language, now)
         out.entries.append(entry)
     return out
+
+
+_ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
+
+
+def _without_trailing_junk(data: bytes, exc: etree.XMLSyntaxError) -> bytes | None:
+    """The document up to its root's closing tag, if the error is only what follows it."""
+    if "Extra content at the end of the document" not in str(exc):
+        return None
+    ends = list(_ROOT_END.finditer(data, max(0, len(data) - 65536)))
+    if not ends:
+        return None
+    return data[:ends[-1].end()]
 
 
 def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, ...]) -> str | None:

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
+import msgspec
 
 from monitor import warehouse
 from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
@@ -242,8 +243,9 @@ def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
     _detect_languages(new_articles)
     _enrich(settings, new_articles)
     predictions = _classify(settings, new_articles)
+    sketches = _sketch(new_articles)
 
-    path = stage_records(settings, run_id, fetch_rows, candidates, predictions)
+    path = stage_records(settings, run_id, fetch_rows, candidates, predictions + sketches)
     return {"path": str(path), "sources": len(results), "entries": len(candidates),
             "new": len(new_articles),
             "failed": sum(1 for r in fetch_rows if r["outcome"] == "error")}
@@ -317,7 +319,7 @@ def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], ru
     predictions = []
     if classify:
         _detect_languages(new_articles)
-        predictions = _classify(settings, new_articles)
+        predictions = _classify(settings, new_articles) + _sketch(new_articles)
     # Entries seen before need no staging for a backfill (no fetch row to link to), and of
     # the thousand repeats of one entry in a feed archive one per source is enough.
     staged, pairs = [], set()
@@ -484,19 +486,37 @@ def _classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[s
     return out
 
 
+def _sketch(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Story-cluster sketches of new articles, computed here in the (parallel) fetch step so
+    the single writer only compares them. A failure costs nothing: the store computes what
+    is missing."""
+    if not articles:
+        return []
+    try:
+        from monitor.clusters import sketch_rows
+
+        return [{"type": "sketch", **row} for row in sketch_rows(articles)]
+    except Exception:
+        log.exception("sketching %d new articles failed; the store will sketch them",
+                      len(articles))
+        return []
+
+
 def stage_records(settings: Settings, run_id: str, fetches: list[dict[str, Any]],
                   articles: list[dict[str, Any]],
-                  classifications: list[dict[str, Any]]) -> Path:
-    """Write one batch to ``staging/<run>/<batch>.jsonl`` atomically (temp file + rename)."""
+                  derived: list[dict[str, Any]]) -> Path:
+    """Write one batch to ``staging/<run>/<batch>.jsonl`` atomically (temp file + rename).
+
+    ``derived``: records computed from the new articles (classifications, sketches).
+    """
     folder = settings.staging_dir / _safe(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"batch-{uuid.uuid4().hex[:12]}.jsonl"
     tmp = path.with_suffix(".jsonl.part")
     try:
-        with tmp.open("w", encoding="utf-8") as out:
-            for record in (*fetches, *articles, *classifications):
-                out.write(json.dumps(record, ensure_ascii=False, default=str))
-                out.write("\n")
+        with tmp.open("wb") as out:
+            for record in (*fetches, *articles, *derived):
+                out.write(_encode_record(record))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -505,6 +525,19 @@ def stage_records(settings: Settings, run_id: str, fetches: list[dict[str, Any]]
             tmp.unlink()
         raise
     return path
+
+
+#: msgspec's encoder (already an Airflow dependency) writes a record several times faster
+#: than ``json.dumps``; staging is on the path of every entry.
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def _encode_record(record: dict[str, Any]) -> bytes:
+    try:
+        return _ENCODER.encode(record) + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate in feed text: replaced, not fatal
+        return json.dumps(record, ensure_ascii=False, default=str).encode(
+            "utf-8", "replace") + b"\n"
 
 
 def _safe(run_id: str) -> str:
@@ -543,9 +576,14 @@ _CLASS_COLUMNS = {
     "evidence": "VARCHAR",
 }
 
+_SKETCH_COLUMNS = {
+    "type": "VARCHAR", "article_id": "VARCHAR", "version": "INTEGER", "text_hash": "VARCHAR",
+    "minhash": "UBIGINT[]", "terms": "VARCHAR", "anchors": "VARCHAR[]", "countries": "VARCHAR[]",
+}
 
-#: Every column a staged record may have (the three kinds agree on shared names' types).
-_ALL_COLUMNS = {**_FETCH_COLUMNS, **_ARTICLE_COLUMNS, **_CLASS_COLUMNS}
+
+#: Every column a staged record may have (the kinds agree on shared names' types).
+_ALL_COLUMNS = {**_FETCH_COLUMNS, **_ARTICLE_COLUMNS, **_CLASS_COLUMNS, **_SKETCH_COLUMNS}
 
 
 def _read_json_sql(columns: dict[str, str]) -> str:
@@ -564,7 +602,8 @@ def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
                     [str(path)])
         for table, columns, kind in (("stage_fetch", _FETCH_COLUMNS, "fetch"),
                                      ("stage_article", _ARTICLE_COLUMNS, "article"),
-                                     ("stage_class", _CLASS_COLUMNS, "classification")):
+                                     ("stage_class", _CLASS_COLUMNS, "classification"),
+                                     ("stage_sketch", _SKETCH_COLUMNS, "sketch")):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
                         f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
         has_articles = con.execute("SELECT count(*) FROM stage_article").fetchone()[0] > 0
@@ -618,6 +657,16 @@ def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
                 " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
                 " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
                 " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
+                " ON CONFLICT DO NOTHING"
+            )
+            # Cluster sketches made by the fetch step (an id merged into another article
+            # above has no row of its own: its sketch is dropped and recomputed if needed).
+            con.execute(
+                "INSERT INTO article_sketches (article_id, version, text_hash, minhash, terms,"
+                " anchors, countries)"
+                " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors, countries"
+                " FROM stage_sketch WHERE article_id IN (SELECT article_id FROM articles)"
+                " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
                 " ON CONFLICT DO NOTHING"
             )
         _store_fetches(con, settings)

@@ -64,8 +64,11 @@ def _generated() -> list:
         "</title><item><title>Путин и Си Цзиньпин</title><link>https://ru.example.com/1</link>"
         "<description>Переговоры в Кремле</description></item></channel></rss>"
     ).encode("windows-1251")
+    # A CDN that appends its email-decoding <script> after every response, feeds included.
+    trailing_junk = rss + b'\n<script data-cfasync="false" src="/cdn/decode.js"></script>'
     return [
         pytest.param(rss, id="rss-dates-cdata-entities"),
+        pytest.param(trailing_junk, id="rss-with-script-after-closing-tag"),
         pytest.param(content_only, id="rss-content-encoded"),
         pytest.param(rdf, id="rss1-rdf"),
         pytest.param(relative, id="atom-relative-link"),
@@ -107,3 +110,13 @@ def test_parse_never_raises_on_junk() -> None:
     for junk in (b"\x00\xff" * 500, b"<rss", b"{not json", b"<?xml?><<<>>>", "ünïcode".encode()):
         result = feeds.parse_feed(junk)
         assert isinstance(result, feeds.ParsedFeed)
+
+
+def test_junk_after_the_feed_is_ignored_and_reported_but_junk_inside_is_not() -> None:
+    whole = (FEEDS / "rss_basic.xml").read_bytes().rstrip()
+    parsed = feeds.parse_feed(whole + b"<script src='/x.js'></script>\n")
+    assert parsed.parser == "lxml" and parsed.bozo and "junk after" in parsed.bozo
+    assert [e.title for e in parsed.entries] == [e.title for e in feeds.parse_feed(whole).entries]
+    # The same bytes *inside* the channel are a broken feed: the reference parser decides.
+    broken = whole.replace(b"</channel>", b"<script>x</script><p></channel>")
+    assert feeds._parse_fast(broken, "", None, NOW) is None

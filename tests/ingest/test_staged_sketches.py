@@ -1,0 +1,41 @@
+"""Cluster sketches are made by the fetch step and stored with the batch, so the single
+writer only compares them; if they are missing it still clusters (computing them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor import clusters, pipeline
+from monitor.pipeline import fetch_and_stage, plan_ingest, store_staged
+from tests.ingest.conftest import FeedEnv
+
+
+def _serve(feeds: FeedEnv) -> None:
+    feeds.serve_fixture("basic", "rss_basic.xml")
+    feeds.serve_fixture("dupes", "duplicates.xml")
+
+
+def test_store_reuses_the_staged_sketches(feeds: FeedEnv, query,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _serve(feeds)
+    staged = [fetch_and_stage(feeds.settings, batch, "run-s")["path"]
+              for batch in plan_ingest(feeds.settings)]
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the writer recomputed a sketch the fetch step had staged")
+
+    monkeypatch.setattr(clusters, "features", no_recompute)
+    store_staged(feeds.settings, staged, "run-s")
+    rows = query("SELECT count(*), count(cluster_id), (SELECT count(*) FROM article_sketches"
+                 " WHERE version = ?) FROM articles", [clusters.FEATURE_VERSION])
+    assert rows[0][0] > 0 and rows[0] == (rows[0][0],) * 3
+
+
+def test_without_staged_sketches_the_store_computes_them(
+        feeds: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
+    _serve(feeds)
+    monkeypatch.setattr(pipeline, "_sketch", lambda articles: [])
+    summary = pipeline.run_ingest(feeds.settings)
+    assert summary.articles_new > 0
+    assert query("SELECT count(*) - count(cluster_id) FROM articles") == [(0,)]
+    assert query("SELECT count(*) FROM article_sketches") == [(summary.articles_new,)]
