@@ -118,3 +118,25 @@ def test_model_cache_gives_identical_answers(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     (tmp_path / "file").write_text("not a directory")
     assert language._load_identifier(model).classify(texts[0]) == reference.classify(texts[0])
+
+
+def test_answers_are_remembered_but_not_failures(monkeypatch):
+    from monitor import language
+
+    text = "Die Gespräche zwischen Moskau und Tokio wurden am Dienstag fortgesetzt"
+    monkeypatch.setattr(language, "_answers", {})
+    real = language._langid
+
+    def broken():
+        raise RuntimeError("model file damaged")
+
+    monkeypatch.setattr(language, "_langid", broken)
+    assert detect_language(text) is None  # py3langid failed: unknown, and not remembered
+    assert language._answers == {}
+    monkeypatch.setattr(language, "_langid", real)
+    assert detect_language(text) == "de"
+    assert language._answers == {text: "de"}
+    padded = text.ljust(language.SAMPLE_CHARS)
+    assert detect_language(padded + " Ende") == "de"
+    assert detect_language(padded + " Schluss") == "de"  # same sample: answered from memory
+    assert len(language._answers) == 2
