@@ -87,9 +87,19 @@ def prepare_text(text: object, limit: int = MAX_CHARS) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
-    text = _CONTROL.sub(" ", text)
-    text = _SPACES.sub(" ", text)
+    # Each substitution only where it can match (most text is printable and single-spaced;
+    # a scan for a character is far cheaper than a regular expression over the text).
+    if not text.isprintable() or "\ufffd" in text:
+        text = _CONTROL.sub(" ", text)
+    if "  " in text or "\t" in text or "\u00a0" in text or "\u3000" in text:
+        text = _SPACES.sub(" ", text)
     return text[:limit].strip()
+
+
+def _cut_dateline(body: str) -> str:
+    """``body`` without a wire dateline at its start (the only place one can match)."""
+    m = _DATELINE.match(body)
+    return body[m.end():] if m else body
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -147,7 +157,7 @@ class Analysis:
 def analyse(lexicon: Lexicon, title: str, text: str) -> Analysis:
     """Sentences, per-category hits and the numeric features of one article."""
     title = prepare_text(title, 500)
-    body = _DATELINE.sub("", prepare_text(text), count=1)
+    body = _cut_dateline(prepare_text(text))
     body_sentences = _sentences(body)
     # Pages often repeat the headline as the first line of the text; count it once.
     if title and body_sentences and _same_line(body_sentences[0], title):

@@ -257,3 +257,29 @@ def test_gc_paused_restores_the_collector():
         assert not gc.isenabled()  # it was off before: left off
     finally:
         gc.enable()
+
+
+def test_prepare_text_and_dateline_equal_the_plain_substitutions():
+    from monitor.classify import rules
+
+    def reference(text: str, limit: int = rules.MAX_CHARS) -> str:
+        text = text[: limit * 4]
+        if "<" in text and ">" in text:
+            text = rules._TAG.sub(" ", text)
+        if "&" in text:
+            text = rules.html.unescape(text)
+        text = rules._CONTROL.sub(" ", text)
+        text = rules._SPACES.sub(" ", text)
+        return text[:limit].strip()
+
+    rng = random.Random(5)
+    pieces = ["a", "B", " ", "  ", "\t", "\n", "\r", "\x00", "\x07", "\x0b", "\x1f", "\x7f",
+              "\ufffd", "\u00a0", "\u3000", "\u2028", "\u200b", "é", "中", "&amp;", "<b>", ">",
+              "MOSCOW", "TOKYO (Reuters) -", ", March 3 ", "(Sputnik)", " -- ", "\u2014 "]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(5000)]
+    texts += ["MOSCOW, March 3 (Sputnik) - Russia said", "TOKYO (Reuters) -- Japan said",
+              "Not a dateline - here"]
+    for text in texts:
+        assert rules.prepare_text(text) == reference(text), repr(text)
+        assert rules.prepare_text(text, 7) == reference(text, 7), repr(text)
+        assert rules._cut_dateline(text) == rules._DATELINE.sub("", text, count=1), repr(text)
