@@ -65,6 +65,10 @@ EVIDENCE_CHARS = 280
 _FOURS = tuple(itertools.repeat(4, len(LABELS)))
 
 
+#: Ids ``to_json`` may hand out as they are (``asdict`` would copy anything else).
+_IMMUTABLE_IDS = (str, int, float, type(None))
+
+
 @dataclass
 class Prediction:
     """One article's labels; ``to_json()`` is the line ``monitor classify`` prints."""
@@ -82,7 +86,7 @@ class Prediction:
         caller may change them) but built directly: ``asdict`` deep-copies field by field
         through generic recursion, which cost more than classifying the article."""
         item_id = self.id
-        if not isinstance(item_id, str | int | float | bool | type(None)):
+        if not isinstance(item_id, _IMMUTABLE_IDS):
             item_id = copy.deepcopy(item_id)
         return {"id": item_id, "relevant": self.relevant, "dyads": list(self.dyads),
                 "topics": list(self.topics), "scores": dict(self.scores),
@@ -325,6 +329,8 @@ class Classifier:
                  topics: list[str]) -> dict[str, list[str]]:
         """The sentences that decided each given label, with the matched terms in brackets."""
         ev: dict[str, list[str]] = {}
+        if not dyads and not topics:  # most articles
+            return ev
         sents = analysis.sentences
         inter = analysis.hits.get("interaction", {})
         for dyad in dyads:
