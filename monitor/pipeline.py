@@ -21,9 +21,11 @@ import hashlib
 import json
 import logging
 import os
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +40,14 @@ from monitor.dedup import article_id, canonical_url, content_hash, keys_for_feed
 from monitor.feeds import parse_feed
 from monitor.fetch import FeedState, FetchResult, fetch_all
 from monitor.settings import Settings
-from monitor.sources import Source, active_sources, load_sources, sync_sources
+from monitor.sources import (
+    Source,
+    active_sources,
+    load_sources,
+    remember_synced,
+    sources_digest,
+    sync_sources,
+)
 
 __all__ = ["plan_ingest", "fetch_and_stage", "store_staged", "run_ingest", "IngestSummary",
            "new_run_id", "stage_records", "pending_batches", "stage_documents", "stage_entries",
@@ -92,16 +101,11 @@ def _plan(settings: Settings, *, only: set[str] | None, poll_all: bool) -> _Plan
             from monitor.errors import ConfigError
 
             raise ConfigError(f"unknown source ids: {', '.join(sorted(unknown))}")
-    digest = hashlib.sha1(
-        str(settings.sources_file.resolve()).encode() + b"\0"
-        + settings.sources_file.read_bytes()).hexdigest()
-    planned = _plan_from_snapshot(settings, digest)
+    planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file))
     if planned is None:
         with warehouse.writer(settings) as con:
             sync_sources(con, sources)
-            con.execute(
-                "INSERT OR REPLACE INTO monitor_state VALUES ('sources_file_sha1', ?, ?)",
-                [digest, _now()])
+            remember_synced(con, settings.sources_file)
             planned = _due(con)
     active, waiting, states = planned
     if only:
@@ -200,10 +204,27 @@ def _known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[s
 def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
                     on_fetched: Callable[[FetchResult], None] | None = None,
                     plan: _Plan | None = None) -> dict[str, Any]:
-    """Fetch a batch of sources and stage what they hold. Never raises for one bad source.
+    """Fetch a batch of sources and stage what they hold in one staging file. Never raises
+    for one bad source.
 
     ``plan``: sources and fetch state already read by :func:`_plan` (``monitor ingest``);
     without it (an Airflow task) they are read from the snapshot.
+    """
+    (out,) = stage_as_fetched(settings, source_ids, run_id, on_fetched=on_fetched, plan=plan)
+    return out
+
+
+def stage_as_fetched(settings: Settings, source_ids: list[str], run_id: str, *,
+                     on_fetched: Callable[[FetchResult], None] | None = None,
+                     plan: _Plan | None = None, group: int | None = None
+                     ) -> Iterator[dict[str, Any]]:
+    """Fetch sources and stage them as they arrive: a staging file per ``group`` sources
+    (``None``: one file at the end), yielded as each is written.
+
+    Fetching runs in a background thread while this one parses, classifies and stages
+    what has arrived, so the CPU work overlaps the network's waiting, a response's body is
+    dropped once parsed (memory follows the group, not the whole source list), and a
+    caller can store early groups while later ones are still being fetched.
     """
     if plan is not None:
         sources = [plan.sources[i] for i in source_ids if i in plan.sources]
@@ -211,53 +232,98 @@ def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
     else:
         sources, states = _load_state(settings, list(source_ids))
     by_id = {s.id: s for s in sources}
-    results = fetch_all(sources, states, settings, on_done=on_fetched)
+    arrived: queue.SimpleQueue[FetchResult | BaseException | None] = queue.SimpleQueue()
 
+    def fetch() -> None:
+        try:
+            fetch_all(sources, states, settings, on_done=arrived.put)
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            arrived.put(exc)
+        finally:
+            arrived.put(None)
+
+    threading.Thread(target=fetch, name="monitor-fetch", daemon=True).start()
+    earlier: tuple[set[str], set[str]] = (set(), set())
     fetch_rows: list[dict[str, Any]] = []
     candidates: list[dict[str, Any]] = []
-    for result in results:
-        source = by_id[result.source_id]
-        row = _fetch_row(result, run_id)
-        fetch_rows.append(row)
-        if result.outcome != "ok":
-            continue
-        digest = hashlib.sha1(result.body).hexdigest()
-        row["content_hash"] = digest
-        if states.get(source.id, FeedState()).content_hash == digest:
-            # The server ignored conditional GET but nothing changed: skip all later work.
-            row.update(outcome="not_modified", parser="content-hash")
-            continue
-        parsed = parse_feed(result.body, result.final_url or source.url, result.headers,
-                            source_language=source.language)
-        row["parser"] = parsed.parser
-        row["bozo"] = parsed.bozo
-        if not parsed.is_feed:
-            row.update(outcome="error", error=parsed.error, content_hash=None)
-            continue
-        row["entries_seen"] = len(parsed.entries)
-        keys = keys_for_feed(parsed.entries, source.id)
-        for entry, key in zip(parsed.entries, keys, strict=True):
-            candidates.append(_article_record(entry, key, source, row["fetch_id"]))
+    staged_any = False
+    while True:
+        result = arrived.get()
+        if isinstance(result, BaseException):
+            raise result
+        if result is not None:
+            if on_fetched is not None:
+                on_fetched(result)
+            candidates.extend(_read_result(result, by_id[result.source_id], states, run_id,
+                                           fetch_rows))
+            if group is None or len(fetch_rows) < group:
+                continue
+        elif staged_any and not fetch_rows:
+            return
+        yield _stage_group(settings, run_id, fetch_rows, candidates, earlier)
+        staged_any = True
+        fetch_rows, candidates = [], []
+        if result is None:
+            return
 
-    new_articles = _drop_seen(settings, candidates)
+
+def _read_result(result: FetchResult, source: Source, states: dict[str, FeedState],
+                 run_id: str, fetch_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One fetch attempt: its ``fetches`` row (appended) and the article records it holds."""
+    row = _fetch_row(result, run_id)
+    fetch_rows.append(row)
+    if result.outcome != "ok":
+        return []
+    body, result.body = result.body, b""  # parsed once; not kept for the rest of the run
+    digest = hashlib.sha1(body).hexdigest()
+    row["content_hash"] = digest
+    if states.get(source.id, FeedState()).content_hash == digest:
+        # The server ignored conditional GET but nothing changed: skip all later work.
+        row.update(outcome="not_modified", parser="content-hash")
+        return []
+    parsed = parse_feed(body, result.final_url or source.url, result.headers,
+                        source_language=source.language)
+    row["parser"] = parsed.parser
+    row["bozo"] = parsed.bozo
+    if not parsed.is_feed:
+        row.update(outcome="error", error=parsed.error, content_hash=None)
+        return []
+    row["entries_seen"] = len(parsed.entries)
+    keys = keys_for_feed(parsed.entries, source.id)
+    return [_article_record(entry, key, source, row["fetch_id"])
+            for entry, key in zip(parsed.entries, keys, strict=True)]
+
+
+def _stage_group(settings: Settings, run_id: str, fetch_rows: list[dict[str, Any]],
+                 candidates: list[dict[str, Any]],
+                 earlier: tuple[set[str], set[str]]) -> dict[str, Any]:
+    """Drop what was seen, then language, full text, classification and sketches of what is
+    new; write the staging file. ``earlier``: keys and URLs new in this run's earlier groups
+    (updated), so an article carried by two feeds is classified once."""
+    new_articles = _drop_seen(settings, candidates, earlier)
+    earlier[0].update(a["entry_key"] for a in new_articles)
+    earlier[1].update(a["canonical_url"] for a in new_articles if a["canonical_url"])
     _detect_languages(new_articles)
     _enrich(settings, new_articles)
     predictions = _classify(settings, new_articles)
     sketches = _sketch(new_articles)
-
     path = stage_records(settings, run_id, fetch_rows, candidates, predictions + sketches)
-    return {"path": str(path), "sources": len(results), "entries": len(candidates),
+    return {"path": str(path), "sources": len(fetch_rows), "entries": len(candidates),
             "new": len(new_articles),
             "failed": sum(1 for r in fetch_rows if r["outcome"] == "error")}
 
 
-def _drop_seen(settings: Settings, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cheap before expensive: mark entries the warehouse (or this batch) already has, so
-    only new ones are extracted and classified. Seen ones are still staged: the store
-    records which sources carried them."""
+def _drop_seen(settings: Settings, candidates: list[dict[str, Any]],
+               earlier: tuple[set[str], set[str]] | None = None) -> list[dict[str, Any]]:
+    """Cheap before expensive: mark entries the warehouse (or this batch, or ``earlier``
+    keys and URLs) already has, so only new ones are extracted and classified. Seen ones
+    are still staged: the store records which sources carried them."""
     keys = sorted({c["entry_key"] for c in candidates})
     urls = sorted({c["canonical_url"] for c in candidates if c["canonical_url"]})
     known, known_urls = _known_keys(settings, keys, urls)
+    if earlier:
+        known |= earlier[0]
+        known_urls |= earlier[1]
     fresh: dict[str, dict[str, Any]] = {}
     fresh_urls: set[str] = set()
     for c in candidates:
@@ -777,33 +843,47 @@ def _store_files(con: Any, settings: Settings, paths: list[str] | None,
     for leftover in pending_batches(settings):
         if leftover not in files:
             files.append(leftover)
-    totals = {"batches": 0, "fetches": 0, "articles_new": 0, "run_id": run_id}
+    totals = _new_totals(run_id)
     for path in files:
-        if not path.exists():
-            if not path.with_suffix(".done").exists():
-                log.warning("staged batch missing path=%s", path)
-            continue  # else: stored by an earlier attempt of this task
-        try:
-            counts = _store_one(con, path, settings)
-        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-            # A batch that cannot be read (damaged on disk) must not block every later
-            # batch: set it aside, loudly, for a person to look at.
-            bad = path.with_suffix(".bad")
-            os.replace(path, bad)
-            log.error("staged batch unreadable, set aside path=%s error=%s", bad, exc)
-            totals.setdefault("unreadable", []).append(str(bad))
-            continue
-        os.replace(path, path.with_suffix(".done"))
-        totals["batches"] += 1
-        totals["fetches"] += counts["fetches"]
-        totals["articles_new"] += counts["articles_new"]
+        _store_path(con, settings, path, totals)
+    _derive(con, totals)
+    return totals
+
+
+def _new_totals(run_id: str) -> dict[str, Any]:
+    return {"batches": 0, "fetches": 0, "articles_new": 0, "run_id": run_id}
+
+
+def _store_path(con: Any, settings: Settings, path: Path, totals: dict[str, Any]) -> None:
+    """Store one staged batch and rename it ``.done``; add its counts to ``totals``."""
+    if not path.exists():
+        if not path.with_suffix(".done").exists():
+            log.warning("staged batch missing path=%s", path)
+        return  # else: stored by an earlier attempt of this task
+    try:
+        counts = _store_one(con, path, settings)
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # A batch that cannot be read (damaged on disk) must not block every later
+        # batch: set it aside, loudly, for a person to look at.
+        bad = path.with_suffix(".bad")
+        os.replace(path, bad)
+        log.error("staged batch unreadable, set aside path=%s error=%s", bad, exc)
+        totals.setdefault("unreadable", []).append(str(bad))
+        return
+    os.replace(path, path.with_suffix(".done"))
+    totals["batches"] += 1
+    totals["fetches"] += counts["fetches"]
+    totals["articles_new"] += counts["articles_new"]
+
+
+def _derive(con: Any, totals: dict[str, Any]) -> None:
+    """Story clusters and trend tables for what the stored batches added."""
     if totals["articles_new"]:
         # Nothing new, nothing to derive: an unchanged poll costs its fetch rows only. (A
         # refresh that failed earlier is retried by the next store with new articles, or by
         # the digest, which refreshes before it reads.)
         _cluster_recent(con)
         _refresh_trends(con)
-    return totals
 
 
 def _refresh_trends(con: Any) -> None:
@@ -853,8 +933,11 @@ class IngestSummary:
 
 def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool = False,
                progress: bool = False, run_id: str | None = None) -> IngestSummary:
-    """One ingest: plan, fetch and stage every batch (in worker processes when there are
-    enough sources), store, summarise."""
+    """One ingest: plan, fetch and stage, store, summarise.
+
+    With enough sources (and CPUs) the fetching, parsing and classifying run in worker
+    processes, and this process stores each staged group while the workers go on.
+    """
     t0 = time.monotonic()
     started = _now()
     run_id = run_id or new_run_id()
@@ -863,42 +946,75 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     summary.phases["plan"] = time.monotonic() - t0
     shards = _shards(plan.batches, _workers(settings, summary.sources_total))
     bar = _Progress(summary.sources_total) if progress else None
-    paths = []
+    lost: list[tuple[list[str], str]] = []
     try:
         if len(shards) > 1:
-            paths = _fetch_in_workers(settings, shards, run_id, summary, bar, plan)
-        elif shards:
-            if bar:
-                bar.start()
-            # One process: every due source in one pool (the per-host limit still holds).
-            out = fetch_and_stage(settings, shards[0], run_id, plan=plan,
-                                  on_fetched=(lambda r: bar.advance(r.outcome)) if bar else None)
-            paths.append(out["path"])
+            with _Workers(settings, shards, run_id, plan) as workers:
+                if bar is not None:
+                    bar.start()  # after the fork: no child inherits the bar's refresh thread
+                with warehouse.writer(settings) as con:
+                    totals = _store_files(con, settings, [], run_id)  # earlier runs' leftovers
+                    for kind, index, payload in workers.messages():
+                        if kind == "fetched" and bar is not None:
+                            bar.advance(payload)
+                        elif kind == "staged":
+                            _store_path(con, settings, Path(payload["path"]), totals)
+                        elif kind == "lost":
+                            lost.append((shards[index], payload))
+                    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
+                    _derive(con, totals)
+                    _summarise(con, summary, lost, started, t0)
+        else:
+            paths = []
+            if shards:
+                if bar is not None:
+                    bar.start()
+                # One process: every due source in one pool (the per-host limit still holds).
+                out = fetch_and_stage(settings, shards[0], run_id, plan=plan,
+                                      on_fetched=(lambda r: bar.advance(r.outcome))
+                                      if bar is not None else None)
+                paths.append(out["path"])
+            summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
+            with warehouse.writer(settings) as con:
+                _store_files(con, settings, paths, run_id)
+                _summarise(con, summary, lost, started, t0)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
-    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
-    with warehouse.writer(settings) as con:
-        _store_files(con, settings, paths, run_id)
-        rows = con.execute(
-            "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
-            " error FROM fetches WHERE run_id = ?", [run_id]
-        ).fetchall()
-        for source_id, outcome, seen, new, error in rows:
-            if outcome == "ok":
-                summary.sources_ok += 1
-            elif outcome == "not_modified":
-                summary.sources_not_modified += 1
-            else:
-                summary.sources_failed += 1
-                summary.failures.append((source_id, error or "error"))
-            summary.entries_seen += seen
-            summary.articles_new += new
-        summary.seconds = time.monotonic() - t0
-        record_run(con, summary, "cli", started)
     summary.seconds = time.monotonic() - t0
     summary.phases["store"] = summary.seconds - summary.phases["plan"] - summary.phases["fetch"]
     return summary
+
+
+def _summarise(con: Any, summary: IngestSummary, lost: list[tuple[list[str], str]],
+               started: datetime, t0: float) -> None:
+    """Fill the summary from this run's ``fetches`` rows (and lost workers); record the run."""
+    rows = con.execute(
+        "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
+        " error FROM fetches WHERE run_id = ?", [summary.run_id]
+    ).fetchall()
+    for source_id, outcome, seen, new, error in rows:
+        if outcome == "ok":
+            summary.sources_ok += 1
+        elif outcome == "not_modified":
+            summary.sources_not_modified += 1
+        else:
+            summary.sources_failed += 1
+            summary.failures.append((source_id, error or "error"))
+        summary.entries_seen += seen
+        summary.articles_new += new
+    recorded = {r[0] for r in rows}
+    for ids, error in lost:
+        # What the worker staged before it died was stored; the rest is polled next run.
+        missing = [i for i in ids if i not in recorded]
+        if missing:
+            log.error("ingest worker lost %d sources (polled again next run): %s",
+                      len(missing), error)
+            summary.failures.append((f"{len(missing)} sources ({', '.join(missing[:3])}…)",
+                                     error))
+            summary.sources_failed += len(missing)
+    summary.seconds = time.monotonic() - t0
+    record_run(con, summary, "cli", started)
 
 
 #: Below this many sources per worker a process costs more than it saves.
@@ -921,73 +1037,83 @@ def _shards(batches: list[list[str]], workers: int) -> list[list[str]]:
     return [shard for shard in shards if shard]
 
 
-def _fetch_in_workers(settings: Settings, shards: list[list[str]], run_id: str,
-                      summary: IngestSummary, bar: _Progress | None, plan: _Plan) -> list[str]:
-    """Fetch and stage each shard in a forked worker process; return the staged paths.
+class _Workers:
+    """Worker processes that fetch and stage one shard each, reporting over pipes.
 
     Parse, language, classification and full text are CPU-bound Python: one process uses
     one core. Workers are forked (the parent's imports and loaded models are inherited,
-    nothing is re-imported) and hold no warehouse connection across the fork. Each reports
-    progress and its result over a pipe; a worker that dies (killed, out of memory) costs
-    only its shard's poll this run: its sources are recorded as failed here and polled
-    again next run, and what other workers staged is stored as usual.
+    nothing is re-imported), before this process opens any warehouse connection. Each stages
+    its shard in a few groups and reports each group as it is written, so the parent stores
+    early groups while later ones are fetched. A worker that dies (killed, out of memory)
+    costs only the part of its shard not staged yet: those sources have no ``fetches`` row
+    this run and are polled again next run.
     """
-    import multiprocessing
-    from multiprocessing.connection import wait
 
-    from monitor.fetch import tls_context
+    def __init__(self, settings: Settings, shards: list[list[str]], run_id: str,
+                 plan: _Plan) -> None:
+        self.args = (settings, shards, run_id, plan)
+        self.readers: dict[Any, tuple[int, Any]] = {}
 
-    tls_context()  # loaded once here, inherited by every worker
-    ctx = multiprocessing.get_context("fork")
-    readers: dict[Any, tuple[int, Any]] = {}
-    for index, shard in enumerate(shards):
-        reader, writer = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_shard_worker,
-                              args=(settings, shard, run_id, writer, plan),
-                              name=f"monitor-ingest-{index}", daemon=True)
-        process.start()
-        writer.close()
-        readers[reader] = (index, process)
-    if bar is not None:
-        bar.start()  # after the fork: no child inherits the bar's refresh thread
-    paths: list[str] = []
-    finished: set[int] = set()
-    while readers:
-        for reader in wait(list(readers)):
-            index, process = readers[reader]
-            try:
-                kind, payload = reader.recv()
-            except EOFError:
-                process.join()
-                del readers[reader]
-                if index not in finished:
-                    _shard_lost(summary, shards[index],
-                                f"worker process died (exit code {process.exitcode})")
-                continue
-            if kind == "fetched" and bar is not None:
-                bar.advance(payload)
-            elif kind == "done":
-                finished.add(index)
-                paths.append(payload["path"])
-            elif kind == "error":
-                finished.add(index)
-                _shard_lost(summary, shards[index], payload)
-    return paths
+    def __enter__(self) -> _Workers:
+        import multiprocessing
 
+        from monitor.fetch import tls_context
 
-def _shard_lost(summary: IngestSummary, ids: list[str], error: str) -> None:
-    log.error("ingest worker failed for %d sources (polled again next run): %s", len(ids), error)
-    summary.failures.append((f"{len(ids)} sources ({', '.join(ids[:3])}…)", error))
-    summary.sources_failed += len(ids)
+        settings, shards, run_id, plan = self.args
+        tls_context()  # loaded once here, inherited by every worker
+        ctx = multiprocessing.get_context("fork")
+        for index, shard in enumerate(shards):
+            reader, writer = ctx.Pipe(duplex=False)
+            # Three groups per worker: the first is stored while the others are fetched.
+            group = max(BATCH_SIZE, -(-len(shard) // 3))
+            process = ctx.Process(target=_shard_worker,
+                                  args=(settings, shard, run_id, writer, plan, group),
+                                  name=f"monitor-ingest-{index}", daemon=True)
+            process.start()
+            writer.close()
+            self.readers[reader] = (index, process)
+        return self
+
+    def messages(self) -> Iterator[tuple[str, int, Any]]:
+        """(kind, shard index, payload) until every worker has finished: ``fetched``
+        (an outcome), ``staged`` (a group's result), ``lost`` (an error message)."""
+        from multiprocessing.connection import wait
+
+        finished: set[int] = set()
+        while self.readers:
+            for reader in wait(list(self.readers)):
+                index, process = self.readers[reader]
+                try:
+                    kind, payload = reader.recv()
+                except EOFError:
+                    process.join()
+                    del self.readers[reader]
+                    if index not in finished:
+                        yield "lost", index, f"worker process died (exit code {process.exitcode})"
+                    continue
+                if kind in ("done", "error"):
+                    finished.add(index)
+                if kind == "error":
+                    yield "lost", index, payload
+                elif kind != "done":
+                    yield kind, index, payload
+
+    def __exit__(self, *exc: object) -> None:
+        # Normally every worker has finished; after an error here (the warehouse busy),
+        # stop them: what they staged stays staged for the next run.
+        for _index, process in self.readers.values():
+            process.terminate()
+            process.join(timeout=10)
 
 
 def _shard_worker(settings: Settings, ids: list[str], run_id: str, conn: Any,
-                  plan: _Plan) -> None:
+                  plan: _Plan, group: int) -> None:
     """Body of one worker process: fetch and stage its shard, report over ``conn``."""
     try:
-        out = fetch_and_stage(settings, ids, run_id, plan=plan,
-                              on_fetched=lambda r: conn.send(("fetched", r.outcome)))
-        conn.send(("done", out))
+        for out in stage_as_fetched(settings, ids, run_id, plan=plan, group=group,
+                                    on_fetched=lambda r: conn.send(("fetched", r.outcome))):
+            conn.send(("staged", out))
+        conn.send(("done", None))
     except BaseException as exc:  # reported to the parent, which records it
         import traceback
 

@@ -11,9 +11,11 @@ until the file itself changes that source's URL.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -157,5 +159,17 @@ def initialise(settings: Settings) -> tuple[int, int]:
     sources = load_sources(settings.sources_file)
     with warehouse.writer(settings) as con:
         sync_sources(con, sources)
+        remember_synced(con, settings.sources_file)
         version = warehouse.schema_version(con)
     return version, len(sources)
+
+
+def sources_digest(path: Path) -> str:
+    """What identifies a sources file's content (and location) for "synced already?"."""
+    return hashlib.sha1(str(path.resolve()).encode() + b"\0" + path.read_bytes()).hexdigest()
+
+
+def remember_synced(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Record that ``path`` as it is now was synced, so planning can skip the write."""
+    con.execute("INSERT OR REPLACE INTO monitor_state VALUES ('sources_file_sha1', ?, ?)",
+                [sources_digest(path), datetime.now(UTC).replace(tzinfo=None)])
