@@ -924,6 +924,8 @@ class IngestSummary:
             f"{self.sources_failed} failed; {self.entries_seen} entries seen, "
             f"{self.articles_new} new articles",
         ]
+        if self.phases:
+            lines[0] += " (" + ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items()) + ")"
         for source_id, error in self.failures[:20]:
             lines.append(f"  failed: {source_id}: {error}")
         if len(self.failures) > 20:
