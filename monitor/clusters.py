@@ -393,16 +393,34 @@ _DAY_NUMBER = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _DIGITS = re.compile(r"\d+")
+_GROUP_SEPARATOR = re.compile(r"[\u00a0\u202f ,.](?=\d{3}\b)")
+_YEAR = re.compile(r"20[12]\d|19\d\d")
+#: What any match of _DAY_NUMBER implies in the *lowered* text: a digit next to 日/号/號 or
+#: a Russian month, or an English month followed by a number. Found without IGNORECASE
+#: (several times cheaper than the day-number pattern itself), it rules most texts out.
+_DAY_HINT = re.compile(
+    r"\d\s*[日号號]|\d\s+(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября"
+    r"|октября|ноября|декабря)|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\S*\s+\d")
+#: Letters IGNORECASE matches to a month's letter that str.lower() does not map to it
+#: (long s, the old Cyrillic variants of в д о с т); with one of them, no shortcut.
+_FOLD_VARIANTS = "\u017f\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85"
 
 
-def _numbers(text: str) -> set[str]:
-    found = set()
+def _numbers(text: str, lowered: str | None = None) -> set[str]:
+    """Normalised numbers (at least two digits, not a year nor a day of the month).
+
+    ``lowered``, if given, is ``text.lower()``: it lets most texts skip the day-number
+    pattern.
+    """
+    found: set[str] = set()
     if not _DIGIT.search(text):
         return found  # every pattern below needs a digit; most texts have none
-    text = _DAY_NUMBER.sub(" ", text)
+    if (lowered is None or _DAY_HINT.search(lowered)
+            or any(ch in text for ch in _FOLD_VARIANTS)):
+        text = _DAY_NUMBER.sub(" ", text)
     for raw in _NUMBER.findall(text):
-        digits = re.sub(r"[\u00a0\u202f ,.](?=\d{3}\b)", "", raw).replace(",", ".")
-        if len(digits.replace(".", "")) >= 2 and not re.fullmatch(r"20[12]\d|19\d\d", digits):
+        digits = _GROUP_SEPARATOR.sub("", raw).replace(",", ".")
+        if len(digits.replace(".", "")) >= 2 and not _YEAR.fullmatch(digits):
             found.add(f"#{digits}")
     return found
 
@@ -469,7 +487,7 @@ def features(article_id: str, title: str | None, text: str | None,
             opening.append(tok)
     if _DIGIT.search(lowered):
         term_list += [f"#{tok}" for tok in _DIGITS.findall(lowered) if len(tok) >= 2]
-        numbers = _numbers(combined)
+        numbers = _numbers(combined, lowered)
     else:
         numbers = set()
     if opening:

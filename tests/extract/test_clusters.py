@@ -273,3 +273,35 @@ def test_sketch_rows_are_what_assign_clusters_would_store(settings: Settings, la
 
     assert after == before
     assert members == plain_members
+
+
+# ------------------------------------------------------------------------ equivalences
+
+
+def test_day_number_shortcut_misses_no_case_variant() -> None:
+    """The lowered-text hint stands for the IGNORECASE pattern for every letter it uses."""
+    import re
+
+    from monitor.clusters import _DAY_HINT, _FOLD_VARIANTS
+
+    letters = {ch.lower() for ch in _DAY_HINT.pattern if ch.isalpha()}
+    any_letter = re.compile("[" + "".join(sorted(letters)) + "]", re.IGNORECASE)
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for ch in set(any_letter.findall(everything)):
+        for letter in letters:
+            if re.fullmatch(letter, ch, re.IGNORECASE):
+                assert ch in _FOLD_VARIANTS or ch.lower() == letter, (ch, letter)
+
+
+def test_numbers_with_and_without_the_shortcut_agree() -> None:
+    import random
+
+    from monitor.clusters import _numbers
+
+    pieces = ["26", "5", "123", "1,234", "2,050.5", "2025", " ", "\n", "\u00a0", "日", "号",
+              "Nov.", "NOV", "November", "\u017fep", "Sept", "ноября", "НОЯБРЯ", "мая",
+              "\u0130", "x", ".", ",", "January", "decision", "may", "7", "08"]
+    rng = random.Random(5)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        assert _numbers(text, text.lower()) == _numbers(text), text
