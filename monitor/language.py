@@ -206,27 +206,30 @@ def _write_cache(directory: Path, model: tuple[Any, ...]) -> None:
 
 def _load_identifier(model_path: Path) -> Any:
     """py3langid's identifier (probabilities normalised) from the cache when it can, else
-    from the model file, filling the cache for the next process."""
+    the way py3langid loads it, filling the cache for the next process."""
     from py3langid.langid import LanguageIdentifier
-    from py3langid.modelio import load_model
 
-    model, directory = None, None
+    directory = None
     try:
         directory = _cache_dir(model_path)
         model = _read_cache(directory)
+        if model is not None:
+            ptc, pc, classes, nextmove, row, out = model
+            return LanguageIdentifier(ptc, pc, classes, nextmove, out, norm_probs=True,
+                                      tk_row=row)
     except Exception:  # a damaged entry is removed and written again below
         log.debug("langid model cache unusable; loading the model file", exc_info=True)
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
-    if model is None:
-        model = load_model(model_path)
-        if directory is not None:
-            try:
-                _write_cache(directory, model)
-            except Exception:
-                log.debug("could not write the langid model cache", exc_info=True)
-    ptc, pc, classes, nextmove, row, out = model
-    return LanguageIdentifier(ptc, pc, classes, nextmove, out, norm_probs=True, tk_row=row)
+    identifier = LanguageIdentifier.from_modelpath(model_path, norm_probs=True)
+    if directory is not None:
+        try:
+            _write_cache(directory, (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes,
+                                     identifier.tk_nextmove, identifier.tk_row,
+                                     identifier.tk_output))
+        except Exception:
+            log.debug("could not write the langid model cache", exc_info=True)
+    return identifier
 
 
 def detect_language(text: str) -> str | None:
