@@ -76,20 +76,28 @@ def _script_of(code: int) -> str | None:
     return None
 
 
+#: Code point ranges counted whole under one script, letters or not.
+_SCRIPT_RANGES = sorted([(0x0400, 0x04FF, "cyrillic"), (0x3040, 0x30FF, "kana"),
+                         (0x31F0, 0x31FF, "kana"), (0xFF66, 0xFF9D, "kana"),
+                         (0x4E00, 0x9FFF, "han"), (0x3400, 0x4DBF, "han"),
+                         (0xAC00, 0xD7AF, "hangul"), (0x1100, 0x11FF, "hangul")])
+
+
 @functools.cache
 def _script_table() -> list[str | None]:
     """``str.translate`` table over the Basic Multilingual Plane: code letter or ``None``
-    (delete) per code point. Built on first use (~5 ms), not at import. A list, not a dict:
-    indexing by code point is the cheapest lookup ``translate`` can make."""
-    table: list[str | None] = [None] * 0x10000
-    for lo, hi, script in ((0x0400, 0x04FF, "cyrillic"), (0x3040, 0x30FF, "kana"),
-                           (0x31F0, 0x31FF, "kana"), (0xFF66, 0xFF9D, "kana"),
-                           (0x4E00, 0x9FFF, "han"), (0x3400, 0x4DBF, "han"),
-                           (0xAC00, 0xD7AF, "hangul"), (0x1100, 0x11FF, "hangul")):
-        table[lo:hi + 1] = [_SCRIPT_CODES[script]] * (hi - lo + 1)
-    for code in range(0x10000):
-        if table[code] is None and (script := _script_of(code)) is not None:
-            table[code] = _SCRIPT_CODES[script]
+    (delete) per code point, as :func:`_script_of` decides. Built on first use (a few ms),
+    not at import; letters are looked up only between the whole-script ranges. A list, not
+    a dict: indexing by code point is the cheapest lookup ``translate`` can make."""
+    latin, other = _SCRIPT_CODES["latin"], _SCRIPT_CODES["other"]
+    table: list[str | None] = []
+    start = 0
+    for lo, hi, script in [*_SCRIPT_RANGES, (0x10000, 0x10000, "")]:
+        table += [(latin if code <= 0x024F else other) if ch.isalpha() else None
+                  for code, ch in zip(range(start, lo), map(chr, range(start, lo)),
+                                      strict=True)]
+        table += [_SCRIPT_CODES.get(script)] * (min(hi, 0xFFFF) - lo + 1)
+        start = hi + 1
     return table
 
 
