@@ -612,6 +612,9 @@ class Pool:
         self.by_anchor: dict[str, list[int]] = {}
         # Key-slot value -> the row (or rows) added after init with that value.
         self.by_slot: dict[int, int | list[int]] = {}
+        # Signature -> the first row added after init with it; that row -> later ones.
+        self.first_of: dict[bytes, int] = {}
+        self.twins: dict[int, list[int]] = {}
         for item in items:
             self._append(item)
         # Slot values of the initial rows, sorted, and the row each came from.
@@ -632,6 +635,12 @@ class Pool:
 
     def add(self, item: Features) -> None:
         index = self._append(item)
+        # A verbatim copy of an added article (the commonest reprint) is only noted as its
+        # twin: same signature, so found whenever the first is.
+        first = self.first_of.setdefault(item.minhash.tobytes(), index)
+        if first != index:
+            self.twins.setdefault(first, []).append(index)
+            return
         # Dict operations in C: almost every value is new, so it maps to the bare row.
         added = dict.fromkeys(item.minhash[:_KEY_SLOTS].tolist(), index)
         for value in added.keys() & self.by_slot.keys():
@@ -660,6 +669,10 @@ class Pool:
                 rows.update(hit)
         if not rows:
             return {}
+        if self.twins:
+            for twins in map(self.twins.get, list(rows)):
+                if twins:
+                    rows.update(twins)
         candidates = np.fromiter(rows, dtype=np.intp, count=len(rows))
         equal = (self.signatures[candidates] == signature).sum(axis=1)
         keep = equal >= _REPRINT_SLOTS

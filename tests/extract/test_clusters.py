@@ -305,3 +305,79 @@ def test_numbers_with_and_without_the_shortcut_agree() -> None:
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
         assert _numbers(text, text.lower()) == _numbers(text), text
+
+
+def test_pool_finds_what_matching_every_pair_finds() -> None:
+    """The reprint index (pigeonhole slots, twins) and anchor index lose no candidate."""
+    import random
+
+    from monitor.clusters import Pool, idf_of
+
+    rng = random.Random(11)
+    vocab = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9)))
+             for _ in range(3000)]
+    names = ["Putin", "Kurils", "salmon", "Gazprom", "Lavrov", "Beijing"]
+    base = datetime(2026, 11, 26)
+
+    def article(i: int, like: dict | None) -> dict:
+        if like is not None and rng.random() < 0.4:  # a verbatim copy, up to 4 days later
+            return dict(like, id=f"a{i}", at=like["at"] + timedelta(hours=rng.randint(0, 96)))
+        words = list(like["words"]) if like else rng.choices(vocab, k=30)
+        for _ in range(rng.randint(0, 20) if like else 0):  # an edited copy
+            words[rng.randrange(len(words))] = rng.choice(vocab[:40])
+        extra = rng.sample(names, 2) + [str(rng.randint(10, 99))]
+        return {"id": f"a{i}", "words": words, "extra": extra,
+                "at": base + timedelta(hours=rng.randint(0, 120)),
+                "language": rng.choice(["en", "en", "ru"])}
+
+    made: list[dict] = []
+    for i in range(400):
+        made.append(article(i, rng.choice(made) if made and rng.random() < 0.6 else None))
+    feats = [features(a["id"], " ".join(a["words"][:6]), " ".join(a["words"] + a["extra"]),
+                      a["language"], a["at"]) for a in made]
+    idf = idf_of(feats)
+    rank = {"reprint": 3, "rewrite": 2, "crosslang": 1}
+    pool = Pool(feats[:150], capacity=len(feats))
+    kinds = set()
+    for new in feats[150:]:
+        expected = None
+        for other in pool.items:
+            found = match(new, other, idf) if other.article_id != new.article_id else None
+            if found and (expected is None or (rank[found[0]], found[1]) >
+                          (rank[expected[1]], expected[2])):
+                expected = (other, *found)
+        got = pool.best_match(new, idf)
+        assert (got and (got[0].article_id, got[1], got[2])) == \
+            (expected and (expected[0].article_id, expected[1], expected[2]))
+        kinds.add(got[1] if got else None)
+        pool.add(new)
+    assert kinds == {"reprint", "rewrite", "crosslang", None}, kinds
+
+
+def test_pool_reprint_index_is_exact() -> None:
+    """Every row agreeing in enough MinHash slots is found, even when only the last
+    slots agree (the pigeonhole bound), and no other row is."""
+    import numpy as np
+
+    from monitor.clusters import NUM_PERM, REPRINT_JACCARD, Features, Pool
+
+    rng = np.random.default_rng(3)
+    signatures = list(rng.integers(0, 1 << 63, size=(40, NUM_PERM), dtype=np.uint64))
+    for _ in range(300):
+        source = signatures[int(rng.integers(len(signatures)))]
+        copy = rng.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+        agree = int(rng.integers(NUM_PERM - 40, NUM_PERM + 1))
+        slots = (np.arange(NUM_PERM - agree, NUM_PERM) if rng.random() < 0.5
+                 else rng.choice(NUM_PERM, size=agree, replace=False))
+        copy[slots] = source[slots]
+        signatures.append(copy)
+    items = [Features(article_id=f"s{i}", at=None, language=None, minhash=sig)
+             for i, sig in enumerate(signatures)]
+    pool = Pool(items[:120], capacity=len(items))
+    for item in items[120:]:
+        pool.add(item)
+    everything = np.array(signatures)
+    for query in signatures[::3]:
+        equal = (everything == query).sum(axis=1)
+        expected = {i: int(e) for i, e in enumerate(equal) if e / NUM_PERM >= REPRINT_JACCARD}
+        assert pool.reprints(query) == expected
