@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -96,6 +97,47 @@ def serve_elsewhere(bodies: list[bytes], hosts: int, latency: float) -> Iterator
         process.join(timeout=10)
 
 
+def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
+    """CPU seconds of feedparser.parse over the bodies, and of our parse + normalise + store
+    of the same bodies into a fresh warehouse (clustering and trend refresh apart)."""
+    import feedparser
+
+    from monitor import pipeline, warehouse
+    from monitor.pipeline import Document, stage_documents, store_staged
+    from monitor.sources import Source
+
+    t = time.process_time()
+    for body in bodies:
+        feedparser.parse(body)
+    cpu_fp = time.process_time() - t
+    docs = [Document(source=Source(id=f"f{i}", url=f"https://f{i}.example.org/feed",
+                                   outlet=f"Feed {i}"), body=body)
+            for i, body in enumerate(bodies)]
+    warehouse.ensure_initialised(settings)
+    derived = {"clusters": 0.0, "trends": 0.0}
+    cluster, refresh = pipeline._cluster_recent, pipeline._refresh_trends
+
+    def timed(name: str, func: Any) -> Any:
+        def wrapper(con: Any) -> None:
+            t0 = time.process_time()
+            func(con)
+            derived[name] += time.process_time() - t0
+        return wrapper
+
+    pipeline._cluster_recent = timed("clusters", cluster)
+    pipeline._refresh_trends = timed("trends", refresh)
+    try:
+        t = time.process_time()
+        staged = stage_documents(settings, docs, f"bench-cpu-{index}", via="live",
+                                 classify=False)
+        store_staged(settings, [staged["path"]], f"bench-cpu-{index}")
+        cpu_all = time.process_time() - t
+    finally:
+        pipeline._cluster_recent, pipeline._refresh_trends = cluster, refresh
+    return {"feedparser": cpu_fp, "ours": cpu_all - derived["clusters"] - derived["trends"],
+            "entries": staged["entries"], **derived}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=100)
@@ -109,9 +151,8 @@ def main() -> None:
 
     import feedparser
 
-    from monitor.pipeline import Document, run_ingest, stage_documents, store_staged
+    from monitor.pipeline import run_ingest
     from monitor.settings import load_settings
-    from monitor.sources import Source
 
     bodies, what = corpus(args.feeds)
     total_bytes = sum(len(b) for b in bodies)
@@ -153,56 +194,37 @@ def main() -> None:
         print("|---|---:|---|")
         print(f"| monitor init (before pass 1) | {t_init:.2f} | schema, {len(urls)} sources "
               "synced |")
+        def phases(summary: Any) -> str:
+            return ", ".join(f"{k} {v:.2f}" for k, v in summary.phases.items())
+
         print(f"| monitor ingest, first pass | {t_first:.2f} | {first.sources_ok} ok, "
-              f"{first.sources_failed} failed, {first.articles_new} new articles |")
+              f"{first.sources_failed} failed, {first.articles_new} new articles; "
+              f"{phases(first)} |")
         print(f"| naive sequential feedparser.parse(url) | {t_naive:.2f} | baseline |")
         print(f"| monitor ingest, second pass (unchanged) | {t_second:.2f} | "
-              f"{second.sources_not_modified} not modified |")
+              f"{second.sources_not_modified} not modified; {phases(second)} |")
         print(f"\nfirst pass vs naive baseline: {t_naive / t_first:.1f}× faster (target ≥ 8×)")
         print(f"second pass / first pass: {100 * t_second / t_first:.1f}% (target < 10%)")
 
-        # CPU throughput on the same bytes, no network.
-        t = time.process_time()
-        for body in bodies:
-            feedparser.parse(body)
-        cpu_fp = time.process_time() - t
-        home2 = work / "cpu"
-        s2 = settings.with_(home=home2)
-        docs = [Document(source=Source(id=f"f{i}", url=f"https://f{i}.example.org/feed",
-                                       outlet=f"Feed {i}"), body=body)
-                for i, body in enumerate(bodies)]
-        from monitor import pipeline, warehouse
-
-        warehouse.ensure_initialised(s2)
-        derived = {"clusters": 0.0, "trends": 0.0}
-        cluster, refresh = pipeline._cluster_recent, pipeline._refresh_trends
-
-        def timed(name, func):
-            def wrapper(con):
-                t0 = time.process_time()
-                func(con)
-                derived[name] += time.process_time() - t0
-            return wrapper
-
-        pipeline._cluster_recent = timed("clusters", cluster)
-        pipeline._refresh_trends = timed("trends", refresh)
-        try:
-            t = time.process_time()
-            staged = stage_documents(s2, docs, "bench-cpu", via="live", classify=False)
-            store_staged(s2, [staged["path"]], "bench-cpu")
-            cpu_all = time.process_time() - t
-        finally:
-            pipeline._cluster_recent, pipeline._refresh_trends = cluster, refresh
-        cpu_ours = cpu_all - derived["clusters"] - derived["trends"]
+        # CPU throughput on the same bytes, no network; best of 3 rounds for each side (the
+        # machine is shared: the minimum is the cost, the rest is other people's load).
+        rounds = [cpu_round(bodies, settings.with_(home=work / f"cpu{r}"), r)
+                  for r in range(3)]
+        cpu_fp = min(r["feedparser"] for r in rounds)
+        cpu_ours = min(r["ours"] for r in rounds)
+        clusters = min(r["clusters"] for r in rounds)
+        trends = min(r["trends"] for r in rounds)
+        entries = rounds[0]["entries"]
         mb = total_bytes / 1e6
-        print(f"\nCPU, {mb:.1f} MB, {staged['entries']} entries, one process, no network:")
+        print(f"\nCPU, {mb:.1f} MB, {entries} entries, one process, no network, best of 3:")
         print(f"  feedparser.parse alone:          {cpu_fp:6.2f}s  ({mb / cpu_fp:5.1f} MB/s)")
         print(f"  monitor parse+normalise+store:   {cpu_ours:6.2f}s  ({mb / cpu_ours:5.1f} MB/s)"
               f"  → {cpu_fp / cpu_ours:.1f}× feedparser (target ≥ 5×)")
-        print(f"  + story clustering:              {derived['clusters']:6.2f}s  "
-              f"({1000 * derived['clusters'] / max(1, staged['entries']):.2f} ms per entry)")
-        print(f"  + trend refresh:                 {derived['trends']:6.2f}s")
-        print(f"  everything:                      {cpu_all:6.2f}s  → {cpu_fp / cpu_all:.1f}× "
+        print(f"  + story clustering:              {clusters:6.2f}s  "
+              f"({1000 * clusters / max(1, entries):.2f} ms per entry)")
+        print(f"  + trend refresh:                 {trends:6.2f}s")
+        total = cpu_ours + clusters + trends
+        print(f"  everything:                      {total:6.2f}s  → {cpu_fp / total:.1f}× "
               "feedparser")
     finally:
         shutil.rmtree(work, ignore_errors=True)
