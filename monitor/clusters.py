@@ -711,7 +711,8 @@ FEATURE_VERSION = 2
 _NEW_SQL = f"""
 SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
        a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
-       s.version, s.text_hash, s.minhash, s.terms, s.anchors, s.countries
+       s.version, s.text_hash, coalesce(len(s.minhash) = {NUM_PERM}, false),
+       s.terms, s.anchors, s.countries
 FROM articles a LEFT JOIN article_sketches s USING (article_id)
 WHERE a.article_id IN (SELECT unnest(?::VARCHAR[]))
 """
@@ -719,13 +720,23 @@ WHERE a.article_id IN (SELECT unnest(?::VARCHAR[]))
 _WINDOW_SQL = f"""
 SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
        a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
-       s.version, s.text_hash, s.minhash, s.terms, s.anchors, s.countries
+       s.version, s.text_hash, coalesce(len(s.minhash) = {NUM_PERM}, false),
+       s.terms, s.anchors, s.countries
 FROM articles a LEFT JOIN article_sketches s USING (article_id)
 WHERE a.cluster_id IS NOT NULL
   AND coalesce(a.published_at, a.first_seen_at) BETWEEN ? AND ?
   AND a.article_id NOT IN (SELECT unnest(?::VARCHAR[]))
 ORDER BY coalesce(a.published_at, a.first_seen_at) DESC
 LIMIT ?
+"""
+
+# Stored signatures, fetched apart as 64 numpy columns: as lists in the rows above, each
+# of their values became a Python int, which cost more than the rest of the read.
+_SIGNATURES_SQL = f"""
+SELECT q.i, {", ".join(f"s.minhash[{j + 1}] AS m{j}" for j in range(NUM_PERM))}
+FROM (SELECT unnest(ids) AS article_id, generate_subscripts(ids, 1) AS i
+      FROM (SELECT ?::VARCHAR[] AS ids)) q
+JOIN article_sketches s USING (article_id)
 """
 
 # One statement for the whole batch, scanning a registered dict of numpy columns: binding
@@ -813,31 +824,38 @@ def _store_sketches(con: Any, fresh: list[tuple[Features, str, bool]]) -> None:
         con.unregister(_SKETCH_BATCH)
 
 
-def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
-    """Features of article rows: stored sketches where still valid, else computed and stored.
+def _stored_signatures(con: Any, article_ids: list[str]) -> np.ndarray:
+    """The stored MinHash signatures of these articles, one row each, in their order."""
+    columns = con.execute(_SIGNATURES_SQL, [article_ids]).fetchnumpy()
+    matrix = np.empty((len(article_ids), NUM_PERM), dtype=np.uint64)
+    order = np.asarray(columns["i"], dtype=np.intp) - 1
+    if len(order) != len(article_ids):
+        raise RuntimeError("article_sketches changed while clusters read it")
+    for j in range(NUM_PERM):
+        matrix[order, j] = np.asarray(columns[f"m{j}"], dtype=np.uint64)
+    return matrix
 
-    Stored signatures become one uint64 matrix in one conversion; each article's is a row.
-    """
+
+def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
+    """Features of article rows: stored sketches where still valid, else computed and stored."""
     out: list[Features] = []
     fresh: list[tuple[Features, str, bool]] = []
-    stored: list[list[int]] = []  # signatures of the rows whose sketch is reused ...
-    stored_at: list[int] = []  # ... and their positions in ``out``
+    stored_at: list[int] = []  # positions in ``out`` of the features read from sketches
     for (article_id, title, lead, language, at, cluster_id,
-         version, stored_hash, minhash, terms, anchors, countries) in rows:
+         version, stored_hash, has_minhash, terms, anchors, countries) in rows:
         text_hash = _text_hash(title, lead)
-        if version == FEATURE_VERSION and stored_hash == text_hash and minhash is not None:
+        if version == FEATURE_VERSION and stored_hash == text_hash and has_minhash:
+            stored_at.append(len(out))
             out.append(Features(
                 article_id=article_id, at=at, language=language or None,
                 minhash=_EMPTY_SIGNATURE, terms=Counter(json.loads(terms)),
                 anchors=set(anchors), countries=set(countries), cluster_id=cluster_id))
-            stored.append(minhash)
-            stored_at.append(len(out) - 1)
             continue
         item = features(article_id, title, lead, language, at, cluster_id)
         out.append(item)
         fresh.append((item, text_hash, version is not None))  # a stale sketch exists
-    if stored:
-        matrix = np.array(stored, dtype=np.uint64)
+    if stored_at:
+        matrix = _stored_signatures(con, [out[i].article_id for i in stored_at])
         for position, signature in zip(stored_at, matrix, strict=True):
             out[position].minhash = signature
     _store_sketches(con, fresh)
