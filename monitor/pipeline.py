@@ -218,8 +218,9 @@ def stage_as_fetched(settings: Settings, source_ids: list[str], run_id: str, *,
                      on_fetched: Callable[[FetchResult], None] | None = None,
                      plan: _Plan | None = None, group: int | None = None
                      ) -> Iterator[dict[str, Any]]:
-    """Fetch sources and stage them as they arrive: a staging file per ``group`` sources
-    (``None``: one file at the end), yielded as each is written.
+    """Fetch sources and stage them as they arrive: a staging file each time ``group``
+    entries have been read (``None``: one file at the end), yielded as each is written.
+    Unchanged feeds add no entries, so a poll where nothing changed stages one file.
 
     Fetching runs in a background thread while this one parses, classifies and stages
     what has arrived, so the CPU work overlaps the network's waiting, a response's body is
@@ -256,7 +257,7 @@ def stage_as_fetched(settings: Settings, source_ids: list[str], run_id: str, *,
                 on_fetched(result)
             candidates.extend(_read_result(result, by_id[result.source_id], states, run_id,
                                            fetch_rows))
-            if group is None or len(fetch_rows) < group:
+            if group is None or len(candidates) < group:
                 continue
         elif staged_any and not fetch_rows:
             return
@@ -1019,6 +1020,9 @@ def _summarise(con: Any, summary: IngestSummary, lost: list[tuple[list[str], str
     record_run(con, summary, "cli", started)
 
 
+#: Entries per staging file a worker writes: small enough that the parent stores the first
+#: files while the workers go on, large enough that the store's per-file cost stays small.
+_GROUP_ENTRIES = 600
 #: Below this many sources per worker a process costs more than it saves.
 _MIN_SOURCES_PER_WORKER = 16
 
@@ -1066,10 +1070,8 @@ class _Workers:
         ctx = multiprocessing.get_context("fork")
         for index, shard in enumerate(shards):
             reader, writer = ctx.Pipe(duplex=False)
-            # Three groups per worker: the first is stored while the others are fetched.
-            group = max(BATCH_SIZE, -(-len(shard) // 3))
             process = ctx.Process(target=_shard_worker,
-                                  args=(settings, shard, run_id, writer, plan, group),
+                                  args=(settings, shard, run_id, writer, plan, _GROUP_ENTRIES),
                                   name=f"monitor-ingest-{index}", daemon=True)
             process.start()
             writer.close()
