@@ -657,16 +657,19 @@ class Pool:
         keys = signature[:_KEY_SLOTS]
         rows: set[int] = set()
         if len(self.sorted_keys):
-            lo = np.searchsorted(self.sorted_keys, keys, "left").tolist()
-            hi = np.searchsorted(self.sorted_keys, keys, "right").tolist()
-            for start, stop in zip(lo, hi, strict=True):
-                if stop > start:
-                    rows.update(self.sorted_rows[start:stop].tolist())
-        for hit in map(self.by_slot.get, keys.tolist()):
-            if hit.__class__ is int:
-                rows.add(hit)
-            elif hit is not None:
-                rows.update(hit)
+            lo = np.searchsorted(self.sorted_keys, keys, "left")
+            hi = np.searchsorted(self.sorted_keys, keys, "right")
+            if (hi > lo).any():
+                for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
+                    if stop > start:
+                        rows.update(self.sorted_rows[start:stop].tolist())
+        values = keys.tolist()
+        if not self.by_slot.keys().isdisjoint(values):  # most articles share no value
+            for hit in map(self.by_slot.get, values):
+                if hit.__class__ is int:
+                    rows.add(hit)
+                elif hit is not None:
+                    rows.update(hit)
         if not rows:
             return {}
         if self.twins:
