@@ -365,10 +365,6 @@ _EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
 _blake2b = hashlib.blake2b
 
 
-def _shingle_hash(shingle: str) -> int:
-    return int.from_bytes(_blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "little")
-
-
 def _minhash(shingles: set[str]) -> np.ndarray:
     """MinHash signature of a shingle set: for each hash function, the smallest value.
 
