@@ -29,6 +29,7 @@ the same topic and day are never merged is what set them high.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -729,31 +730,71 @@ ORDER BY coalesce(a.published_at, a.first_seen_at) DESC
 LIMIT ?
 """
 
-# Stored signatures, fetched apart as 64 numpy columns: as lists in the rows above, each
-# of their values became a Python int, which cost more than the rest of the read.
-_SIGNATURES_SQL = f"""
-SELECT q.i, {", ".join(f"s.minhash[{j + 1}] AS m{j}" for j in range(NUM_PERM))}
+# Stored signatures, fetched apart as numpy columns in long form (article, slot, value): as
+# lists in the rows above, each of their values became a Python int, which cost more than
+# the rest of the read; 64 list-element columns cost more to plan than a small call reads.
+_SIGNATURES_SQL = """
+SELECT q.i, generate_subscripts(s.minhash, 1) AS j, unnest(s.minhash) AS v
 FROM (SELECT unnest(ids) AS article_id, generate_subscripts(ids, 1) AS i
       FROM (SELECT ?::VARCHAR[] AS ids)) q
 JOIN article_sketches s USING (article_id)
 """
 
-# One statement for the whole batch, scanning a registered dict of numpy columns: binding
-# the signatures as a UBIGINT[][] parameter converted 200,000 Python ints one by one and
-# took longer than sketching them (executemany, row by row, took seconds). Articles with
-# no sketch yet (nearly all) take a plain INSERT, about twice as fast as INSERT OR REPLACE,
-# which only stale sketches need.
-_SKETCH_BATCH = "_cluster_sketch_batch"
-_STORE_SKETCHES_SQL = f"""
-INSERT {{how}} INTO article_sketches
+#: From this many rows on, a batch goes to DuckDB as registered numpy columns; below, as
+#: list parameters. Registering costs a millisecond or two whatever the size; binding lists
+#: costs per value (the signatures of a few thousand articles as a UBIGINT[][] parameter
+#: were 200,000 Python ints converted one by one, slower than sketching them).
+_REGISTER_FROM = 200
+
+# Articles with no sketch yet (nearly all) take a plain INSERT, about twice as fast as
+# INSERT OR REPLACE, which only stale sketches need.
+_STORE_SKETCHES_SQL = """
+INSERT {how} INTO article_sketches
     (article_id, version, text_hash, minhash, terms, anchors, countries)
-SELECT article_id, version, text_hash, [{", ".join(f"m{j}" for j in range(NUM_PERM))}],
-       terms::JSON,
+SELECT article_id, version, text_hash, minhash, terms::JSON,
        CASE WHEN anchors = '' THEN [] ELSE string_split(anchors, chr(31)) END,
        CASE WHEN countries = '' THEN [] ELSE string_split(countries, chr(31)) END
-FROM {_SKETCH_BATCH}
-WHERE {{which}}stale
+FROM {batch}
+WHERE {which}stale
 """
+
+
+@contextlib.contextmanager
+def _batch(con: Any, name: str,
+           columns: dict[str, tuple[str, Any]]) -> Iterator[tuple[str, list[Any]]]:
+    """Parallel columns as one SQL relation: yields (relation, its parameters).
+
+    ``columns``: name -> (DuckDB type, values as a list or numpy array). A UBIGINT[]
+    column is a 2-D uint64 array, one row per row. Small batches are list parameters;
+    large ones a registered dict of numpy columns, as long as the ``with`` block lasts.
+    """
+    size = len(next(iter(columns.values()))[1])
+    if size < _REGISTER_FROM:
+        select = ", ".join(f"unnest(?::{kind}[]) AS {column}"
+                           for column, (kind, _values) in columns.items())
+        yield f"(SELECT {select})", [
+            values.tolist() if isinstance(values, np.ndarray) else list(values)
+            for _kind, values in columns.values()]
+        return
+    frame: dict[str, np.ndarray] = {}
+    lists = []
+    for column, (kind, values) in columns.items():
+        if kind == "UBIGINT[]":  # as one column per element, put together in SQL
+            for j in range(values.shape[1]):
+                frame[f"{column}_{j}"] = np.ascontiguousarray(values[:, j])
+            items = ", ".join(f"{column}_{j}" for j in range(values.shape[1]))
+            lists.append(f"[{items}]::UBIGINT[] AS {column}")
+        elif isinstance(values, np.ndarray):
+            frame[column] = values
+        else:
+            frame[column] = np.array(values, dtype=object)
+    con.register(name, frame)
+    try:
+        yield f"(SELECT *{''.join(', ' + x for x in lists)} FROM {name})", []
+    finally:
+        con.unregister(name)
+
+
 #: Joins a sorted set of names (gazetteer names, "#" numbers, country codes: none holds
 #: it) for string_split in SQL: cheaper than a JSON list per row and a cast.
 _UNIT_SEPARATOR = "\x1f"
@@ -800,38 +841,34 @@ def _store_sketches(con: Any, fresh: list[tuple[Features, str, bool]]) -> None:
     """Store the sketches of (features, text hash, a stale sketch exists) in one batch."""
     if not fresh:
         return
-    signatures = np.stack([item.minhash for item, _hash, _stale in fresh])
-    batch: dict[str, np.ndarray] = {f"m{j}": signatures[:, j].copy() for j in range(NUM_PERM)}
-    columns: dict[str, list[Any]] = {
-        "article_id": [item.article_id for item, _hash, _stale in fresh],
-        "text_hash": [text_hash for _item, text_hash, _stale in fresh],
-        "terms": [_encode_json(item.terms) for item, _hash, _stale in fresh],
-        "anchors": [_UNIT_SEPARATOR.join(sorted(item.anchors)) for item, _hash, _stale in fresh],
-        "countries": [_UNIT_SEPARATOR.join(sorted(item.countries))
-                      for item, _hash, _stale in fresh],
+    columns: dict[str, tuple[str, Any]] = {
+        "article_id": ("VARCHAR", [item.article_id for item, _hash, _stale in fresh]),
+        "version": ("INTEGER", np.full(len(fresh), FEATURE_VERSION, dtype=np.int32)),
+        "text_hash": ("VARCHAR", [text_hash for _item, text_hash, _stale in fresh]),
+        "minhash": ("UBIGINT[]", np.stack([item.minhash for item, _hash, _stale in fresh])),
+        "terms": ("VARCHAR", [_encode_json(item.terms) for item, _hash, _stale in fresh]),
+        "anchors": ("VARCHAR", [_UNIT_SEPARATOR.join(sorted(item.anchors))
+                                for item, _hash, _stale in fresh]),
+        "countries": ("VARCHAR", [_UNIT_SEPARATOR.join(sorted(item.countries))
+                                  for item, _hash, _stale in fresh]),
+        "stale": ("BOOLEAN", np.array([stale for _item, _hash, stale in fresh], dtype=bool)),
     }
-    for name, values in columns.items():
-        batch[name] = np.array(values, dtype=object)
-    batch["version"] = np.full(len(fresh), FEATURE_VERSION, dtype=np.int32)
-    batch["stale"] = np.array([stale for _item, _hash, stale in fresh], dtype=bool)
-    con.register(_SKETCH_BATCH, batch)
-    try:
-        con.execute(_STORE_SKETCHES_SQL.format(how="", which="NOT "))
-        if batch["stale"].any():
-            con.execute(_STORE_SKETCHES_SQL.format(how="OR REPLACE", which=""))
-    finally:
-        con.unregister(_SKETCH_BATCH)
+    with _batch(con, "_cluster_sketch_batch", columns) as (batch, params):
+        con.execute(_STORE_SKETCHES_SQL.format(how="", batch=batch, which="NOT "), params)
+        if columns["stale"][1].any():
+            con.execute(_STORE_SKETCHES_SQL.format(how="OR REPLACE", batch=batch, which=""),
+                        params)
 
 
 def _stored_signatures(con: Any, article_ids: list[str]) -> np.ndarray:
     """The stored MinHash signatures of these articles, one row each, in their order."""
     columns = con.execute(_SIGNATURES_SQL, [article_ids]).fetchnumpy()
-    matrix = np.empty((len(article_ids), NUM_PERM), dtype=np.uint64)
-    order = np.asarray(columns["i"], dtype=np.intp) - 1
-    if len(order) != len(article_ids):
+    rows = np.asarray(columns["i"], dtype=np.intp) - 1
+    slots = np.asarray(columns["j"], dtype=np.intp) - 1
+    if len(rows) != len(article_ids) * NUM_PERM:  # lengths were checked when read
         raise RuntimeError("article_sketches changed while clusters read it")
-    for j in range(NUM_PERM):
-        matrix[order, j] = np.asarray(columns[f"m{j}"], dtype=np.uint64)
+    matrix = np.empty((len(article_ids), NUM_PERM), dtype=np.uint64)
+    matrix[rows, slots] = np.asarray(columns["v"], dtype=np.uint64)
     return matrix
 
 
@@ -861,38 +898,30 @@ def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
     return out
 
 
-_DECISIONS = "_cluster_decisions"
-
-
 def _store_decisions(con: Any, decided: list[tuple[str, str, str | None, str, float]]) -> None:
-    """Write the batch's cluster ids, new clusters and match reasons: three statements.
-
-    They read one registered dict of numpy columns (cheaper to hand over than list
-    parameters: the members' five lists took longer than the three statements).
-    """
+    """Write the batch's cluster ids, new clusters and match reasons: three statements."""
     if not decided:
         return
-    names = ("article_id", "cluster_id", "matched_article_id", "match_kind")
-    batch = {name: np.array(column, dtype=object)
-             for name, column in zip(names, zip(*decided, strict=True), strict=False)}
-    batch["score"] = np.array([d[4] for d in decided], dtype=np.float64)
-    con.register(_DECISIONS, batch)
-    try:
+    ids, clusters, matched, kinds, scores = (list(c) for c in zip(*decided, strict=True))
+    columns: dict[str, tuple[str, Any]] = {
+        "article_id": ("VARCHAR", ids), "cluster_id": ("VARCHAR", clusters),
+        "matched_article_id": ("VARCHAR", matched), "match_kind": ("VARCHAR", kinds),
+        "score": ("DOUBLE", np.array(scores, dtype=np.float64)),
+    }
+    with _batch(con, "_cluster_decisions", columns) as (batch, params):
         con.execute(
             "UPDATE articles SET cluster_id = d.cluster_id"
-            f" FROM (SELECT article_id, cluster_id FROM {_DECISIONS}) d"
-            " WHERE articles.article_id = d.article_id")
+            f" FROM (SELECT article_id, cluster_id FROM {batch}) d"
+            " WHERE articles.article_id = d.article_id", params)
         con.execute(
             "INSERT INTO clusters (cluster_id, founder_article_id, created_at)"
-            f" SELECT article_id, article_id, now()::TIMESTAMP FROM {_DECISIONS}"
-            " WHERE match_kind = 'founder' ON CONFLICT DO NOTHING")
+            f" SELECT article_id, article_id, now()::TIMESTAMP FROM {batch}"
+            " WHERE match_kind = 'founder' ON CONFLICT DO NOTHING", params)
         con.execute(
             "INSERT OR REPLACE INTO cluster_members"
             " (article_id, cluster_id, matched_article_id, match_kind, score, assigned_at)"
             " SELECT article_id, cluster_id, matched_article_id::VARCHAR, match_kind, score,"
-            f" now()::TIMESTAMP FROM {_DECISIONS}")
-    finally:
-        con.unregister(_DECISIONS)
+            f" now()::TIMESTAMP FROM {batch}", params)
 
 
 def assign_clusters(con: Any, article_ids: list[str]) -> int:

@@ -92,7 +92,23 @@ def store(con, articles: list[dict], shift: timedelta = timedelta(0)) -> None:
         )
 
 
-def test_assign_clusters_in_batches_and_the_stories_view(settings: Settings, labelled) -> None:
+#: Batches go to DuckDB as list parameters when small, as registered numpy columns when
+#: large: 0 sends even these small ones the second way.
+BOTH_WAYS = pytest.mark.parametrize("register_from", [None, 0], ids=["lists", "registered"])
+
+
+def _batches_as(monkeypatch: pytest.MonkeyPatch, register_from: int | None) -> None:
+    if register_from is not None:
+        from monitor import clusters
+
+        monkeypatch.setattr(clusters, "_REGISTER_FROM", register_from)
+
+
+@BOTH_WAYS
+def test_assign_clusters_in_batches_and_the_stories_view(
+        settings: Settings, labelled, monkeypatch: pytest.MonkeyPatch,
+        register_from: int | None) -> None:
+    _batches_as(monkeypatch, register_from)
     articles, pairs = labelled
     ordered = sorted(articles, key=lambda a: a["at"])
     with warehouse.writer(settings, publish=False) as con:
@@ -175,7 +191,11 @@ def test_minhash_estimates_jaccard_without_bias() -> None:
     assert max(abs(e) for e in errors) < 0.25
 
 
-def test_sketches_are_stored_and_refreshed_when_the_text_changes(settings: Settings, labelled) -> None:
+@BOTH_WAYS
+def test_sketches_are_stored_and_refreshed_when_the_text_changes(
+        settings: Settings, labelled, monkeypatch: pytest.MonkeyPatch,
+        register_from: int | None) -> None:
+    _batches_as(monkeypatch, register_from)
     articles, _ = labelled
     two = [a for a in articles if a["id"] in ("fish-kyodo-en", "fish-japantimes-en")]
     with warehouse.writer(settings, publish=False) as con:
