@@ -76,6 +76,7 @@ MAX_CANDIDATES = 50_000
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[^\W\d_{_CJK}]+|[{_CJK}]+", re.UNICODE)
+_ASCII_WORD = re.compile(r"[a-z]+")  # _WORD on lowered ASCII text
 _NUMBER = re.compile(r"\d+(?:[.,\u00a0\u202f ]\d{3})*(?:[.,]\d+)?")
 
 #: Function words of en/ru (CJK uses bigrams, where they matter less).
@@ -363,7 +364,8 @@ _PERM_RNG = np.random.default_rng(7)
 _PERM_A = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _PERM_B = _PERM_RNG.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
 _EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-_blake2b = hashlib.blake2b
+#: The unkeyed 8-byte BLAKE2b every shingle is hashed with, copied per shingle.
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 
 
 def _minhash(shingles: set[str]) -> np.ndarray:
@@ -375,8 +377,12 @@ def _minhash(shingles: set[str]) -> np.ndarray:
     """
     if not shingles:
         return _EMPTY_SIGNATURE.copy()
-    digests = b"".join([_blake2b(s.encode("utf-8"), digest_size=8).digest() for s in shingles])
-    hashes = np.frombuffer(digests, dtype="<u8").astype(np.uint64, copy=False)
+    digests = []
+    for shingle in shingles:
+        state = _BLAKE2B_8.copy()  # a third cheaper than a new blake2b(..., digest_size=8)
+        state.update(shingle.encode("utf-8"))
+        digests.append(state.digest())
+    hashes = np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64, copy=False)
     return (hashes[:, None] * _PERM_A + _PERM_B).min(axis=0)
 
 
@@ -476,7 +482,9 @@ def features(article_id: str, title: str | None, text: str | None,
     units: list[str] = []
     term_list: list[str] = []
     opening: list[str] = []  # tokens where a gazetteer form may start
-    for tok in _WORD.findall(lowered):
+    # In ASCII text (most English) a letter is a-z: the same tokens, twice as fast.
+    tokens = (_ASCII_WORD if lowered.isascii() else _WORD).findall(lowered)
+    for tok in tokens:
         tok_units, tok_terms, tok_opens = _TOKENS.get(tok) or _token(tok)
         units += tok_units
         term_list += tok_terms
