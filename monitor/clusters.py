@@ -22,6 +22,12 @@ Three rules, from strict to loose (:func:`match`):
     at least ``CROSSLANG_MIN_SHARED`` shared (one more when none of them is a number: names
     alone recur across a summit's several stories) and overlap >= ``CROSSLANG_OVERLAP``.
 
+Cost: :func:`features` (the per-article part) works from per-token caches and skips
+gazetteer and day-number scans that cannot find anything; :class:`Pool` finds reprint
+candidates through an exact index instead of scanning every signature. Sketches are kept in
+``article_sketches``; :func:`sketch_rows` lets the fetch worker compute them before the
+store, so :func:`assign_clusters` only reads them.
+
 Thresholds were set on the labelled pairs in ``tests/extract/fixtures/cluster_pairs.toml``
 (``bench/clusters.py`` prints precision and recall); the rule that two different stories on
 the same topic and day are never merged is what set them high.
@@ -51,6 +57,7 @@ __all__ = [
     "match",
     "Pool",
     "assign_clusters",
+    "sketch_rows",
     "evaluate_pairs",
     "WINDOW_DAYS",
 ]
