@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import math
-import operator
 import re
 import unicodedata
 from collections import Counter
@@ -533,12 +532,7 @@ def _cosine(a: Features, b: Features, idf: dict[str, float]) -> float:
         return 0.0
     if len(va) > len(vb):
         va, vb = vb, va
-    # The shared terms in va's order, and their products summed in that order (so to the
-    # last bit as a loop over va would), with the iteration in C: the candidates of a busy
-    # window make this the hottest line of a warm run.
-    shared = va.keys() & vb.keys()
-    terms = list(filter(shared.__contains__, va)) if shared else []
-    dot = sum(map(operator.mul, map(va.__getitem__, terms), map(vb.__getitem__, terms)))
+    dot = sum(w * vb[t] for t, w in va.items() if t in vb)
     return dot / (na * nb)
 
 
