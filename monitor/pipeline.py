@@ -17,6 +17,7 @@ that could not be stored (warehouse busy, crash) stays in ``staging/`` and the n
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -1063,11 +1064,22 @@ class _Workers:
     def __enter__(self) -> _Workers:
         import multiprocessing
 
-        from monitor.fetch import tls_context
 
         settings, shards, run_id, plan = self.args
-        tls_context()  # loaded once here, inherited by every worker
+        _warm_up(settings)  # imported and loaded once here, inherited by every worker
         ctx = multiprocessing.get_context("fork")
+        # Inherited objects are left out of the workers' garbage collection: its passes
+        # would touch (and so copy) every page of them. The parent collects as before.
+        gc.collect()
+        gc.freeze()
+        try:
+            self._start(ctx, settings, shards, run_id, plan)
+        finally:
+            gc.unfreeze()
+        return self
+
+    def _start(self, ctx: Any, settings: Settings, shards: list[list[str]], run_id: str,
+               plan: _Plan) -> None:
         for index, shard in enumerate(shards):
             reader, writer = ctx.Pipe(duplex=False)
             process = ctx.Process(target=_shard_worker,
@@ -1076,7 +1088,6 @@ class _Workers:
             process.start()
             writer.close()
             self.readers[reader] = (index, process)
-        return self
 
     def messages(self) -> Iterator[tuple[str, int, Any]]:
         """(kind, shard index, payload) until every worker has finished: ``fetched``
@@ -1108,6 +1119,27 @@ class _Workers:
         for _index, process in self.readers.values():
             process.terminate()
             process.join(timeout=10)
+
+
+def _warm_up(settings: Settings) -> None:
+    """Import and load what every worker needs before forking them: the TLS context, the
+    parsers, the language model, the classifier and the cluster sketcher. Otherwise each
+    worker would import and load them again (about 0.2 s of CPU each)."""
+    from monitor.fetch import tls_context
+
+    tls_context()
+    try:
+        import charset_normalizer  # noqa: F401  (undeclared encodings)
+        import feedparser  # noqa: F401  (the reference parser)
+
+        from monitor import clusters  # noqa: F401
+        from monitor.classify import load_classifier
+        from monitor.language import detect_language
+
+        detect_language("Warm-up text for the language model, long enough to be classified")
+        load_classifier(settings)
+    except Exception:  # warming up is an optimisation; the workers load what failed here
+        log.debug("warm-up before forking ingest workers failed", exc_info=True)
 
 
 def _shard_worker(settings: Settings, ids: list[str], run_id: str, conn: Any,

@@ -360,14 +360,33 @@ def _current_model_path(settings: Settings) -> Path | None:
     return path if path.exists() else None
 
 
+#: The classifier this process loaded last, by what it was built from: building one compiles
+#: the lexicon (tens of ms), and its per-token cache is what makes later batches cheap.
+_LOADED: dict[tuple[Any, ...], Classifier] = {}
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
 def load_classifier(settings: Settings) -> Classifier:
     """The promoted model from ``MONITOR_HOME/models``, else the shipped seed model, else a
-    seed model built now (a few seconds) and saved, so a fresh install just works."""
+    seed model built now (a few seconds) and saved, so a fresh install just works.
+
+    The same files (unchanged since) give the same, already built classifier."""
     started = time.perf_counter()
-    taxonomy = load_taxonomy(settings.topics_file)
     path = _current_model_path(settings)
     if path is None and SHIPPED_MODEL.exists():
         path = SHIPPED_MODEL
+    try:
+        key: tuple[Any, ...] | None = (_stamp(settings.topics_file),
+                                       _stamp(path) if path is not None else None)
+    except OSError:
+        key = None
+    if key is not None and key[1] is not None and key in _LOADED:
+        return _LOADED[key]
+    taxonomy = load_taxonomy(settings.topics_file)
     params = None
     if path is not None:
         try:
@@ -377,6 +396,7 @@ def load_classifier(settings: Settings) -> Classifier:
     if params is not None and params.taxonomy_digest != taxonomy.digest:
         log.info("model version=%s was trained on another topics.toml (%s != %s)",
                  params.version, params.taxonomy_digest, taxonomy.digest)
+    from_file = params is not None
     if params is None:
         from monitor.classify.train import build_seed_model
 
@@ -388,6 +408,9 @@ def load_classifier(settings: Settings) -> Classifier:
         except OSError as exc:
             log.warning("could not save the seed model: %s", exc)
     clf = Classifier(taxonomy, params)
+    if key is not None and key[1] is not None and from_file:
+        _LOADED.clear()
+        _LOADED[key] = clf
     log.debug("classifier loaded version=%s seconds=%.3f", clf.version,
               time.perf_counter() - started)
     return clf
