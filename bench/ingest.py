@@ -58,10 +58,13 @@ def corpus(n: int) -> tuple[list[bytes], str]:
         out = []
         for i in range(n):
             body = real[i % len(real)]
-            if i >= len(real):  # a variation: same shape, different article identities
+            if i >= len(real):  # a variation: same shape, different articles
                 tag = f"v{i // len(real)}".encode()
                 body = re.sub(rb"(<(?:guid|id|link)[^>]*>\s*(?:<!\[CDATA\[)?https?://)",
                               rb"\1" + tag + b".", body)
+                # Distinct titles too: per-article work (language, classification, sketches)
+                # must not get free answers from texts it has seen in this run.
+                body = re.sub(rb"(<title[^>]*>\s*(?:<!\[CDATA\[)?)", rb"\1" + tag + b" ", body)
             out.append(body)
         return out, f"{len(real)} real feeds from ../shared/feeds, repeated with variations"
     return [generated_feed(i) for i in range(n)], "generated feeds (../shared/feeds absent)"
