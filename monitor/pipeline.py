@@ -1066,7 +1066,7 @@ class _Workers:
 
 
         settings, shards, run_id, plan = self.args
-        _warm_up(settings)  # imported and loaded once here, inherited by every worker
+        warm_up(settings)  # imported and loaded once here, inherited by every worker
         ctx = multiprocessing.get_context("fork")
         # Inherited objects are left out of the workers' garbage collection: its passes
         # would touch (and so copy) every page of them. The parent collects as before.
@@ -1121,10 +1121,12 @@ class _Workers:
             process.join(timeout=10)
 
 
-def _warm_up(settings: Settings) -> None:
-    """Import and load what every worker needs before forking them: the TLS context, the
-    parsers, the language model, the classifier and the cluster sketcher. Otherwise each
-    worker would import and load them again (about 0.2 s of CPU each)."""
+def warm_up(settings: Settings) -> None:
+    """Import and load what ingestion needs: the TLS context, the parsers, the language
+    model, the classifier and the cluster sketcher (about 0.3 s, once per process).
+
+    ``monitor ingest`` calls it before forking its workers, which otherwise would each
+    import and load them again."""
     from monitor.fetch import tls_context
 
     tls_context()
