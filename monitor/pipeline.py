@@ -208,25 +208,10 @@ def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
     """Fetch a batch of sources and stage what they hold in one staging file. Never raises
     for one bad source.
 
+    Fetching runs in a background thread while this one parses what has arrived, so
+    parsing overlaps the network's waiting and a response's body is dropped once parsed.
     ``plan``: sources and fetch state already read by :func:`_plan` (``monitor ingest``);
     without it (an Airflow task) they are read from the snapshot.
-    """
-    (out,) = stage_as_fetched(settings, source_ids, run_id, on_fetched=on_fetched, plan=plan)
-    return out
-
-
-def stage_as_fetched(settings: Settings, source_ids: list[str], run_id: str, *,
-                     on_fetched: Callable[[FetchResult], None] | None = None,
-                     plan: _Plan | None = None, group: int | None = None
-                     ) -> Iterator[dict[str, Any]]:
-    """Fetch sources and stage them as they arrive: a staging file each time ``group``
-    entries have been read (``None``: one file at the end), yielded as each is written.
-    Unchanged feeds add no entries, so a poll where nothing changed stages one file.
-
-    Fetching runs in a background thread while this one parses, classifies and stages
-    what has arrived, so the CPU work overlaps the network's waiting, a response's body is
-    dropped once parsed (memory follows the group, not the whole source list), and a
-    caller can store early groups while later ones are still being fetched.
     """
     if plan is not None:
         sources = [plan.sources[i] for i in source_ids if i in plan.sources]
@@ -245,28 +230,16 @@ def stage_as_fetched(settings: Settings, source_ids: list[str], run_id: str, *,
             arrived.put(None)
 
     threading.Thread(target=fetch, name="monitor-fetch", daemon=True).start()
-    earlier: tuple[set[str], set[str]] = (set(), set())
     fetch_rows: list[dict[str, Any]] = []
     candidates: list[dict[str, Any]] = []
-    staged_any = False
-    while True:
-        result = arrived.get()
+    while (result := arrived.get()) is not None:
         if isinstance(result, BaseException):
             raise result
-        if result is not None:
-            if on_fetched is not None:
-                on_fetched(result)
-            candidates.extend(_read_result(result, by_id[result.source_id], states, run_id,
-                                           fetch_rows))
-            if group is None or len(candidates) < group:
-                continue
-        elif staged_any and not fetch_rows:
-            return
-        yield _stage_group(settings, run_id, fetch_rows, candidates, earlier)
-        staged_any = True
-        fetch_rows, candidates = [], []
-        if result is None:
-            return
+        if on_fetched is not None:
+            on_fetched(result)
+        candidates.extend(_read_result(result, by_id[result.source_id], states, run_id,
+                                       fetch_rows))
+    return _stage_group(settings, run_id, fetch_rows, candidates, (set(), set()))
 
 
 def _read_result(result: FetchResult, source: Source, states: dict[str, FeedState],
@@ -948,33 +921,33 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     plan = _plan(settings, only=only, poll_all=poll_all)
     summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in plan.batches))
     summary.phases["plan"] = time.monotonic() - t0
-    shards = _shards(plan.batches, _workers(settings, summary.sources_total))
+    workers = _workers(settings, summary.sources_total)
     bar = _Progress(summary.sources_total) if progress else None
     lost: list[tuple[list[str], str]] = []
     try:
-        if len(shards) > 1:
-            with _Workers(settings, shards, run_id, plan) as workers:
-                if bar is not None:
-                    bar.start()  # after the fork: no child inherits the bar's refresh thread
+        if workers > 1:
+            every = [source_id for batch in plan.batches for source_id in batch]
+            with _Workers(settings, run_id, plan, workers) as pool:
+                fetcher = pool.fetch(every, bar)
                 with warehouse.writer(settings) as con:
                     totals = _store_files(con, settings, [], run_id)  # earlier runs' leftovers
-                    for kind, index, payload in workers.messages():
-                        if kind == "fetched" and bar is not None:
-                            bar.advance(payload)
-                        elif kind == "staged":
+                    for kind, payload in pool.messages():
+                        if kind == "staged":
                             _store_path(con, settings, Path(payload["path"]), totals)
                         elif kind == "lost":
-                            lost.append((shards[index], payload))
+                            lost.append((every, payload))
+                    fetcher.join()
                     summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
                     _derive(con, totals)
                     _summarise(con, summary, lost, started, t0)
         else:
             paths = []
-            if shards:
+            every = [source_id for batch in plan.batches for source_id in batch]
+            if every:
                 if bar is not None:
                     bar.start()
                 # One process: every due source in one pool (the per-host limit still holds).
-                out = fetch_and_stage(settings, shards[0], run_id, plan=plan,
+                out = fetch_and_stage(settings, every, run_id, plan=plan,
                                       on_fetched=(lambda r: bar.advance(r.outcome))
                                       if bar is not None else None)
                 paths.append(out["path"])
@@ -1007,15 +980,16 @@ def _summarise(con: Any, summary: IngestSummary, lost: list[tuple[list[str], str
             summary.failures.append((source_id, error or "error"))
         summary.entries_seen += seen
         summary.articles_new += new
-    recorded = {r[0] for r in rows}
-    for ids, error in lost:
-        # What the worker staged before it died was stored; the rest is polled next run.
-        missing = [i for i in ids if i not in recorded]
+    if lost:
+        # What a worker staged before it died was stored; the rest is polled next run.
+        recorded = {r[0] for r in rows}
+        missing = [i for i in lost[0][0] if i not in recorded]
+        errors = "; ".join(dict.fromkeys(error for _ids, error in lost))
+        log.error("ingest workers lost %d sources (polled again next run): %s",
+                  len(missing), errors)
         if missing:
-            log.error("ingest worker lost %d sources (polled again next run): %s",
-                      len(missing), error)
             summary.failures.append((f"{len(missing)} sources ({', '.join(missing[:3])}…)",
-                                     error))
+                                     errors))
             summary.sources_failed += len(missing)
     summary.seconds = time.monotonic() - t0
     record_run(con, summary, "cli", started)
@@ -1035,63 +1009,91 @@ def _workers(settings: Settings, sources: int) -> int:
     return max(1, min(cpus or 1, 4, sources // _MIN_SOURCES_PER_WORKER))
 
 
-def _shards(batches: list[list[str]], workers: int) -> list[list[str]]:
-    """Batches (host-affine, see :func:`host_batches`) dealt out to ``workers`` shards,
-    largest first to the least loaded."""
-    shards: list[list[str]] = [[] for _ in range(max(1, min(workers, len(batches))))]
-    for batch in sorted(batches, key=len, reverse=True):
-        min(shards, key=len).extend(batch)
-    return [shard for shard in shards if shard]
-
-
 class _Workers:
-    """Worker processes that fetch and stage one shard each, reporting over pipes.
+    """Worker processes that parse, classify and stage what this process fetches.
 
-    Parse, language, classification and full text are CPU-bound Python: one process uses
-    one core. Workers are forked (the parent's imports and loaded models are inherited,
-    nothing is re-imported), before this process opens any warehouse connection. Each stages
-    its shard in a few groups and reports each group as it is written, so the parent stores
-    early groups while later ones are fetched. A worker that dies (killed, out of memory)
-    costs only the part of its shard not staged yet: those sources have no ``fetches`` row
-    this run and are polled again next run.
+    Fetching stays here: one client, one per-host limit, and an event loop that is cheap
+    to share. Parse, language, classification and sketches are CPU-bound Python: one
+    process uses one core, so each fetched feed is handed to the worker with the least
+    work so far (by bytes). Workers are forked (the parent's imports and loaded models are
+    inherited, nothing is re-imported) before this process opens any warehouse connection.
+    Each stages what it is given in a few groups and reports each group as it is written,
+    so the parent stores early groups while the rest is still being fetched and parsed. A
+    worker that dies (killed, out of memory) costs only the feeds it had not staged yet:
+    they have no ``fetches`` row this run and are polled again next run.
     """
 
-    def __init__(self, settings: Settings, shards: list[list[str]], run_id: str,
-                 plan: _Plan) -> None:
-        self.args = (settings, shards, run_id, plan)
+    def __init__(self, settings: Settings, run_id: str, plan: _Plan, count: int) -> None:
+        self.settings, self.run_id, self.plan, self.count = settings, run_id, plan, count
         self.readers: dict[Any, tuple[int, Any]] = {}
+        self.outboxes: list[queue.SimpleQueue[Any]] = []
+        self.load: list[int] = []
+        #: Cleared by a worker's pump when its pipe breaks: no more feeds are sent to it.
+        self.alive: list[bool] = []
 
     def __enter__(self) -> _Workers:
         import multiprocessing
 
-
-        settings, shards, run_id, plan = self.args
-        warm_up(settings)  # imported and loaded once here, inherited by every worker
+        warm_up(self.settings)  # imported and loaded once here, inherited by every worker
         ctx = multiprocessing.get_context("fork")
         # Inherited objects are left out of the workers' garbage collection: its passes
         # would touch (and so copy) every page of them. The parent collects as before.
         gc.collect()
         gc.freeze()
         try:
-            self._start(ctx, settings, shards, run_id, plan)
+            for index in range(self.count):
+                reader, writer = ctx.Pipe(duplex=False)
+                task_reader, task_writer = ctx.Pipe(duplex=False)
+                process = ctx.Process(
+                    target=_cpu_worker, daemon=True, name=f"monitor-ingest-{index}",
+                    args=(self.settings, self.run_id, self.plan, task_reader, writer,
+                          _GROUP_ENTRIES))
+                process.start()
+                writer.close()
+                task_reader.close()
+                self.readers[reader] = (index, process)
+                outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                self.outboxes.append(outbox)
+                self.load.append(0)
+                self.alive.append(True)
+                threading.Thread(target=_pump, args=(outbox, task_writer, self.alive, index),
+                                 daemon=True, name=f"monitor-ingest-pump-{index}").start()
         finally:
             gc.unfreeze()
         return self
 
-    def _start(self, ctx: Any, settings: Settings, shards: list[list[str]], run_id: str,
-               plan: _Plan) -> None:
-        for index, shard in enumerate(shards):
-            reader, writer = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=_shard_worker,
-                                  args=(settings, shard, run_id, writer, plan, _GROUP_ENTRIES),
-                                  name=f"monitor-ingest-{index}", daemon=True)
-            process.start()
-            writer.close()
-            self.readers[reader] = (index, process)
+    def fetch(self, source_ids: list[str], bar: _Progress | None) -> threading.Thread:
+        """Fetch ``source_ids`` in a background thread, handing each response to a worker."""
+        sources = [self.plan.sources[i] for i in source_ids if i in self.plan.sources]
+        states = {i: self.plan.states[i] for i in source_ids if i in self.plan.states}
 
-    def messages(self) -> Iterator[tuple[str, int, Any]]:
-        """(kind, shard index, payload) until every worker has finished: ``fetched``
-        (an outcome), ``staged`` (a group's result), ``lost`` (an error message)."""
+        def arrived(result: FetchResult) -> None:
+            if bar is not None:
+                bar.advance(result.outcome)
+            live = [i for i, alive in enumerate(self.alive) if alive] or [0]
+            index = min(live, key=self.load.__getitem__)
+            self.load[index] += len(result.body) + 2048
+            self.outboxes[index].put(result)
+
+        def run() -> None:
+            try:
+                fetch_all(sources, states, self.settings, on_done=arrived)
+            except Exception:
+                log.exception("fetching failed; what was fetched is staged, the rest is "
+                              "polled next run")
+            finally:
+                for outbox in self.outboxes:
+                    outbox.put(None)
+
+        if bar is not None:
+            bar.start()  # after the fork: no child inherits the bar's refresh thread
+        thread = threading.Thread(target=run, name="monitor-fetch", daemon=True)
+        thread.start()
+        return thread
+
+    def messages(self) -> Iterator[tuple[str, Any]]:
+        """(kind, payload) until every worker has finished: ``staged`` (a group's result)
+        or ``lost`` (why a worker ended before staging all it was given)."""
         from multiprocessing.connection import wait
 
         finished: set[int] = set()
@@ -1104,21 +1106,38 @@ class _Workers:
                     process.join()
                     del self.readers[reader]
                     if index not in finished:
-                        yield "lost", index, f"worker process died (exit code {process.exitcode})"
+                        yield "lost", f"worker process died (exit code {process.exitcode})"
                     continue
                 if kind in ("done", "error"):
                     finished.add(index)
                 if kind == "error":
-                    yield "lost", index, payload
-                elif kind != "done":
-                    yield kind, index, payload
+                    yield "lost", payload
+                elif kind == "staged":
+                    yield kind, payload
 
     def __exit__(self, *exc: object) -> None:
+        for outbox in self.outboxes:
+            outbox.put(None)
         # Normally every worker has finished; after an error here (the warehouse busy),
         # stop them: what they staged stays staged for the next run.
         for _index, process in self.readers.values():
             process.terminate()
             process.join(timeout=10)
+
+
+def _pump(outbox: queue.SimpleQueue[Any], conn: Any, alive: list[bool], index: int) -> None:
+    """Send what the fetcher hands a worker, in order, without ever blocking the fetcher
+    (a pipe holds 64 KB; a feed can be megabytes while the worker is busy)."""
+    try:
+        while True:
+            item = outbox.get()
+            conn.send(item)
+            if item is None:
+                break
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        alive[index] = False  # the worker is gone: the fetcher stops sending it feeds
+    finally:
+        conn.close()
 
 
 def warm_up(settings: Settings) -> None:
@@ -1144,13 +1163,27 @@ def warm_up(settings: Settings) -> None:
         log.debug("warm-up before forking ingest workers failed", exc_info=True)
 
 
-def _shard_worker(settings: Settings, ids: list[str], run_id: str, conn: Any,
-                  plan: _Plan, group: int) -> None:
-    """Body of one worker process: fetch and stage its shard, report over ``conn``."""
+def _cpu_worker(settings: Settings, run_id: str, plan: _Plan, tasks: Any, conn: Any,
+                group: int) -> None:
+    """Body of one worker process: parse, classify and stage the fetched feeds it is sent
+    (``None`` ends), a staging file per ``group`` entries, each reported over ``conn``."""
     try:
-        for out in stage_as_fetched(settings, ids, run_id, plan=plan, group=group,
-                                    on_fetched=lambda r: conn.send(("fetched", r.outcome))):
-            conn.send(("staged", out))
+        earlier: tuple[set[str], set[str]] = (set(), set())
+        fetch_rows: list[dict[str, Any]] = []
+        candidates: list[dict[str, Any]] = []
+        while True:
+            result = tasks.recv()
+            if result is not None:
+                candidates.extend(_read_result(result, plan.sources[result.source_id],
+                                               plan.states, run_id, fetch_rows))
+                if len(candidates) < group:
+                    continue
+            if fetch_rows:
+                conn.send(("staged", _stage_group(settings, run_id, fetch_rows, candidates,
+                                                  earlier)))
+                fetch_rows, candidates = [], []
+            if result is None:
+                break
         conn.send(("done", None))
     except BaseException as exc:  # reported to the parent, which records it
         import traceback
