@@ -934,6 +934,8 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
                     for kind, payload in pool.messages():
                         if kind == "staged":
                             _store_path(con, settings, Path(payload["path"]), totals)
+                            if bar is not None:
+                                bar.stored(totals["articles_new"])
                         elif kind == "lost":
                             lost.append((every, payload))
                     fetcher.join()
@@ -1215,9 +1217,10 @@ class _Progress:
         )
 
         self._p = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-                           transient=True)
-        self._task = self._p.add_task("fetch", total=total, failed=0)
+                           TextColumn("{task.fields[failed]} failed,"),
+                           TextColumn("{task.fields[stored]} new articles stored"),
+                           TimeElapsedColumn(), transient=True)
+        self._task = self._p.add_task("fetch", total=total, failed=0, stored=0)
         self._failed = 0
 
     def start(self) -> None:
@@ -1227,6 +1230,10 @@ class _Progress:
         if outcome == "error":
             self._failed += 1
         self._p.update(self._task, advance=1, failed=self._failed)
+
+    def stored(self, articles: int) -> None:
+        """New articles stored so far: after fetching, parsing and classifying go on."""
+        self._p.update(self._task, stored=articles)
 
     def close(self) -> None:
         self._p.stop()
