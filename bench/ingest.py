@@ -34,15 +34,44 @@ sys.path.insert(0, str(ROOT))
 SHARED_FEEDS = ROOT.parent / "shared" / "feeds"
 
 
-def generated_feed(i: int, items: int = 30) -> bytes:
+#: Generated news: pseudo-words drawn with a Zipf law (as words in news are), a place or
+#: two, a number; one story in ten on a Russia–Japan/China subject. Every article differs,
+#: as in real feeds (an earlier version drew 9 words from 20, so every article looked like
+#: every other and story clustering compared everything with everything).
+_SYLLABLES = ("ka to mi ra no shi be lo va ne zu ri po ta ko mu se da chi ya ro hi fu "
+              "ga de bo ju ke sa").split()
+_PLACES = ("Moscow Tokyo Beijing Seoul Washington Paris Berlin Delhi Cairo Lima Oslo Hanoi "
+           "Jakarta Manila Nairobi Ankara Madrid Warsaw Canberra Ottawa").split()
+_SUBJECTS = ("Russia and Japan resume talks on the Kuril Islands",
+             "Gazprom and CNPC agree Power of Siberia 2 prices",
+             "Russian and Chinese warships hold joint drills near Japan",
+             "Japan adds Russian firms to its sanctions list",
+             "Chinese investment in Russian Far East ports grows")
+
+
+def _vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
+    return ["".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+            for _ in range(size)]
+
+
+def generated_feed(i: int, items: int = 40) -> bytes:
     rng = random.Random(i)
-    words = ("Moscow Tokyo Beijing talks gas pipeline sanctions drills islands trade summit "
-             "minister treaty yuan exports navy strait forum investment energy").split()
+    vocabulary = _vocabulary(random.Random(0))
+    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]
+
+    def words(n: int) -> str:
+        return " ".join(rng.choices(vocabulary, weights, k=n))
+
     parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
              f"<title>Generated feed {i}</title><link>https://gen{i}.example.org/</link>"]
     for j in range(items):
-        title = " ".join(rng.choice(words) for _ in range(9)).capitalize()
-        body = " ".join(rng.choice(words) for _ in range(60))
+        place = rng.choice(_PLACES)
+        if rng.random() < 0.1:
+            title = f"{rng.choice(_SUBJECTS)}: {words(3)}"
+        else:
+            title = f"{place} {words(rng.randint(5, 9))}".capitalize()
+        body = (f"{place}, {rng.randint(2, 999)} {words(rng.randint(40, 110))}. "
+                f"{rng.choice(_PLACES)} {words(rng.randint(20, 60))}.")
         parts.append(
             f"<item><title>{title}</title><link>https://gen{i}.example.org/a/{j}</link>"
             f"<guid>https://gen{i}.example.org/a/{j}</guid>"
