@@ -1117,14 +1117,19 @@ class _Workers:
                 elif kind == "staged":
                     yield kind, payload
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         for outbox in self.outboxes:
             outbox.put(None)
-        # Normally every worker has finished; after an error here (the warehouse busy),
-        # stop them: what they staged stays staged for the next run.
+        # Normally every worker has finished. After an error here (the warehouse stayed
+        # busy) let them finish staging what was fetched, for the next run to store; on
+        # Ctrl-C stop them now.
+        patient = exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
+        deadline = time.monotonic() + (self.settings.total_timeout + 60 if patient else 0)
         for _index, process in self.readers.values():
-            process.terminate()
-            process.join(timeout=10)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
 
 
 def _pump(outbox: queue.SimpleQueue[Any], conn: Any, alive: list[bool], index: int) -> None:

@@ -124,3 +124,30 @@ def test_a_killed_worker_costs_only_the_feeds_it_had_not_staged(
     assert again.sources_failed == 0
     pairs, _ = _stored(s)
     assert len(pairs) == 72 and len({key for key, _ in pairs}) == 72
+
+
+def test_a_busy_warehouse_leaves_what_the_workers_fetched_staged(
+        settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer]) -> None:
+    from monitor.pipeline import pending_batches
+    from monitor.sources import initialise
+    from tests.ingest.test_concurrency import spawn, wait_ready
+
+    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
+    s = settings.with_(sources_file=sources, extract_enabled=False, ingest_workers=2,
+                       writer_lock_timeout=1.0)
+    initialise(s)
+    holder = spawn("hold-writer", str(s.home))  # another writer (an Airflow store task)
+    try:
+        wait_ready(holder)
+        with pytest.raises(warehouse.WarehouseBusy):
+            run_ingest(s)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+    assert pending_batches(s), "the workers' groups should be staged, waiting for a writer"
+    # The next run stores them first, then its own fetch of the same feeds adds nothing.
+    run_ingest(s)
+    pairs, fetches = _stored(s)
+    assert len(pairs) == 72 and pending_batches(s) == []
+    assert fetches == 36  # both runs' attempts are recorded
