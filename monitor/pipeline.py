@@ -1017,8 +1017,9 @@ class _Workers:
     Fetching stays here: one client, one per-host limit, and an event loop that is cheap
     to share. Parse, language, classification and sketches are CPU-bound Python: one
     process uses one core, so each fetched feed is handed to the worker with the least
-    work so far (by bytes). Workers are forked (the parent's imports and loaded models are
-    inherited, nothing is re-imported) before this process opens any warehouse connection.
+    work so far (by bytes). Workers are forked before this process opens any warehouse
+    connection; what the parent has imported and loaded they inherit, the rest they load
+    when they first need it.
     Each stages what it is given in a few groups and reports each group as it is written,
     so the parent stores early groups while the rest is still being fetched and parsed. A
     worker that dies (killed, out of memory) costs only the feeds it had not staged yet:
@@ -1036,7 +1037,12 @@ class _Workers:
     def __enter__(self) -> _Workers:
         import multiprocessing
 
-        warm_up(self.settings)  # imported and loaded once here, inherited by every worker
+        from monitor.fetch import tls_context
+
+        # Only what this process needs itself is loaded here: the models are loaded by a
+        # worker when it first gets a feed with new entries, so a poll where nothing changed
+        # loads none. (A process that has loaded them, see warm_up, passes them on.)
+        tls_context()
         ctx = multiprocessing.get_context("fork")
         # Inherited objects are left out of the workers' garbage collection: its passes
         # would touch (and so copy) every page of them. The parent collects as before.
@@ -1149,10 +1155,10 @@ def _pump(outbox: queue.SimpleQueue[Any], conn: Any, alive: list[bool], index: i
 
 def warm_up(settings: Settings) -> None:
     """Import and load what ingestion needs: the TLS context, the parsers, the language
-    model, the classifier and the cluster sketcher (about 0.3 s, once per process).
+    model, the classifier and the cluster sketcher (0.3–1.5 s, once per process).
 
-    ``monitor ingest`` calls it before forking its workers, which otherwise would each
-    import and load them again."""
+    A long-lived process (a benchmark, a service) calls it once; workers forked after it
+    inherit all of it instead of loading it each."""
     from monitor.fetch import tls_context
 
     tls_context()

@@ -11,6 +11,7 @@ Every request is recorded (method, path, headers) so tests can assert on what we
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -126,6 +127,13 @@ class LocalHTTPServer:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # Clients hang up on purpose in tests (timeouts, size caps, killed
+                # workers): not worth a traceback on stderr. Anything else still gets one.
+                if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    return
+                super().handle_error(request, client_address)
 
         self._server = Server((host, 0), Handler)
         self.port = self._server.server_address[1]
