@@ -1,12 +1,18 @@
 """The ingest pipeline, top to bottom (miniflux ``handler.go`` habit).
 
-    plan_ingest      sync the sources file into the warehouse; batches of the sources due now
-    fetch_and_stage  fetch → parse → key → drop what was seen → full text → classify; writes
-                     one staging file per batch (JSON Lines) and returns its path. No
-                     warehouse write, so many of these run in parallel (Airflow mapped tasks).
+    plan_ingest      sync the sources file into the warehouse; batches of the sources due
+                     now, each host's sources in one batch (the per-host limit holds across
+                     parallel fetchers)
+    fetch_and_stage  fetch → parse → key → drop what was seen → language → full text →
+                     classify → cluster sketches; writes one staging file per batch (JSON
+                     Lines) and returns its path. No warehouse write, so many of these run in
+                     parallel (Airflow mapped tasks).
     store_staged     the only warehouse writer: loads staged batches, one transaction each;
-                     idempotent (storing the same file twice adds nothing)
-    run_ingest       the three above in one process, for ``monitor ingest``
+                     idempotent (storing the same file twice adds nothing); then clusters and
+                     trend tables
+    run_ingest       all of it for ``monitor ingest``: one fetcher in this process, the CPU
+                     work in forked workers when there are enough sources (``_Workers``), each
+                     staged group stored as it comes
 
 Staging files are the hand-over between fetching and storing. They are written to a temporary
 name and renamed when complete, so a killed task or a full disk leaves no half batch; a batch
