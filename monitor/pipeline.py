@@ -1011,6 +1011,10 @@ _MIN_SOURCES_PER_WORKER = 16
 
 
 def _workers(settings: Settings, sources: int) -> int:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # workers inherit the parent's state by forking (Linux, macOS)
     if settings.ingest_workers > 0:
         return settings.ingest_workers
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
