@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +98,11 @@ class _Plan:
     batches: list[list[str]]
     sources: dict[str, Source]
     states: dict[str, FeedState]
+
+    def select(self, ids: list[str]) -> tuple[list[Source], dict[str, FeedState]]:
+        """The planned sources among ``ids``, and their fetch state."""
+        return ([self.sources[i] for i in ids if i in self.sources],
+                {i: self.states[i] for i in ids if i in self.states})
 
 
 def _plan(settings: Settings, *, only: set[str] | None, poll_all: bool) -> _Plan:
@@ -219,12 +224,8 @@ def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
     ``plan``: sources and fetch state already read by :func:`_plan` (``monitor ingest``);
     without it (an Airflow task) they are read from the snapshot.
     """
-    if plan is not None:
-        sources = [plan.sources[i] for i in source_ids if i in plan.sources]
-        states = {i: plan.states[i] for i in source_ids if i in plan.states}
-    else:
-        sources, states = _load_state(settings, list(source_ids))
-    by_id = {s.id: s for s in sources}
+    sources, states = (plan.select(source_ids) if plan is not None
+                       else _load_state(settings, list(source_ids)))
     arrived: queue.SimpleQueue[FetchResult | BaseException | None] = queue.SimpleQueue()
 
     def fetch() -> None:
@@ -235,17 +236,36 @@ def fetch_and_stage(settings: Settings, source_ids: list[str], run_id: str,
         finally:
             arrived.put(None)
 
+    def arrivals() -> Iterator[FetchResult]:
+        while (result := arrived.get()) is not None:
+            if isinstance(result, BaseException):
+                raise result
+            if on_fetched is not None:
+                on_fetched(result)
+            yield result
+
     threading.Thread(target=fetch, name="monitor-fetch", daemon=True).start()
+    (out,) = _staged_groups(settings, run_id, arrivals(), {s.id: s for s in sources}, states)
+    return out
+
+
+def _staged_groups(settings: Settings, run_id: str, results: Iterable[FetchResult],
+                   sources: dict[str, Source], states: dict[str, FeedState],
+                   group: int | None = None) -> Iterator[dict[str, Any]]:
+    """Read fetch results as they come and stage them: a staging file each time ``group``
+    entries have been read and one for the rest, or (``None``) exactly one file at the end.
+    Yields each file's summary as it is written."""
+    earlier: tuple[set[str], set[str]] = (set(), set())
     fetch_rows: list[dict[str, Any]] = []
     candidates: list[dict[str, Any]] = []
-    while (result := arrived.get()) is not None:
-        if isinstance(result, BaseException):
-            raise result
-        if on_fetched is not None:
-            on_fetched(result)
-        candidates.extend(_read_result(result, by_id[result.source_id], states, run_id,
+    for result in results:
+        candidates.extend(_read_result(result, sources[result.source_id], states, run_id,
                                        fetch_rows))
-    return _stage_group(settings, run_id, fetch_rows, candidates, (set(), set()))
+        if group is not None and len(candidates) >= group:
+            yield _stage_group(settings, run_id, fetch_rows, candidates, earlier)
+            fetch_rows, candidates = [], []
+    if fetch_rows or group is None:
+        yield _stage_group(settings, run_id, fetch_rows, candidates, earlier)
 
 
 def _read_result(result: FetchResult, source: Source, states: dict[str, FeedState],
@@ -929,10 +949,10 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     summary.phases["plan"] = time.monotonic() - t0
     workers = _workers(settings, summary.sources_total)
     bar = _Progress(summary.sources_total) if progress else None
-    lost: list[tuple[list[str], str]] = []
+    every = [source_id for batch in plan.batches for source_id in batch]
+    lost: list[str] = []  # why worker processes ended early
     try:
         if workers > 1:
-            every = [source_id for batch in plan.batches for source_id in batch]
             with _Workers(settings, run_id, plan, workers) as pool:
                 fetcher = pool.fetch(every, bar)
                 with warehouse.writer(settings) as con:
@@ -943,14 +963,13 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
                             if bar is not None:
                                 bar.stored(totals["articles_new"])
                         elif kind == "lost":
-                            lost.append((every, payload))
+                            lost.append(payload)
                     fetcher.join()
                     summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
                     _derive(con, totals)
-                    _summarise(con, summary, lost, started, t0)
+                    _summarise(con, summary, started, t0, planned=every, lost=lost)
         else:
             paths = []
-            every = [source_id for batch in plan.batches for source_id in batch]
             if every:
                 if bar is not None:
                     bar.start()
@@ -962,7 +981,7 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
             summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
             with warehouse.writer(settings) as con:
                 _store_files(con, settings, paths, run_id)
-                _summarise(con, summary, lost, started, t0)
+                _summarise(con, summary, started, t0)
     finally:
         if bar is not None:
             bar.close()
@@ -971,9 +990,10 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     return summary
 
 
-def _summarise(con: Any, summary: IngestSummary, lost: list[tuple[list[str], str]],
-               started: datetime, t0: float) -> None:
-    """Fill the summary from this run's ``fetches`` rows (and lost workers); record the run."""
+def _summarise(con: Any, summary: IngestSummary, started: datetime, t0: float, *,
+               planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
+    """Fill the summary from this run's ``fetches`` rows and record the run. ``lost``: why
+    worker processes ended early; the ``planned`` sources without a row are theirs."""
     rows = con.execute(
         "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
         " error FROM fetches WHERE run_id = ?", [summary.run_id]
@@ -991,8 +1011,8 @@ def _summarise(con: Any, summary: IngestSummary, lost: list[tuple[list[str], str
     if lost:
         # What a worker staged before it died was stored; the rest is polled next run.
         recorded = {r[0] for r in rows}
-        missing = [i for i in lost[0][0] if i not in recorded]
-        errors = "; ".join(dict.fromkeys(error for _ids, error in lost))
+        missing = [i for i in planned if i not in recorded]
+        errors = "; ".join(dict.fromkeys(lost))
         log.error("ingest workers lost %d sources (polled again next run): %s",
                   len(missing), errors)
         if missing:
@@ -1082,8 +1102,7 @@ class _Workers:
 
     def fetch(self, source_ids: list[str], bar: _Progress | None) -> threading.Thread:
         """Fetch ``source_ids`` in a background thread, handing each response to a worker."""
-        sources = [self.plan.sources[i] for i in source_ids if i in self.plan.sources]
-        states = {i: self.plan.states[i] for i in source_ids if i in self.plan.states}
+        sources, states = self.plan.select(source_ids)
 
         def arrived(result: FetchResult) -> None:
             if bar is not None:
@@ -1191,22 +1210,9 @@ def _cpu_worker(settings: Settings, run_id: str, plan: _Plan, tasks: Any, conn: 
     """Body of one worker process: parse, classify and stage the fetched feeds it is sent
     (``None`` ends), a staging file per ``group`` entries, each reported over ``conn``."""
     try:
-        earlier: tuple[set[str], set[str]] = (set(), set())
-        fetch_rows: list[dict[str, Any]] = []
-        candidates: list[dict[str, Any]] = []
-        while True:
-            result = tasks.recv()
-            if result is not None:
-                candidates.extend(_read_result(result, plan.sources[result.source_id],
-                                               plan.states, run_id, fetch_rows))
-                if len(candidates) < group:
-                    continue
-            if fetch_rows:
-                conn.send(("staged", _stage_group(settings, run_id, fetch_rows, candidates,
-                                                  earlier)))
-                fetch_rows, candidates = [], []
-            if result is None:
-                break
+        for out in _staged_groups(settings, run_id, iter(tasks.recv, None), plan.sources,
+                                  plan.states, group):
+            conn.send(("staged", out))
         conn.send(("done", None))
     except BaseException as exc:  # reported to the parent, which records it
         import traceback
