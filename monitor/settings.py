@@ -55,9 +55,10 @@ class Settings:
     #: limit below is what protects each server, so this only bounds sockets.
     concurrency: int = 64
     per_host_concurrency: int = 2
-    #: Processes ``monitor ingest`` fetches, parses and classifies in (each with a share of
-    #: the hosts, so the per-host limit still holds). 0: one per CPU, at most 4, and only
-    #: when there are enough sources to share out (Airflow runs its own parallel tasks).
+    #: Worker processes ``monitor ingest`` parses, classifies and stages in (fetching stays
+    #: in the main process, one client and one per-host limit). 0: one per CPU, at most 4,
+    #: and only when there are enough sources to share out (Airflow runs its own parallel
+    #: tasks).
     ingest_workers: int = 0
     retries: int = 2
     backoff_base: float = 1.0

@@ -379,12 +379,11 @@ def load_classifier(settings: Settings) -> Classifier:
     path = _current_model_path(settings)
     if path is None and SHIPPED_MODEL.exists():
         path = SHIPPED_MODEL
-    try:
-        key: tuple[Any, ...] | None = (_stamp(settings.topics_file),
-                                       _stamp(path) if path is not None else None)
+    try:  # only a classifier built from files is reused, while they stay unchanged
+        key = (_stamp(settings.topics_file), _stamp(path)) if path is not None else None
     except OSError:
         key = None
-    if key is not None and key[1] is not None and key in _LOADED:
+    if key is not None and key in _LOADED:
         return _LOADED[key]
     taxonomy = load_taxonomy(settings.topics_file)
     params = None
@@ -408,7 +407,7 @@ def load_classifier(settings: Settings) -> Classifier:
         except OSError as exc:
             log.warning("could not save the seed model: %s", exc)
     clf = Classifier(taxonomy, params)
-    if key is not None and key[1] is not None and from_file:
+    if key is not None and from_file:
         _LOADED.clear()
         _LOADED[key] = clf
     log.debug("classifier loaded version=%s seconds=%.3f", clf.version,
