@@ -4,7 +4,7 @@
 
 Two measurements in one run:
 
-* pairwise: ``monitor.clusters.match`` on each labelled pair (reprint / rewrite / crosslang
+* pairwise: ``monitor.stories.clusters.match`` on each labelled pair (reprint / rewrite / crosslang
   should match; "different" pairs, two stories on one topic the same day, must not);
 * end to end: every article stored in a throw-away warehouse, ``assign_clusters`` run in
   publication order, then each pair judged by whether both ended in one cluster.
@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from monitor import warehouse  # noqa: E402
-from monitor.clusters import assign_clusters, evaluate_pairs  # noqa: E402
 from monitor.settings import load_settings  # noqa: E402
+from monitor.stories.clusters import assign_clusters, evaluate_pairs  # noqa: E402
 
 DEFAULT_PAIRS = REPO / "tests" / "extract" / "fixtures" / "cluster_pairs.toml"
 
@@ -81,7 +81,7 @@ def scaling(articles: list[dict], window: int, new: int = 50) -> tuple[float, fl
     import random
     import string
 
-    from monitor.clusters import ENTITIES
+    from monitor.stories.clusters import ENTITIES
 
     rng = random.Random(7)
     vocab = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 10)))

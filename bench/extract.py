@@ -8,7 +8,7 @@ is absent the benchmark says so and exits 0. Nothing from it is copied here.
 
 In one run, on the same pages:
 
-* ``ours``         ``monitor.extract.extract_text`` (tuned trafilatura + cleaning + fallback)
+* ``ours``         ``monitor.enrich.extract.extract_text`` (tuned trafilatura + cleaning + fallback)
 * ``trafilatura``  ``trafilatura.extract(html)`` with its defaults
 * ``bs4-p``        the text of every ``<p>``, the naive baseline people write first
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import trafilatura
 
-    from monitor.extract import extract_text
+    from monitor.enrich.extract import extract_text
 
     pages = score.load_pages(datasets=tuple(args.dataset or score.DATASETS))
     pages = [p for p in pages if p["subset"] != "fixture"]  # tiny hand-made unit-test pages

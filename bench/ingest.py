@@ -134,8 +134,10 @@ def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
     of the same bodies into a fresh warehouse (clustering and trend refresh apart)."""
     import feedparser
 
-    from monitor import pipeline, warehouse
-    from monitor.pipeline import Document, stage_documents, store_staged
+    from monitor import warehouse
+    from monitor.ingest import store as pipeline
+    from monitor.ingest.batch import Document, stage_documents
+    from monitor.ingest.store import store_staged
     from monitor.sources import Source
 
     t = time.process_time()
@@ -147,7 +149,7 @@ def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
             for i, body in enumerate(bodies)]
     warehouse.ensure_initialised(settings)
     derived = {"clusters": 0.0, "trends": 0.0}
-    cluster, refresh = pipeline._cluster_recent, pipeline._refresh_trends
+    cluster, refresh = pipeline.cluster_recent, pipeline.refresh_trend_tables
 
     def timed(name: str, func: Any) -> Any:
         def wrapper(con: Any) -> None:
@@ -156,8 +158,8 @@ def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
             derived[name] += time.process_time() - t0
         return wrapper
 
-    pipeline._cluster_recent = timed("clusters", cluster)
-    pipeline._refresh_trends = timed("trends", refresh)
+    pipeline.cluster_recent = timed("clusters", cluster)
+    pipeline.refresh_trend_tables = timed("trends", refresh)
     try:
         t = time.process_time()
         staged = stage_documents(settings, docs, f"bench-cpu-{index}", via="live",
@@ -165,7 +167,7 @@ def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
         store_staged(settings, [staged["path"]], f"bench-cpu-{index}")
         cpu_all = time.process_time() - t
     finally:
-        pipeline._cluster_recent, pipeline._refresh_trends = cluster, refresh
+        pipeline.cluster_recent, pipeline.refresh_trend_tables = cluster, refresh
     return {"feedparser": cpu_fp, "ours": cpu_all - derived["clusters"] - derived["trends"],
             "entries": staged["entries"], **derived}
 
@@ -183,7 +185,8 @@ def main() -> None:
 
     import feedparser
 
-    from monitor.pipeline import run_ingest, warm_up
+    from monitor.ingest.run import run_ingest
+    from monitor.ingest.workers import warm_up
     from monitor.settings import load_settings
 
     bodies, what = corpus(args.feeds)

@@ -1,4 +1,4 @@
-"""Language detection cost per ingest pass: the pipeline's ``_detect_languages`` over a batch
+"""Language detection cost per ingest pass: the pipeline's ``detect_languages`` over a batch
 of new articles, in a fresh interpreter, py3langid's model load included.
 
 Each measurement runs in its own process (CPU time of that process, all threads), because
@@ -34,10 +34,10 @@ t = time.process_time()
 import numpy
 numpy_s = time.process_time() - t
 articles = json.load(sys.stdin)
-from monitor.pipeline import _detect_languages
-import monitor.language as language
+from monitor.ingest.derive import detect_languages
+import monitor.enrich.language as language
 t = time.process_time()
-_detect_languages(articles)
+detect_languages(articles)
 total = time.process_time() - t
 language._identifier = None
 t = time.process_time()
@@ -49,7 +49,7 @@ print(json.dumps({"numpy": numpy_s, "total": total, "reload": load,
 
 
 def load_articles(path: Path | None) -> list[dict]:
-    """Records as ``_detect_languages`` sees them: title, summary, declared language."""
+    """Records as ``detect_languages`` sees them: title, summary, declared language."""
     if path is None:
         from monitor.classify.synthetic import synthetic_articles
 

@@ -71,7 +71,7 @@ def real_article_size(feeds: int) -> str:
     sys.path.insert(0, str(ROOT / "bench"))
     from ingest import corpus
 
-    from monitor.pipeline import run_ingest
+    from monitor.ingest.run import run_ingest
     from tests.support.httpserver import LocalHTTPServer
 
     bodies, what = corpus(feeds)

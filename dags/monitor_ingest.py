@@ -61,7 +61,7 @@ _settings = dag_settings()
 def monitor_ingest() -> None:
     @task(pool=WRITER_POOL, retries=3)
     def plan(params: dict | None = None) -> list[list[str]]:
-        from monitor.pipeline import plan_ingest
+        from monitor.ingest.plan import plan_ingest
         from monitor.settings import load_settings
 
         params = params or {}
@@ -70,7 +70,7 @@ def monitor_ingest() -> None:
 
     @task(max_active_tis_per_dagrun=4, execution_timeout=timedelta(minutes=20))
     def fetch_and_stage(batch: list[str], run_id: str | None = None) -> dict:
-        from monitor.pipeline import fetch_and_stage as stage
+        from monitor.ingest.batch import fetch_and_stage as stage
         from monitor.settings import load_settings
 
         return stage(load_settings(), batch, run_id)
@@ -78,7 +78,7 @@ def monitor_ingest() -> None:
     @task(pool=WRITER_POOL, outlets=[ARTICLES], trigger_rule="all_done", retries=5,
           execution_timeout=timedelta(minutes=30))
     def store(staged: list[dict | None], run_id: str | None = None) -> dict:
-        from monitor.pipeline import store_staged
+        from monitor.ingest.store import store_staged
         from monitor.settings import load_settings
 
         paths = [item["path"] for item in staged or [] if item and item.get("path")]

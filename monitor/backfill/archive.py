@@ -7,10 +7,10 @@ the previous one. The flow, top to bottom:
     discover      every feed-looking file under DIR, in path order (snapshots sort by date)
     read          raw bytes, gunzipped when they start with the gzip magic (bounded)
     skip          (path, content hash) already in ``backfill_files``: finished before
-    parse         ``monitor.feeds.parse_feed`` (RSS, Atom, JSON Feed; never raises)
+    parse         ``monitor.ingest.parse.parse_feed`` (RSS, Atom, JSON Feed; never raises)
     drop repeats  entry keys staged earlier in this run are dropped before any other work
-    stage+store   ``pipeline.stage_entries`` (drop what the warehouse has, classify, stage)
-                  and ``pipeline.store_staged``, one batch of files at a time
+    stage+store   ``ingest.stage_entries`` (drop what the warehouse has, classify, stage)
+                  and ``ingest.store_staged``, one batch of files at a time
     record        the batch's files in ``backfill_files``, after their articles are stored
 
 Resuming: a file is recorded only after its batch is stored, so Ctrl-C (or a crash, or a
@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor import warehouse
-from monitor.dedup import keys_for_feed
-from monitor.feeds import Entry, ParsedFeed, parse_feed
-from monitor.pipeline import new_run_id, stage_entries, store_staged
+from monitor.ingest.batch import stage_entries
+from monitor.ingest.keys import keys_for_feed
+from monitor.ingest.parse import Entry, ParsedFeed, parse_feed
+from monitor.ingest.plan import new_run_id
+from monitor.ingest.store import store_staged
 from monitor.settings import Settings
 from monitor.sources import Source
 

@@ -15,9 +15,9 @@ query (:data:`QUERIES`: the monitor's two relations and its most specific topics
     bad answers  malformed JSON or GDELT's plain-text error messages: recorded on the slice
                  (status ``error``) and skipped; the next run tries that slice again
     stage        entries (title, URL, ``seendate`` as the publication time, the domain as the
-                 outlet, GDELT's language) go through ``pipeline.stage_entries`` with
+                 outlet, GDELT's language) go through ``ingest.stage_entries`` with
                  ``via='backfill_gdelt'``, exactly as live ingestion would stage them
-    store        ``pipeline.store_staged``, then the finished slices into ``backfill_slices``
+    store        ``ingest.store_staged``, then the finished slices into ``backfill_slices``
 
 Staging (network, slow) and storing (the DuckDB writer, quick) are separate functions so the
 DAG can run the writer part in the one-slot ``duckdb_writer`` pool; :func:`backfill_gdelt_day`
@@ -47,9 +47,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from monitor import warehouse
-from monitor.feeds import Entry, clean_text
-from monitor.fetch import build_async_client, parse_retry_after
-from monitor.pipeline import new_run_id, stage_entries, store_staged
+from monitor.ingest.batch import stage_entries
+from monitor.ingest.fetch import build_async_client, parse_retry_after
+from monitor.ingest.parse import Entry, clean_text
+from monitor.ingest.plan import new_run_id
+from monitor.ingest.store import store_staged
 from monitor.settings import Settings
 from monitor.sources import Source
 

@@ -116,7 +116,7 @@ def sources(settings: Settings, fmt: str) -> None:
 def ingest(settings: Settings, sources_file: Path | None, only: tuple[str, ...],
            poll_all: bool, quiet: bool) -> None:
     """Fetch every enabled source once, parse, dedup, classify and store new articles."""
-    from monitor.pipeline import run_ingest
+    from monitor.ingest.run import run_ingest
 
     if sources_file is not None:
         settings = settings.with_(sources_file=sources_file)

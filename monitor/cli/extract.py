@@ -28,8 +28,8 @@ def extract(settings: Settings, target: str, meta: bool, base_url: str | None) -
       monitor extract saved-page.html --meta
       curl -s https://… | monitor extract -
     """
-    from monitor.extract import extract_metadata, extract_text
-    from monitor.pages import PageFetcher, decode_html, make_client
+    from monitor.enrich.extract import extract_metadata, extract_text
+    from monitor.enrich.pages import PageFetcher, decode_html, make_client
 
     if target == "-":
         html = decode_html(click.get_binary_stream("stdin").read())

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.xdist_group("ai
 
 @pytest.fixture
 def ingested(dagbag, monitor_env, http_server, tmp_path, monkeypatch):
-    from monitor.pipeline import run_ingest
+    from monitor.ingest.run import run_ingest
     from monitor.settings import load_settings
 
     urls = serve_feeds(http_server)

@@ -33,8 +33,8 @@ def client(monitor_env):
 @pytest.fixture
 def ingested(monitor_env, http_server, tmp_path, monkeypatch):
     """The test feeds ingested (library call) with the trend tables refreshed."""
+    from monitor.ingest.run import run_ingest
     from monitor.maintenance import refresh_trend_tables
-    from monitor.pipeline import run_ingest
     from monitor.settings import load_settings
 
     urls = serve_feeds(http_server)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.language import detect_language
+from monitor.enrich.language import detect_language
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -60,7 +60,7 @@ _EDGES = [0x0, 0x7F, 0x80, 0xAA, 0xB5, 0xBF, 0xC0, 0xD7, 0x24F, 0x250, 0x3FF, 0x
 
 
 def test_script_profile_every_code_point():
-    from monitor.language import script_profile
+    from monitor.enrich.language import script_profile
 
     everything = "".join(map(chr, range(0x110000)))
     for start in range(0, len(everything), 0x8000):
@@ -71,7 +71,7 @@ def test_script_profile_every_code_point():
 def test_script_profile_equals_reference_on_random_text():
     import random
 
-    from monitor.language import script_profile
+    from monitor.enrich.language import script_profile
 
     rng = random.Random(20261127)
     pools = [range(0x80), range(0x80, 0x250), range(0x400, 0x500), range(0x3040, 0x3100),
@@ -91,7 +91,7 @@ def test_model_cache_gives_identical_answers(tmp_path, monkeypatch):
     import numpy as np
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    from monitor import language
+    from monitor.enrich import language
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     model = MODEL_DIR / MODEL_FILE
@@ -121,7 +121,7 @@ def test_model_cache_gives_identical_answers(tmp_path, monkeypatch):
 
 
 def test_answers_are_remembered_but_not_failures(monkeypatch):
-    from monitor import language
+    from monitor.enrich import language
 
     text = "Die Gespräche zwischen Moskau und Tokio wurden am Dienstag fortgesetzt"
     monkeypatch.setattr(language, "_answers", {})

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor import warehouse
-from monitor.clusters import assign_clusters, evaluate_pairs, features, match
 from monitor.settings import Settings
+from monitor.stories.clusters import assign_clusters, evaluate_pairs, features, match
 
 PAIRS = Path(__file__).parent / "fixtures" / "cluster_pairs.toml"
 
@@ -99,7 +99,7 @@ BOTH_WAYS = pytest.mark.parametrize("register_from", [None, 0], ids=["lists", "r
 
 def _batches_as(monkeypatch: pytest.MonkeyPatch, register_from: int | None) -> None:
     if register_from is not None:
-        from monitor import clusters
+        from monitor.stories import clusters
 
         monkeypatch.setattr(clusters, "_REGISTER_FROM", register_from)
 
@@ -175,7 +175,7 @@ def test_minhash_estimates_jaccard_without_bias() -> None:
 
     import numpy as np
 
-    from monitor.clusters import _minhash, _shingles
+    from monitor.stories.clusters import _minhash, _shingles
 
     rng = random.Random(3)
     errors = []
@@ -251,7 +251,7 @@ def _cluster_and_read(con, ids: list[str]) -> tuple[list[tuple], dict[str, tuple
 
 def test_sketch_rows_are_what_assign_clusters_would_store(settings: Settings, labelled) -> None:
     """Pre-sketched rows are accepted as they are (nothing recomputed): same clusters."""
-    from monitor import clusters
+    from monitor.stories import clusters
 
     articles, _ = labelled
     ordered = sorted(articles, key=lambda a: a["at"])
@@ -302,7 +302,7 @@ def test_day_number_shortcut_misses_no_case_variant() -> None:
     """The lowered-text hint stands for the IGNORECASE pattern for every letter it uses."""
     import re
 
-    from monitor.clusters import _DAY_HINT, _FOLD_VARIANTS
+    from monitor.stories.clusters import _DAY_HINT, _FOLD_VARIANTS
 
     letters = {ch.lower() for ch in _DAY_HINT.pattern if ch.isalpha()}
     any_letter = re.compile("[" + "".join(sorted(letters)) + "]", re.IGNORECASE)
@@ -316,7 +316,7 @@ def test_day_number_shortcut_misses_no_case_variant() -> None:
 def test_numbers_with_and_without_the_shortcut_agree() -> None:
     import random
 
-    from monitor.clusters import _numbers
+    from monitor.stories.clusters import _numbers
 
     pieces = ["26", "5", "123", "1,234", "2,050.5", "2025", " ", "\n", "\u00a0", "日", "号",
               "Nov.", "NOV", "November", "\u017fep", "Sept", "ноября", "НОЯБРЯ", "мая",
@@ -331,7 +331,7 @@ def test_pool_finds_what_matching_every_pair_finds() -> None:
     """The reprint index (pigeonhole slots, twins) and anchor index lose no candidate."""
     import random
 
-    from monitor.clusters import Pool, idf_of
+    from monitor.stories.clusters import Pool, idf_of
 
     rng = random.Random(11)
     vocab = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 9)))
@@ -379,7 +379,7 @@ def test_pool_reprint_index_is_exact() -> None:
     slots agree (the pigeonhole bound), and no other row is."""
     import numpy as np
 
-    from monitor.clusters import NUM_PERM, REPRINT_JACCARD, Features, Pool
+    from monitor.stories.clusters import NUM_PERM, REPRINT_JACCARD, Features, Pool
 
     rng = np.random.default_rng(3)
     signatures = list(rng.integers(0, 1 << 63, size=(40, NUM_PERM), dtype=np.uint64))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.extract import (
+from monitor.enrich.extract import (
     detect_language,
     extract_metadata,
     extract_text,

@@ -12,9 +12,9 @@ import ipaddress
 
 import pytest
 
+from monitor.enrich.netsafe import check_address, is_allowed_host, resolve_safe
+from monitor.enrich.pages import PageFetcher, make_client
 from monitor.errors import UnsafeURL
-from monitor.netsafe import check_address, is_allowed_host, resolve_safe
-from monitor.pages import PageFetcher, make_client
 from monitor.settings import Settings
 from tests.support.httpserver import LocalHTTPServer
 

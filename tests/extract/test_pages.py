@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.pages import PageFetcher, enrich_articles, make_client
+from monitor.enrich.pages import PageFetcher, enrich_articles, make_client
 from monitor.settings import Settings
 from tests.support.httpserver import LocalHTTPServer, Request
 

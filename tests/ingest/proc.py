@@ -41,7 +41,7 @@ def main() -> None:
         print("ready", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     elif cmd == "disk-full":
-        from monitor.pipeline import fetch_and_stage
+        from monitor.ingest.batch import fetch_and_stage
 
         # Files may not grow past 2 KB in this process: the staging write fails like ENOSPC.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from monitor import warehouse
-from monitor.pipeline import fetch_and_stage, pending_batches, plan_ingest, run_ingest, store_staged
+from monitor.ingest.batch import fetch_and_stage
+from monitor.ingest.plan import plan_ingest
+from monitor.ingest.run import run_ingest
+from monitor.ingest.stage import pending_batches
+from monitor.ingest.store import store_staged
 from tests.ingest.conftest import FEEDS, FeedEnv
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.dedup import canonical_url, keys_for_feed
 from monitor.errors import ConfigError
-from monitor.feeds import Entry
+from monitor.ingest.keys import canonical_url, keys_for_feed
+from monitor.ingest.parse import Entry
 from monitor.settings import SettingsError, load_settings
 from monitor.sources import load_sources
 

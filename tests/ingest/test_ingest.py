@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.pipeline import run_ingest
+from monitor.ingest.run import run_ingest
 from tests.ingest.conftest import FEEDS, FeedEnv
 
 

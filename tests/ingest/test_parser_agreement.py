@@ -11,15 +11,15 @@ from datetime import datetime
 
 import pytest
 
-from monitor import feeds
+from monitor.ingest import parse
 from tests.ingest.conftest import FEEDS
 
 NOW = datetime(2026, 11, 27, 12, 0)
 
 
 def _both(body: bytes, headers: dict[str, str] | None = None):
-    fast = feeds._parse_fast(body, "https://base.example.org/", None, NOW)
-    reference = feeds._parse_reference(body, "https://base.example.org/", headers or {}, None,
+    fast = parse._parse_fast(body, "https://base.example.org/", None, NOW)
+    reference = parse._parse_reference(body, "https://base.example.org/", headers or {}, None,
                                        NOW, True)
     return fast, reference
 
@@ -102,21 +102,21 @@ def test_fast_path_agrees_with_feedparser(body: bytes) -> None:
 @pytest.mark.parametrize("name", ["malformed.xml", "truncated.xml", "entity_bomb.xml"])
 def test_fast_path_declines_what_it_cannot_parse_exactly(name: str) -> None:
     body = (FEEDS / name).read_bytes()
-    assert feeds._parse_fast(body, "", None, NOW) is None
-    assert feeds.parse_feed(body).parser == "feedparser"
+    assert parse._parse_fast(body, "", None, NOW) is None
+    assert parse.parse_feed(body).parser == "feedparser"
 
 
 def test_parse_never_raises_on_junk() -> None:
     for junk in (b"\x00\xff" * 500, b"<rss", b"{not json", b"<?xml?><<<>>>", "ünïcode".encode()):
-        result = feeds.parse_feed(junk)
-        assert isinstance(result, feeds.ParsedFeed)
+        result = parse.parse_feed(junk)
+        assert isinstance(result, parse.ParsedFeed)
 
 
 def test_junk_after_the_feed_is_ignored_and_reported_but_junk_inside_is_not() -> None:
     whole = (FEEDS / "rss_basic.xml").read_bytes().rstrip()
-    parsed = feeds.parse_feed(whole + b"<script src='/x.js'></script>\n")
+    parsed = parse.parse_feed(whole + b"<script src='/x.js'></script>\n")
     assert parsed.parser == "lxml" and parsed.bozo and "junk after" in parsed.bozo
-    assert [e.title for e in parsed.entries] == [e.title for e in feeds.parse_feed(whole).entries]
+    assert [e.title for e in parsed.entries] == [e.title for e in parse.parse_feed(whole).entries]
     # The same bytes *inside* the channel are a broken feed: the reference parser decides.
     broken = whole.replace(b"</channel>", b"<script>x</script><p></channel>")
-    assert feeds._parse_fast(broken, "", None, NOW) is None
+    assert parse._parse_fast(broken, "", None, NOW) is None

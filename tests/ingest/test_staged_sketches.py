@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import clusters, pipeline
-from monitor.pipeline import fetch_and_stage, plan_ingest, store_staged
+from monitor.ingest import derive
+from monitor.ingest.batch import fetch_and_stage
+from monitor.ingest.plan import plan_ingest
+from monitor.ingest.run import run_ingest
+from monitor.ingest.store import store_staged
+from monitor.stories import clusters
 from tests.ingest.conftest import FeedEnv
 
 
@@ -34,8 +38,8 @@ def test_store_reuses_the_staged_sketches(feeds: FeedEnv, query,
 def test_without_staged_sketches_the_store_computes_them(
         feeds: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
     _serve(feeds)
-    monkeypatch.setattr(pipeline, "_sketch", lambda articles: [])
-    summary = pipeline.run_ingest(feeds.settings)
+    monkeypatch.setattr(derive, "sketch", lambda articles: [])
+    summary = run_ingest(feeds.settings)
     assert summary.articles_new > 0
     assert query("SELECT count(*) - count(cluster_id) FROM articles") == [(0,)]
     assert query("SELECT count(*) FROM article_sketches") == [(summary.articles_new,)]

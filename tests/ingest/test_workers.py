@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from monitor import warehouse
-from monitor.pipeline import host_batches, run_ingest
+from monitor.ingest.plan import host_batches
+from monitor.ingest.run import run_ingest
 from monitor.settings import Settings
 from monitor.sources import Source
 from tests.support.httpserver import LocalHTTPServer
@@ -128,7 +129,7 @@ def test_a_killed_worker_costs_only_the_feeds_it_had_not_staged(
 
 def test_a_busy_warehouse_leaves_what_the_workers_fetched_staged(
         settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer]) -> None:
-    from monitor.pipeline import pending_batches
+    from monitor.ingest.stage import pending_batches
     from monitor.sources import initialise
     from tests.ingest.test_concurrency import spawn, wait_ready
 

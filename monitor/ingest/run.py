@@ -1,0 +1,159 @@
+"""The whole run behind ``monitor ingest``: plan, fetch and stage, store, summarise.
+
+With enough sources (and CPUs) parsing and classifying run in worker processes and this
+process stores each staged group as it arrives; otherwise one process does it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import warehouse
+from monitor.ingest.batch import fetch_and_stage
+from monitor.ingest.plan import make_plan, new_run_id
+from monitor.ingest.progress import Progress
+from monitor.ingest.store import derive, store_files, store_path
+from monitor.ingest.workers import Workers, worker_count
+from monitor.settings import Settings
+
+__all__ = ["IngestSummary", "record_run", "run_ingest"]
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    sources_total: int = 0
+    sources_ok: int = 0
+    sources_not_modified: int = 0
+    sources_failed: int = 0
+    entries_seen: int = 0
+    articles_new: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    #: Wall seconds per phase (plan, fetch = fetch+parse+classify+stage, store).
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        lines = [
+            f"run {self.run_id}: {self.sources_total} sources in {self.seconds:.1f}s — "
+            f"{self.sources_ok} ok, {self.sources_not_modified} not modified, "
+            f"{self.sources_failed} failed; {self.entries_seen} entries seen, "
+            f"{self.articles_new} new articles",
+        ]
+        if self.phases:
+            lines[0] += " (" + ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items()) + ")"
+        for source_id, error in self.failures[:20]:
+            lines.append(f"  failed: {source_id}: {error}")
+        if len(self.failures) > 20:
+            lines.append(f"  … and {len(self.failures) - 20} more (see `monitor sources`)")
+        return "\n".join(lines)
+
+
+def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool = False,
+               progress: bool = False, run_id: str | None = None) -> IngestSummary:
+    """One ingest: plan, fetch and stage, store, summarise.
+
+    With enough sources (and CPUs) the fetching, parsing and classifying run in worker
+    processes, and this process stores each staged group while the workers go on.
+    """
+    t0 = time.monotonic()
+    started = _now()
+    run_id = run_id or new_run_id()
+    plan = make_plan(settings, only=only, poll_all=poll_all)
+    summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in plan.batches))
+    summary.phases["plan"] = time.monotonic() - t0
+    workers = worker_count(settings, summary.sources_total)
+    bar = Progress(summary.sources_total) if progress else None
+    every = [source_id for batch in plan.batches for source_id in batch]
+    lost: list[str] = []  # why worker processes ended early
+    try:
+        if workers > 1:
+            with Workers(settings, run_id, plan, workers) as pool:
+                fetcher = pool.fetch(every, bar)
+                with warehouse.writer(settings) as con:
+                    totals = store_files(con, settings, [], run_id)  # earlier runs' leftovers
+                    for kind, payload in pool.messages():
+                        if kind == "staged":
+                            store_path(con, settings, Path(payload["path"]), totals)
+                            if bar is not None:
+                                bar.stored(totals["articles_new"])
+                        elif kind == "lost":
+                            lost.append(payload)
+                    fetcher.join()
+                    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
+                    derive(con, totals)
+                    _summarise(con, summary, started, t0, planned=every, lost=lost)
+        else:
+            paths = []
+            if every:
+                if bar is not None:
+                    bar.start()
+                # One process: every due source in one pool (the per-host limit still holds).
+                out = fetch_and_stage(settings, every, run_id, plan=plan,
+                                      on_fetched=(lambda r: bar.advance(r.outcome))
+                                      if bar is not None else None)
+                paths.append(out["path"])
+            summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
+            with warehouse.writer(settings) as con:
+                store_files(con, settings, paths, run_id)
+                _summarise(con, summary, started, t0)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.seconds = time.monotonic() - t0
+    summary.phases["store"] = summary.seconds - summary.phases["plan"] - summary.phases["fetch"]
+    return summary
+
+
+def _summarise(con: Any, summary: IngestSummary, started: datetime, t0: float, *,
+               planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
+    """Fill the summary from this run's ``fetches`` rows and record the run. ``lost``: why
+    worker processes ended early; the ``planned`` sources without a row are theirs."""
+    rows = con.execute(
+        "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
+        " error FROM fetches WHERE run_id = ?", [summary.run_id]
+    ).fetchall()
+    for source_id, outcome, seen, new, error in rows:
+        if outcome == "ok":
+            summary.sources_ok += 1
+        elif outcome == "not_modified":
+            summary.sources_not_modified += 1
+        else:
+            summary.sources_failed += 1
+            summary.failures.append((source_id, error or "error"))
+        summary.entries_seen += seen
+        summary.articles_new += new
+    if lost:
+        # What a worker staged before it died was stored; the rest is polled next run.
+        recorded = {r[0] for r in rows}
+        missing = [i for i in planned if i not in recorded]
+        errors = "; ".join(dict.fromkeys(lost))
+        log.error("ingest workers lost %d sources (polled again next run): %s",
+                  len(missing), errors)
+        if missing:
+            summary.failures.append((f"{len(missing)} sources ({', '.join(missing[:3])}…)",
+                                     errors))
+            summary.sources_failed += len(missing)
+    summary.seconds = time.monotonic() - t0
+    record_run(con, summary, "cli", started)
+
+
+
+def record_run(con: Any, s: IngestSummary, via: str, started: datetime) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [s.run_id, started, _now(), via, s.sources_ok, s.sources_not_modified,
+         s.sources_failed, s.entries_seen, s.articles_new],
+    )

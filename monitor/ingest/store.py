@@ -1,0 +1,285 @@
+"""Store: the warehouse's only writer.
+
+Loads staged batches, one transaction each, with upserts on natural keys (storing the same
+file twice adds nothing); records each fetch attempt and the source's health; then story
+clusters and trend tables for what was new. A batch that could not be stored (warehouse busy,
+crash) stays in ``staging/`` and the next store picks it up: no fetched article is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from monitor import warehouse
+from monitor.ingest.stage import (
+    ALL_COLUMNS,
+    ARTICLE_COLUMNS,
+    CLASS_COLUMNS,
+    FETCH_COLUMNS,
+    SKETCH_COLUMNS,
+    pending_batches,
+    read_json_sql,
+)
+from monitor.settings import Settings
+
+__all__ = ["cluster_recent", "derive", "new_totals", "refresh_trend_tables", "store_files",
+           "store_path", "store_staged"]
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
+    """Load one staged batch in one transaction. Upserts on natural keys: idempotent."""
+    counts = {"fetches": 0, "articles_new": 0, "links": 0}
+    con.execute("BEGIN")
+    try:
+        # One read of the file; the three record types are split from it.
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_all AS " + read_json_sql(ALL_COLUMNS),
+                    [str(path)])
+        for table, columns, kind in (("stage_fetch", FETCH_COLUMNS, "fetch"),
+                                     ("stage_article", ARTICLE_COLUMNS, "article"),
+                                     ("stage_class", CLASS_COLUMNS, "classification"),
+                                     ("stage_sketch", SKETCH_COLUMNS, "sketch")):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
+                        f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
+        has_articles = con.execute("SELECT count(*) FROM stage_article").fetchone()[0] > 0
+        # Fetch attempts not stored before (a re-run of the same file skips them).
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT * FROM stage_fetch"
+            " WHERE fetch_id NOT IN (SELECT fetch_id FROM fetches)"
+        )
+        # A poll of unchanged feeds stages fetch rows only: nothing else to do.
+        if has_articles:
+            # Same article under two keys in this batch (two feeds, opaque GUIDs): one id.
+            con.execute(
+                "UPDATE stage_article SET article_id = f.first_id FROM ("
+                "  SELECT canonical_url, arg_min(article_id, first_seen_at) AS first_id"
+                "  FROM stage_article WHERE canonical_url IS NOT NULL GROUP BY canonical_url) f"
+                " WHERE stage_article.canonical_url = f.canonical_url"
+            )
+            # Same article under another key (same canonical URL): link to the existing article.
+            con.execute(
+                "UPDATE stage_article SET article_id = a.article_id FROM articles a"
+                " WHERE stage_article.canonical_url IS NOT NULL"
+                " AND a.canonical_url = stage_article.canonical_url"
+                " AND a.entry_key <> stage_article.entry_key"
+            )
+            before = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+            con.execute(
+                "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
+                " summary, body, text_source, author, outlet, source_id, language, published_at,"
+                " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error)"
+                " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
+                " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
+                " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
+                " extract_status, extract_error FROM stage_article s"
+                # article_id is derived from entry_key (or remapped to an existing article
+                # above), so matching on it alone also catches a known entry_key; an equi-join
+                # keeps this a hash join instead of a nested loop over the whole table.
+                " WHERE s.article_id NOT IN (SELECT article_id FROM articles)"
+                " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
+            )
+            counts["articles_new"] = con.execute("SELECT count(*) FROM articles").fetchone()[0] - before
+            # Which source carried which article (an article seen in two feeds is stored once).
+            con.execute(
+                "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
+                " SELECT s.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
+                " WHERE s.article_id IN (SELECT article_id FROM articles)"
+                " GROUP BY ALL ON CONFLICT DO NOTHING"
+            )
+            con.execute(
+                "INSERT INTO classifications (article_id, model_version, relevant, dyads, topics,"
+                " scores, evidence, classified_at)"
+                " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
+                " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
+                " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
+                " ON CONFLICT DO NOTHING"
+            )
+            # Cluster sketches made by the fetch step (an id merged into another article
+            # above has no row of its own: its sketch is dropped and recomputed if needed).
+            con.execute(
+                "INSERT INTO article_sketches (article_id, version, text_hash, minhash, terms,"
+                " anchors, countries)"
+                " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors, countries"
+                " FROM stage_sketch WHERE article_id IN (SELECT article_id FROM articles)"
+                " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
+                " ON CONFLICT DO NOTHING"
+            )
+        _store_fetches(con, settings)
+        counts["fetches"] = con.execute("SELECT count(*) FROM new_fetch").fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def _store_fetches(con: Any, settings: Settings) -> None:
+    """Fetch rows, their count of new articles, and each source's health and next poll."""
+    con.execute(
+        "INSERT INTO fetches (fetch_id, source_id, run_id, url, started_at, outcome, http_status,"
+        " bytes, entries_seen, entries_new, parser, bozo, error, duration_ms)"
+        " SELECT f.fetch_id, f.source_id, f.run_id, f.url, f.started_at, f.outcome,"
+        " f.http_status, f.bytes, f.entries_seen,"
+        " (SELECT count(*) FROM stage_article s JOIN articles a USING (article_id)"
+        "   WHERE s.fetch_id = f.fetch_id AND a.entry_key = s.entry_key"
+        "   AND a.first_seen_at = s.first_seen_at),"
+        " f.parser, f.bozo, f.error, f.duration_ms FROM new_fetch f"
+    )
+    now = _now()
+    # Healthy sources: new validators, failures reset.
+    con.execute(
+        "INSERT INTO feed_state (source_id, etag, last_modified, content_hash, last_attempt_at,"
+        " last_ok_at, last_status, last_outcome, last_error, consecutive_failures,"
+        " failing_since, next_poll_at)"
+        " SELECT source_id, etag, last_modified, content_hash, started_at, started_at,"
+        " http_status, outcome, NULL, 0, NULL, NULL FROM new_fetch"
+        " WHERE outcome IN ('ok', 'not_modified')"
+        " QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY started_at DESC) = 1"
+        " ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag,"
+        " last_modified = excluded.last_modified,"
+        " content_hash = coalesce(excluded.content_hash, feed_state.content_hash),"
+        " last_attempt_at = excluded.last_attempt_at, last_ok_at = excluded.last_ok_at,"
+        " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+        " last_error = NULL, consecutive_failures = 0, failing_since = NULL,"
+        " next_poll_at = NULL"
+    )
+    # Failing sources back off: base × 2^(failures − 1) minutes, capped; a longer
+    # Retry-After from the server wins.
+    con.execute(
+        "INSERT INTO feed_state (source_id, last_attempt_at, last_status, last_outcome,"
+        " last_error, consecutive_failures, failing_since, next_poll_at)"
+        " SELECT f.source_id, f.started_at, f.http_status, f.outcome, f.error,"
+        " coalesce(s.consecutive_failures, 0) + 1, coalesce(s.failing_since, f.started_at),"
+        " ?::TIMESTAMP + to_seconds(greatest(least("
+        "   ? * 60 * pow(2, coalesce(s.consecutive_failures, 0)), ? * 3600),"
+        "   coalesce(f.retry_after, 0)))"
+        " FROM new_fetch f LEFT JOIN feed_state s USING (source_id)"
+        " WHERE f.outcome NOT IN ('ok', 'not_modified')"
+        " QUALIFY row_number() OVER (PARTITION BY f.source_id ORDER BY f.started_at DESC) = 1"
+        " ON CONFLICT (source_id) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
+        " last_status = excluded.last_status, last_outcome = excluded.last_outcome,"
+        " last_error = excluded.last_error,"
+        " consecutive_failures = excluded.consecutive_failures,"
+        " failing_since = excluded.failing_since, next_poll_at = excluded.next_poll_at",
+        [now, settings.failure_backoff_minutes, settings.failure_backoff_max_hours],
+    )
+    # A permanent redirect moves the source; 410 Gone switches it off with a reason.
+    con.execute(
+        "UPDATE sources SET url = f.moved_to, updated_at = ? FROM new_fetch f"
+        " WHERE f.source_id = sources.source_id AND f.moved_to IS NOT NULL", [now])
+    con.execute(
+        "UPDATE sources SET enabled = false, updated_at = ?, disabled_reason ="
+        " '410 Gone at ' || strftime(f.started_at, '%Y-%m-%d %H:%M') || ' UTC: feed removed;"
+        " change its URL in the sources file to re-enable'"
+        " FROM new_fetch f WHERE f.source_id = sources.source_id AND f.gone", [now])
+
+
+def cluster_recent(con: Any) -> None:
+    """Story clusters for articles that have none yet, in their own transaction after the
+    batch committed: a clustering problem never costs a stored article, and articles it
+    missed are picked up by the next batch."""
+    from monitor.stories.clusters import assign_clusters
+
+    ids = [r[0] for r in con.execute(
+        "SELECT article_id FROM articles WHERE cluster_id IS NULL"
+        " AND first_seen_at > now()::TIMESTAMP - INTERVAL 3 DAY ORDER BY first_seen_at"
+    ).fetchall()]
+    if not ids:
+        return
+    con.execute("BEGIN")
+    try:
+        assign_clusters(con, ids)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        log.exception("story clustering failed for %d articles; retried next batch", len(ids))
+
+
+def store_staged(settings: Settings, paths: list[str] | None, run_id: str) -> dict[str, Any]:
+    """Store staged batches (``None``: every pending one). The warehouse's only writer.
+
+    Each batch is one transaction; a stored batch's file is renamed ``.done`` (kept for
+    ``staging_retention_days`` for audit, then removed by maintenance). Batches an earlier,
+    failed run left behind are stored too.
+    """
+    with warehouse.writer(settings) as con:
+        return store_files(con, settings, paths, run_id)
+
+
+def store_files(con: Any, settings: Settings, paths: list[str] | None,
+                 run_id: str) -> dict[str, Any]:
+    files = [Path(p) for p in paths] if paths is not None else []
+    for leftover in pending_batches(settings):
+        if leftover not in files:
+            files.append(leftover)
+    totals = new_totals(run_id)
+    for path in files:
+        store_path(con, settings, path, totals)
+    derive(con, totals)
+    return totals
+
+
+def new_totals(run_id: str) -> dict[str, Any]:
+    return {"batches": 0, "fetches": 0, "articles_new": 0, "run_id": run_id}
+
+
+def store_path(con: Any, settings: Settings, path: Path, totals: dict[str, Any]) -> None:
+    """Store one staged batch and rename it ``.done``; add its counts to ``totals``."""
+    if not path.exists():
+        if not path.with_suffix(".done").exists():
+            log.warning("staged batch missing path=%s", path)
+        return  # else: stored by an earlier attempt of this task
+    try:
+        counts = _store_one(con, path, settings)
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # A batch that cannot be read (damaged on disk) must not block every later
+        # batch: set it aside, loudly, for a person to look at.
+        bad = path.with_suffix(".bad")
+        os.replace(path, bad)
+        log.error("staged batch unreadable, set aside path=%s error=%s", bad, exc)
+        totals.setdefault("unreadable", []).append(str(bad))
+        return
+    os.replace(path, path.with_suffix(".done"))
+    totals["batches"] += 1
+    totals["fetches"] += counts["fetches"]
+    totals["articles_new"] += counts["articles_new"]
+
+
+def derive(con: Any, totals: dict[str, Any]) -> None:
+    """Story clusters and trend tables for what the stored batches added."""
+    if totals["articles_new"]:
+        # Nothing new, nothing to derive: an unchanged poll costs its fetch rows only. (A
+        # refresh that failed earlier is retried by the next store with new articles, or by
+        # the digest, which refreshes before it reads.)
+        cluster_recent(con)
+        refresh_trend_tables(con)
+
+
+def refresh_trend_tables(con: Any) -> None:
+    """Bring the trend tables up to date (own transaction, after the batches committed).
+
+    A failure here costs no stored article: the next store, ``monitor trends`` or the
+    digest refresh again from the watermark.
+    """
+    from monitor.trends import refresh_trends
+
+    try:
+        refresh_trends(con)
+    except Exception:
+        log.exception("trend refresh failed; retried at the next store")
+
+
+# --------------------------------------------------------------------------- one process
+
+

@@ -1,0 +1,226 @@
+"""Worker processes for ``monitor ingest``: parse, classify and stage what the parent fetches.
+
+The parent keeps the one HTTP client (one per-host limit); CPU-bound work goes to forked
+workers, each feed to the least-loaded one; each staged group is reported as it is written,
+so the parent stores while the workers go on.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from monitor.ingest.batch import staged_groups
+from monitor.ingest.fetch import FetchResult, fetch_all
+from monitor.ingest.plan import Plan
+from monitor.settings import Settings
+
+if TYPE_CHECKING:
+    from monitor.ingest.progress import Progress
+
+__all__ = ["Workers", "warm_up", "worker_count"]
+
+log = logging.getLogger(__name__)
+
+_GROUP_ENTRIES = 600
+#: Below this many sources per worker a process costs more than it saves.
+_MIN_SOURCES_PER_WORKER = 16
+
+
+def worker_count(settings: Settings, sources: int) -> int:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # workers inherit the parent's state by forking (Linux, macOS)
+    if settings.ingest_workers > 0:
+        return settings.ingest_workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, 4, sources // _MIN_SOURCES_PER_WORKER))
+
+
+class Workers:
+    """Worker processes that parse, classify and stage what this process fetches.
+
+    Fetching stays here: one client, one per-host limit, and an event loop that is cheap
+    to share. Parse, language, classification and sketches are CPU-bound Python: one
+    process uses one core, so each fetched feed is handed to the worker with the least
+    work so far (by bytes). Workers are forked before this process opens any warehouse
+    connection; what the parent has imported and loaded they inherit, the rest they load
+    when they first need it.
+    Each stages what it is given in a few groups and reports each group as it is written,
+    so the parent stores early groups while the rest is still being fetched and parsed. A
+    worker that dies (killed, out of memory) costs only the feeds it had not staged yet:
+    they have no ``fetches`` row this run and are polled again next run.
+    """
+
+    def __init__(self, settings: Settings, run_id: str, plan: Plan, count: int) -> None:
+        self.settings, self.run_id, self.plan, self.count = settings, run_id, plan, count
+        self.readers: dict[Any, tuple[int, Any]] = {}
+        self.outboxes: list[queue.SimpleQueue[Any]] = []
+        self.load: list[int] = []
+        #: Cleared by a worker's pump when its pipe breaks: no more feeds are sent to it.
+        self.alive: list[bool] = []
+
+    def __enter__(self) -> Workers:
+        import multiprocessing
+
+        from monitor.ingest.fetch import tls_context
+
+        # Only what this process needs itself is loaded here: the models are loaded by a
+        # worker when it first gets a feed with new entries, so a poll where nothing changed
+        # loads none. (A process that has loaded them, see warm_up, passes them on.)
+        tls_context()
+        ctx = multiprocessing.get_context("fork")
+        # Inherited objects are left out of the workers' garbage collection: its passes
+        # would touch (and so copy) every page of them. The parent collects as before.
+        gc.collect()
+        gc.freeze()
+        try:
+            for index in range(self.count):
+                reader, writer = ctx.Pipe(duplex=False)
+                task_reader, task_writer = ctx.Pipe(duplex=False)
+                process = ctx.Process(
+                    target=_cpu_worker, daemon=True, name=f"monitor-ingest-{index}",
+                    args=(self.settings, self.run_id, self.plan, task_reader, writer,
+                          _GROUP_ENTRIES))
+                process.start()
+                writer.close()
+                task_reader.close()
+                self.readers[reader] = (index, process)
+                outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                self.outboxes.append(outbox)
+                self.load.append(0)
+                self.alive.append(True)
+                threading.Thread(target=_pump, args=(outbox, task_writer, self.alive, index),
+                                 daemon=True, name=f"monitor-ingest-pump-{index}").start()
+        finally:
+            gc.unfreeze()
+        return self
+
+    def fetch(self, source_ids: list[str], bar: Progress | None) -> threading.Thread:
+        """Fetch ``source_ids`` in a background thread, handing each response to a worker."""
+        sources, states = self.plan.select(source_ids)
+
+        def arrived(result: FetchResult) -> None:
+            if bar is not None:
+                bar.advance(result.outcome)
+            live = [i for i, alive in enumerate(self.alive) if alive] or [0]
+            index = min(live, key=self.load.__getitem__)
+            self.load[index] += len(result.body) + 2048
+            self.outboxes[index].put(result)
+
+        def run() -> None:
+            try:
+                fetch_all(sources, states, self.settings, on_done=arrived)
+            except Exception:
+                log.exception("fetching failed; what was fetched is staged, the rest is "
+                              "polled next run")
+            finally:
+                for outbox in self.outboxes:
+                    outbox.put(None)
+
+        if bar is not None:
+            bar.start()  # after the fork: no child inherits the bar's refresh thread
+        thread = threading.Thread(target=run, name="monitor-fetch", daemon=True)
+        thread.start()
+        return thread
+
+    def messages(self) -> Iterator[tuple[str, Any]]:
+        """(kind, payload) until every worker has finished: ``staged`` (a group's result)
+        or ``lost`` (why a worker ended before staging all it was given)."""
+        from multiprocessing.connection import wait
+
+        finished: set[int] = set()
+        while self.readers:
+            for reader in wait(list(self.readers)):
+                index, process = self.readers[reader]
+                try:
+                    kind, payload = reader.recv()
+                except EOFError:
+                    process.join()
+                    del self.readers[reader]
+                    if index not in finished:
+                        yield "lost", f"worker process died (exit code {process.exitcode})"
+                    continue
+                if kind in ("done", "error"):
+                    finished.add(index)
+                if kind == "error":
+                    yield "lost", payload
+                elif kind == "staged":
+                    yield kind, payload
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        for outbox in self.outboxes:
+            outbox.put(None)
+        # Normally every worker has finished. After an error here (the warehouse stayed
+        # busy) let them finish staging what was fetched, for the next run to store; on
+        # Ctrl-C stop them now.
+        patient = exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
+        deadline = time.monotonic() + (self.settings.total_timeout + 60 if patient else 0)
+        for _index, process in self.readers.values():
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+
+
+def _pump(outbox: queue.SimpleQueue[Any], conn: Any, alive: list[bool], index: int) -> None:
+    """Send what the fetcher hands a worker, in order, without ever blocking the fetcher
+    (a pipe holds 64 KB; a feed can be megabytes while the worker is busy)."""
+    try:
+        while True:
+            item = outbox.get()
+            conn.send(item)
+            if item is None:
+                break
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        alive[index] = False  # the worker is gone: the fetcher stops sending it feeds
+    finally:
+        conn.close()
+
+
+def warm_up(settings: Settings) -> None:
+    """Import and load what ingestion needs: the TLS context, the parsers, the language
+    model, the classifier and the cluster sketcher (0.3–1.5 s, once per process).
+
+    A long-lived process (a benchmark, a service) calls it once; workers forked after it
+    inherit all of it instead of loading it each."""
+    from monitor.ingest.fetch import tls_context
+
+    tls_context()
+    try:
+        import charset_normalizer  # noqa: F401  (undeclared encodings)
+        import feedparser  # noqa: F401  (the reference parser)
+
+        from monitor.classify import load_classifier
+        from monitor.enrich.language import detect_language
+        from monitor.stories import clusters  # noqa: F401
+
+        detect_language("Warm-up text for the language model, long enough to be classified")
+        load_classifier(settings)
+    except Exception:  # warming up is an optimisation; the workers load what failed here
+        log.debug("warm-up before forking ingest workers failed", exc_info=True)
+
+
+def _cpu_worker(settings: Settings, run_id: str, plan: Plan, tasks: Any, conn: Any,
+                group: int) -> None:
+    """Body of one worker process: parse, classify and stage the fetched feeds it is sent
+    (``None`` ends), a staging file per ``group`` entries, each reported over ``conn``."""
+    try:
+        for out in staged_groups(settings, run_id, iter(tasks.recv, None), plan.sources,
+                                  plan.states, group):
+            conn.send(("staged", out))
+        conn.send(("done", None))
+    except BaseException as exc:  # reported to the parent, which records it
+        import traceback
+
+        log.exception("ingest worker failed")
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+    finally:
+        conn.close()

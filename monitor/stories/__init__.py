@@ -1,0 +1,1 @@
+"""Stories: articles grouped into the events they report (``clusters``)."""
