@@ -20,11 +20,12 @@ from __future__ import annotations
 import functools
 
 from monitor.classify.lexicon import Lexicon, build_lexicon
-from monitor.classify.model import LABELS, Classifier, Prediction, load_classifier
+from monitor.classify.load import load_classifier
+from monitor.classify.model import LABELS, Classifier, Prediction
+from monitor.classify.retrain import retrain
 from monitor.classify.rules import analyse
 from monitor.classify.store import reclassify, store_predictions
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, load_taxonomy
-from monitor.classify.train import retrain
 from monitor.settings import Settings
 
 __all__ = [

@@ -122,7 +122,7 @@ def record_model(con: duckdb.DuckDBPyConnection, version: str, path: str | None,
 def reclassify(settings: Settings, since: date | datetime | None = None) -> int:
     """Apply the promoted model to stored articles (first seen on or after ``since``)."""
     from monitor import warehouse
-    from monitor.classify.model import load_classifier
+    from monitor.classify.load import load_classifier
 
     clf = load_classifier(settings)
     with warehouse.reader(settings, primary=True) as con:

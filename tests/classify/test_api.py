@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import monitor.classify.model as model_module
+import monitor.classify.load as model_module
 from monitor.classify import Prediction, is_candidate, load_classifier
 
 

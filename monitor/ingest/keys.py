@@ -1,0 +1,165 @@
+"""Article identity: the one ``entry_key`` function (miniflux ``reader/rss/adapter.go``).
+
+``entry_key`` returns, in order of preference:
+
+1. ``guid:<canonical URL>`` when the GUID is itself a URL (most feeds), so the same article
+   carried by two feeds of one outlet is one article;
+2. ``guid:<urn or tag URI>`` for globally unique non-URL GUIDs (``urn:uuid:…``, ``tag:…``);
+3. ``guid:<source_id>:<guid>`` for opaque GUIDs ("12345"), which are only unique per feed;
+4. ``url:<canonical link>`` when the GUID is missing or not trustworthy (the same GUID used
+   for different links inside one feed);
+5. ``hash:<sha1 of title + summary>`` when there is neither.
+
+``drop_seen`` is the cheap-before-expensive step: entries the warehouse (or this run) already
+has are marked before any extraction or classification.
+
+The store additionally merges an entry into an existing article with the same canonical URL,
+so an outlet that changes GUID scheme does not double its articles.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from monitor import warehouse
+from monitor.ingest.parse import Entry
+from monitor.settings import Settings
+
+__all__ = ["canonical_url", "entry_key", "article_id", "keys_for_feed", "content_hash",
+           "drop_seen", "known_keys"]
+
+#: Query parameters that only track the reader, never select the article.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid", "ocid",
+    "cmpid", "cmp", "src", "ref", "ref_src", "rss", "rssfeed", "feed", "xtor", "ito", "smid",
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    "__twitter_impression", "_ga", "_gl", "spm", "share", "taid", "guccounter",
+})
+_TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmb_")
+_GUID_SCHEMES = re.compile(r"^(urn:|tag:)", re.I)
+#: Lower-case host, no port, no query or fragment, no user info: nothing to normalise but
+#: "www." and the trailing slash.
+_SIMPLE_URL = re.compile(r"^https?://(?:www\.)?([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?$")
+
+
+@functools.lru_cache(maxsize=65536)
+def canonical_url(url: str | None) -> str | None:
+    """Lower-case scheme/host, no default port, no fragment, no tracking parameters.
+
+    Cached: one entry's URL is canonicalised for its key, its record and its feed's GUID
+    check, and archives repeat the same URLs thousands of times.
+    """
+    if not url:
+        return None
+    simple = _SIMPLE_URL.match(url)
+    if simple:  # the common case, without the cost of a full split and re-join
+        host, path = simple.group(1), simple.group(2) or "/"
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        return f"https://{host}{path}"
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)]
+    path = parts.path or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    # http and https of one page are the same article.
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def content_hash(title: str, summary: str) -> str:
+    text = " ".join((title + " " + summary).lower().split())
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _guid_trustworthy(guid: str | None, untrusted: set[str]) -> bool:
+    return bool(guid) and len(guid) >= 4 and guid not in untrusted
+
+
+def entry_key(entry: Entry, source_id: str, untrusted_guids: set[str] | None = None) -> str:
+    """The identity of an entry across runs and feeds (see the module docstring)."""
+    untrusted = untrusted_guids or set()
+    guid = entry.guid.strip() if entry.guid else None
+    if guid and _guid_trustworthy(guid, untrusted):
+        as_url = canonical_url(guid) if "://" in guid else None
+        if as_url:
+            return f"guid:{as_url}"
+        if _GUID_SCHEMES.match(guid):
+            return f"guid:{guid}"
+        return f"guid:{source_id}:{guid}"
+    link = canonical_url(entry.link)
+    if link:
+        return f"url:{link}"
+    return f"hash:{content_hash(entry.title, entry.summary)}"
+
+
+def keys_for_feed(entries: list[Entry], source_id: str) -> list[str]:
+    """Keys for all entries of one feed; GUIDs reused for different links are not trusted."""
+    links_by_guid: dict[str, set[str | None]] = {}
+    for e in entries:
+        if e.guid:
+            links_by_guid.setdefault(e.guid.strip(), set()).add(canonical_url(e.link) or
+                                                                 e.title)
+    untrusted = {g for g, links in links_by_guid.items() if len(links) > 1}
+    return [entry_key(e, source_id, untrusted) for e in entries]
+
+
+def article_id(key: str) -> str:
+    """A short, stable id derived from the entry key (what people paste into commands)."""
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- seen before
+
+
+def known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[set[str], set[str]]:
+    if not keys:
+        return set(), set()
+    with warehouse.reader(settings) as con:
+        known = con.execute(
+            "SELECT entry_key FROM articles WHERE entry_key IN (SELECT unnest(?::VARCHAR[]))",
+            [keys],
+        ).fetchall()
+        known_urls = con.execute(
+            "SELECT canonical_url FROM articles"
+            " WHERE canonical_url IN (SELECT unnest(?::VARCHAR[]))", [urls],
+        ).fetchall()
+    return {r[0] for r in known}, {r[0] for r in known_urls}
+
+
+def drop_seen(settings: Settings, candidates: list[dict[str, Any]],
+               earlier: tuple[set[str], set[str]] | None = None) -> list[dict[str, Any]]:
+    """Cheap before expensive: mark entries the warehouse (or this batch, or ``earlier``
+    keys and URLs) already has, so only new ones are extracted and classified. Seen ones
+    are still staged: the store records which sources carried them."""
+    keys = sorted({c["entry_key"] for c in candidates})
+    urls = sorted({c["canonical_url"] for c in candidates if c["canonical_url"]})
+    known, known_urls = known_keys(settings, keys, urls)
+    if earlier:
+        known |= earlier[0]
+        known_urls |= earlier[1]
+    fresh: dict[str, dict[str, Any]] = {}
+    fresh_urls: set[str] = set()
+    for c in candidates:
+        c["seen"] = c["entry_key"] in known or (c["canonical_url"] in known_urls)
+        if c["seen"] or c["entry_key"] in fresh or c["canonical_url"] in fresh_urls:
+            continue
+        fresh[c["entry_key"]] = c
+        if c["canonical_url"]:
+            fresh_urls.add(c["canonical_url"])
+    return list(fresh.values())
+

@@ -1,0 +1,643 @@
+"""Feed bytes → plain :class:`Entry` records. Never touches the network, never raises.
+
+Two parsers, one contract (feedparser's: always the same shape back, with a bozo flag):
+
+* lxml parses well-formed RSS 2.0 / RSS 1.0 / Atom 1.0 directly, many times faster than
+  feedparser (we tried ``feedparser_rs`` first: fast, but on real feeds it decoded some
+  UTF-8 text as Latin-1 and lost links and dates that feedparser found — see bench/README);
+* ``feedparser`` is the reference for robustness. We fall back to it whenever the fast path
+  might differ: bytes that are not clean UTF-8 or declare another encoding (in the XML
+  declaration or the HTTP header), a bozo result, or no entries where the document has items.
+  ``tests/ingest/test_parser_agreement.py`` proves the two agree on our fixtures.
+
+Encodings: feedparser knows the HTTP charset and the XML declaration; for undeclared
+non-UTF-8 bytes (windows-1251, KOI8-R, Shift_JIS, GB2312 served without a charset) we detect
+the encoding with charset-normalizer and re-encode to UTF-8 before parsing, so Russian,
+Japanese and Chinese text arrives as the right characters.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from lxml import etree
+
+__all__ = ["Entry", "ParsedFeed", "parse_feed", "clean_text"]
+
+log = logging.getLogger(__name__)
+
+#: Dates before this are treated as absurd (a feed's epoch-zero or a typo).
+_MIN_DATE = datetime(1990, 1, 1)
+#: Dates further in the future than this are absurd too (a wrong time zone is not).
+_FUTURE_SLACK = timedelta(days=2)
+_MAX_SUMMARY = 20_000
+_MAX_TITLE = 1_000
+
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
+_FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
+_HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
+_ITEM = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(item|entry)[\s>]", re.I)
+_WS = re.compile(r"\s+")
+
+
+@dataclass
+class Entry:
+    """One feed entry as plain, clean data (no markup, UTC times)."""
+
+    title: str
+    link: str | None
+    guid: str | None
+    summary: str
+    published_at: datetime | None  # naive UTC
+    date_flag: str | None  # None | missing | absurd
+    author: str | None = None
+    language: str | None = None
+    #: The original publisher named by an aggregator (RSS ``<source>``, Google News).
+    source_name: str | None = None
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[Entry] = field(default_factory=list)
+    #: The document is a feed (possibly a broken one); False for HTML pages, empty bodies.
+    is_feed: bool = True
+    bozo: str | None = None
+    parser: str = "lxml"
+    title: str | None = None
+    language: str | None = None
+    error: str | None = None
+
+
+def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
+    """Markup → plain text: tags removed (scripts and styles with their content), entities
+    decoded, mojibake repaired, whitespace folded.
+
+    Feed titles and summaries are small HTML fragments, so a regular-expression tag
+    stripper does the job at a fraction of an HTML parser's cost (this runs for every
+    entry of every archive file); anything that still looks like markup afterwards (a
+    comment, CDATA, an unclosed tag) goes through BeautifulSoup.
+    """
+    if not value:
+        return ""
+    text = value
+    if "<" in text:
+        text = _DROP_BLOCKS.sub(" ", text)
+        text = _BLOCK_TAGS.sub(" ", text)
+        text = _TAGS.sub("", text)
+        if "<" in text and _LEFTOVER.search(text):
+            from bs4 import BeautifulSoup
+
+            text = BeautifulSoup(text, "html.parser").get_text(" ")
+    if "&" in text:
+        text = html.unescape(text)
+        if "<" in text and _TAGS.search(text):
+            # Double-escaped markup ("&lt;b&gt;"): once decoded it is markup again.
+            return clean_text(text, limit)
+    if not text.isascii():
+        text = fix_mojibake(text)
+    text = _WS.sub(" ", text).strip()
+    return text[:limit]
+
+
+_DROP_BLOCKS = re.compile(
+    r"<(script|style|template|noscript|iframe|object)\b[^>]*>.*?(</\1\s*>|$)", re.I | re.S)
+_BLOCK_TAGS = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^>]*>|</(?:p|div|li|tr|h[1-6])\s*>",
+                         re.I)
+_TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->|<!\[CDATA\[|\]\]>", re.S)
+_LEFTOVER = re.compile(r"<[A-Za-z/!]")
+
+
+#: Undeclared encodings we trust charset-normalizer to detect: Cyrillic and CJK ones, where
+#: feedparser's windows-1252 fallback would produce nonsense.
+_TRANSCODE = {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "shift_jis",
+              "cp932", "euc_jp", "iso2022_jp", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
+              "euc_kr", "cp949", "utf_16", "utf_16_le", "utf_16_be"}
+
+
+def _mojibake_pattern() -> re.Pattern[str]:
+    """UTF-8 bytes that were decoded as windows-1252/latin-1 ("Ã©", "â€™", "Å\x8d")."""
+    cont = "".join(sorted({bytes([b]).decode("cp1252", errors="ignore") or chr(b)
+                           for b in range(0x80, 0xC0)}))
+    cont = re.escape(cont)
+    lead2 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xC2, 0xE0)))
+    lead3 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xE0, 0xF0)))
+    return re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}")
+
+
+_MOJIBAKE = _mojibake_pattern()
+
+
+def _fix_one(match: re.Match[str]) -> str:
+    text = match.group(0)
+    raw = bytearray()
+    for ch in text:
+        try:
+            raw += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return text
+            raw.append(ord(ch))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair UTF-8 text that was once decoded as windows-1252 (common in real feeds)."""
+    return _MOJIBAKE.sub(_fix_one, text)
+
+
+def _is_clean_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declared_charset(headers: dict[str, str]) -> str | None:
+    ctype = headers.get("content-type", "")
+    match = re.search(r"charset=[\"']?([A-Za-z0-9._:-]+)", ctype, re.I)
+    return match.group(1).lower() if match else None
+
+
+def _canonical_codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name.lower()
+
+
+def _transcode_undeclared(body: bytes) -> bytes | None:
+    """Undeclared, non-UTF-8 bytes: detect the encoding and return UTF-8 bytes (or None)."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:200_000]).best()
+    if best is None or best.encoding not in _TRANSCODE:
+        # Latin-script guesses are unreliable (cp1257 for Portuguese); feedparser's own
+        # utf-8 → windows-1252 fallback does better there.
+        return None
+    try:
+        text = body.decode(best.encoding, errors="replace")
+    except LookupError:
+        return None
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text, count=1)
+    log.info("transcoded undeclared feed encoding=%s", best.encoding)
+    return text.encode("utf-8")
+
+
+def _sniff(body: bytes) -> tuple[bool, bool]:
+    """(looks like a feed, looks like HTML) from the first bytes."""
+    head = body[:4096].lstrip()
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        try:
+            head = body[:8192].decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return True, False
+    is_feed = bool(_FEED_ROOT.search(head))
+    is_html = bool(_HTML_ROOT.search(head)) and not is_feed
+    return is_feed, is_html
+
+
+def parse_feed(body: bytes, base_url: str = "", headers: dict[str, str] | None = None,
+               source_language: str | None = None, now: datetime | None = None) -> ParsedFeed:
+    """Parse feed bytes into entries. Never raises; problems are reported on the result."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    try:
+        parsed = _parse(body, base_url, headers, source_language, now)
+        # An entry with no title, text or link (the stub of a cut-off item) carries nothing.
+        parsed.entries = [e for e in parsed.entries if e.title or e.summary or e.link]
+        return parsed
+    except Exception as exc:  # the contract: never raise on bad input
+        log.exception("parser crashed url=%s", base_url)
+        return ParsedFeed(is_feed=False, error=f"parser crashed: {type(exc).__name__}: {exc}",
+                          parser="none")
+
+
+def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language: str | None,
+           now: datetime) -> ParsedFeed:
+    if not body or not body.strip():
+        return ParsedFeed(is_feed=False, error="empty body: no feed document", parser="none")
+    stripped = body.lstrip()
+    ctype = headers.get("content-type", "").lower()
+    if stripped[:1] in (b"{", b"[") and ("json" in ctype or b'"version"' in stripped[:500]
+                                         or b"jsonfeed" in stripped[:500]):
+        return _parse_json_feed(body, base_url, source_language, now)
+    looks_feed, looks_html = _sniff(body)
+    if looks_html:
+        return ParsedFeed(is_feed=False, parser="none",
+                          error="an HTML page, not a feed (wrong URL or an error page served "
+                                "with 200)")
+
+    declared_xml = _XML_DECL.search(body[:500])
+    declared = _canonical_codec(declared_xml.group(1).decode("ascii") if declared_xml else None)
+    http_charset = _canonical_codec(_declared_charset(headers))
+    clean_utf8 = _is_clean_utf8(body)
+    utf8_names = (None, "utf-8")
+
+    data = body
+    if not clean_utf8 and declared is None and http_charset is None:
+        data = _transcode_undeclared(body) or body
+        clean_utf8 = data is not body and _is_clean_utf8(data)
+
+    if clean_utf8 and declared in utf8_names and http_charset in (None, "utf-8", "ascii") \
+            and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        fast = _parse_fast(data, base_url, source_language, now)
+        if fast is not None:
+            return fast
+    elif declared not in utf8_names and http_charset in (None, declared):
+        # A declared non-UTF-8 encoding (windows-1251, Shift_JIS, UTF-16 …) that the HTTP
+        # header does not contradict: libxml2 decodes it; a wrong declaration fails to parse
+        # and falls through to feedparser.
+        fast = _parse_fast(data, base_url, source_language, now)
+        if fast is not None and not any("\ufffd" in e.title for e in fast.entries):
+            return fast
+
+    return _parse_reference(data, base_url, headers if data is body else {}, source_language,
+                            now, looks_feed)
+
+
+_NS_ATOM = "http://www.w3.org/2005/Atom"
+_NS_RSS1 = "http://purl.org/rss/1.0/"
+_NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
+_NS_DC = "http://purl.org/dc/elements/1.1/"
+_NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_NS_MEDIA = "http://search.yahoo.com/mrss/"
+_ITEM_NS = (None, _NS_RSS1)
+
+
+def _xml_parser() -> etree.XMLParser:
+    # No DTD loading, no entity resolution, no network, no huge trees: an entity-expansion
+    # bomb or an external entity makes lxml fail fast, and we fall back to feedparser
+    # (whose expat has its own amplification limits).
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, recover=False, remove_comments=True,
+                           remove_pis=True)
+
+
+def _parse_fast(data: bytes, base_url: str, source_language: str | None,
+                now: datetime) -> ParsedFeed | None:
+    """lxml on well-formed RSS 2.0, RSS 1.0 and Atom 1.0.
+
+    Returns None ("use the reference parser") on anything unusual: a parse error, a DOCTYPE,
+    an unknown root. Field choices follow feedparser's (title, link, id, summary else
+    content, published else updated) so both paths give the same entries.
+    """
+    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
+        return None
+    bozo = None
+    try:
+        root = etree.fromstring(data, _xml_parser())
+    except etree.XMLSyntaxError as exc:
+        # Junk after a complete feed (a CDN appends a <script> to every response): the feed
+        # itself is whole, so parse it up to its closing tag instead of falling back.
+        trimmed = _without_trailing_junk(data, exc)
+        if trimmed is None:
+            return None
+        try:
+            root = etree.fromstring(trimmed, _xml_parser())
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+        bozo = "junk after the feed's closing tag (ignored)"
+    except ValueError:
+        return None
+    tag = etree.QName(root)
+    if tag.localname == "rss" and tag.namespace is None:
+        channel = root.find("channel")
+        if channel is None:
+            return None
+        items = channel.findall("item")
+        meta = channel
+        kind = "rss"
+    elif tag.localname == "RDF" and tag.namespace == _NS_RDF:
+        channel = root.find(f"{{{_NS_RSS1}}}channel")
+        meta = channel if channel is not None else root
+        items = root.findall(f"{{{_NS_RSS1}}}item")
+        kind = "rss"
+    elif tag.localname == "feed" and tag.namespace == _NS_ATOM:
+        meta = root
+        items = root.findall(f"{{{_NS_ATOM}}}entry")
+        kind = "atom"
+    else:
+        return None
+    language = _lang(_child_text(meta, "language", (None, _NS_RSS1, _NS_DC))) \
+        or _lang(root.get("{http://www.w3.org/XML/1998/namespace}lang")) or source_language
+    out = ParsedFeed(parser="lxml", language=language, bozo=bozo,
+                     title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
+                                      _MAX_TITLE))
+    for item in items:
+        entry = _rss_entry(item, base_url, language, now) if kind == "rss" \
+            else _atom_entry(item, base_url, language, now)
+        out.entries.append(entry)
+    return out
+
+
+_ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
+
+
+def _without_trailing_junk(data: bytes, exc: etree.XMLSyntaxError) -> bytes | None:
+    """The document up to its root's closing tag, if the error is only what follows it."""
+    if "Extra content at the end of the document" not in str(exc):
+        return None
+    ends = list(_ROOT_END.finditer(data, max(0, len(data) - 65536)))
+    if not ends:
+        return None
+    return data[:ends[-1].end()]
+
+
+def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, ...]) -> str | None:
+    for ns in namespaces:
+        child = node.find(name if ns is None else f"{{{ns}}}{name}")
+        if child is not None:
+            return "".join(child.itertext())
+    return None
+
+
+def _media_description(item: etree._Element) -> str | None:
+    """Media RSS description (YouTube, some newspapers), feedparser's last resort summary."""
+    for el in item.iter(f"{{{_NS_MEDIA}}}description"):
+        return "".join(el.itertext())
+    return None
+
+
+def _children(item: etree._Element) -> dict[str, etree._Element]:
+    """One pass over an item's children: first element per (namespace, local name).
+
+    Keys are ``"{ns}name"`` as lxml spells tags; un-namespaced RSS 2.0 elements and RSS 1.0
+    elements are both stored under their bare name as well, so lookups stay simple.
+    """
+    found: dict[str, etree._Element] = {}
+    for child in item:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        found.setdefault(tag, child)
+        if tag.startswith("{" + _NS_RSS1 + "}"):
+            found.setdefault(tag[len(_NS_RSS1) + 2:], child)
+    return found
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None:
+        return None
+    if len(el) == 0:
+        return el.text
+    return "".join(el.itertext())
+
+
+def _rss_entry(item: etree._Element, base_url: str, language: str | None,
+               now: datetime) -> Entry:
+    kids = _children(item)
+    title = _text(kids.get("title"))
+    link = _text(kids.get("link"))
+    guid_el = kids.get("guid")
+    guid = (guid_el.text or "").strip() if guid_el is not None else None
+    about = item.get(f"{{{_NS_RDF}}}about")
+    if not guid and about:
+        guid = about.strip()
+    if not link and guid_el is not None and guid and \
+            guid_el.get("isPermaLink", "true").lower() == "true" and "://" in guid:
+        link = guid
+    summary = _text(kids.get("description"))
+    if not summary:
+        summary = _text(kids.get(f"{{{_NS_CONTENT}}}encoded")) or _media_description(item)
+    stamp = _text(kids.get("pubDate")) or _text(kids.get(f"{{{_NS_DC}}}date"))
+    author = _text(kids.get(f"{{{_NS_DC}}}creator")) or _text(kids.get("author"))
+    source_name = clean_text(_text(kids.get("source")), 200) or None
+    return Entry(title=clean_text(title, _MAX_TITLE), link=_absolute(link, base_url),
+                 guid=guid or None, summary=clean_text(summary),
+                 author=clean_text(author, 300) or None, language=language,
+                 source_name=source_name, **_dated(stamp, now))
+
+
+def _atom_entry(item: etree._Element, base_url: str, language: str | None,
+                now: datetime) -> Entry:
+    kids = _children(item)
+    link = None
+    for el in item.iterchildren(f"{{{_NS_ATOM}}}link"):
+        rel = el.get("rel", "alternate")
+        if rel == "alternate" and el.get("href"):
+            link = el.get("href")
+            break
+    summary = (_text(kids.get(f"{{{_NS_ATOM}}}summary"))
+               or _text(kids.get(f"{{{_NS_ATOM}}}content")) or _media_description(item))
+    stamp = _text(kids.get(f"{{{_NS_ATOM}}}published")) or _text(kids.get(
+        f"{{{_NS_ATOM}}}updated"))
+    author_el = kids.get(f"{{{_NS_ATOM}}}author")
+    author = _child_text(author_el, "name", (_NS_ATOM,)) if author_el is not None else None
+    guid = (_text(kids.get(f"{{{_NS_ATOM}}}id")) or "").strip() or None
+    lang = _lang(item.get("{http://www.w3.org/XML/1998/namespace}lang")) or language
+    return Entry(title=clean_text(_text(kids.get(f"{{{_NS_ATOM}}}title")), _MAX_TITLE),
+                 link=_absolute(link, base_url), guid=guid, summary=clean_text(summary),
+                 author=clean_text(author, 300) or None, language=lang, **_dated(stamp, now))
+
+
+_RFC822 = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})"
+    r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _quick_date(stamp: str) -> datetime | None:
+    """The two date shapes nearly every feed uses, parsed without feedparser's chain.
+
+    RFC 822 with a numeric or UTC zone, and ISO 8601 with an offset; anything else (named
+    zones like EST, two-digit years, odd separators) returns None and goes to feedparser's
+    parser, so both paths agree (tests/ingest/test_parser_agreement.py).
+    """
+    match = _RFC822.match(stamp)
+    if match:
+        day, mon, year, hour, minute, sec, zone = match.groups()
+        month = _MONTHS.get(mon.lower())
+        if month is None:
+            return None
+        try:
+            when = datetime(int(year), month, int(day), int(hour), int(minute), int(sec or 0))
+        except ValueError:
+            return None
+        if zone[0] in "+-":
+            sign = 1 if zone[0] == "+" else -1
+            when -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        return when
+    if len(stamp) >= 20 and stamp[4] == "-" and stamp[10] in "Tt" and \
+            (stamp[-1] in "Zz" or stamp[-6] in "+-"):
+        try:
+            when = datetime.fromisoformat(stamp[:-1] + "+00:00" if stamp[-1] in "Zz" else stamp)
+        except ValueError:
+            return None
+        return when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return None
+
+
+def _dated(stamp: str | None, now: datetime) -> dict[str, Any]:
+    """Parse a feed date with feedparser's own date parser (same results on both paths)."""
+    from feedparser.datetimes import _parse_date
+
+    if not stamp or not stamp.strip():
+        return {"published_at": None, "date_flag": "missing"}
+    stamp = stamp.strip()
+    quick = _quick_date(stamp)
+    if quick is not None:
+        if quick < _MIN_DATE or quick > now + _FUTURE_SLACK:
+            return {"published_at": None, "date_flag": "absurd"}
+        return {"published_at": quick, "date_flag": None}
+    parsed = _parse_date(stamp)
+    if not parsed:
+        return {"published_at": None, "date_flag": "absurd"}
+    published, flag = _date({"published_parsed": parsed}, now)
+    return {"published_at": published, "date_flag": flag}
+
+
+def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
+                     source_language: str | None, now: datetime, looks_feed: bool) -> ParsedFeed:
+    d = feedparser.parse(data, response_headers=headers or None,
+                         resolve_relative_uris=False, sanitize_html=False)
+    bozo = None
+    if d.get("bozo"):
+        exc = d.get("bozo_exception")
+        bozo = f"{type(exc).__name__}: {exc}" if exc else "bozo"
+    version = d.get("version") or ""
+    if not d.entries and not version and not looks_feed:
+        return ParsedFeed(is_feed=False, parser="feedparser", bozo=bozo,
+                          error=f"not a feed: {bozo or 'no feed elements found'}")
+    feed = d.get("feed", {})
+    language = _lang(feed.get("language")) or source_language
+    out = ParsedFeed(parser="feedparser", bozo=bozo, title=clean_text(feed.get("title")),
+                     language=language)
+    for e in d.entries:
+        out.entries.append(_entry_from(e, base_url, language, now))
+    return out
+
+
+def _get(e: Any, name: str) -> Any:
+    try:
+        value = e.get(name) if hasattr(e, "get") else getattr(e, name, None)
+    except Exception:
+        value = None
+    return value
+
+
+def _entry_from(e: Any, base_url: str, language: str | None, now: datetime) -> Entry:
+    title = clean_text(_get(e, "title"), _MAX_TITLE)
+    summary_raw = _get(e, "summary")
+    if not summary_raw:
+        content = _get(e, "content")
+        if content:
+            first = content[0]
+            summary_raw = first.get("value") if hasattr(first, "get") else getattr(first, "value",
+                                                                                   None)
+    summary = clean_text(summary_raw)
+    link = _absolute(_get(e, "link"), base_url)
+    guid = (_get(e, "id") or "").strip() or None
+    published, flag = _date(e, now)
+    author = clean_text(_get(e, "author"), 300) or None
+    lang = _lang(_get(e, "language")) or language
+    source = _get(e, "source")
+    source_name = None
+    if source:
+        name = source.get("title") if hasattr(source, "get") else getattr(source, "title", None)
+        source_name = clean_text(name, 200) or None if isinstance(name, str) else None
+    return Entry(title=title, link=link, guid=guid, summary=summary, published_at=published,
+                 date_flag=flag, author=author, language=lang, source_name=source_name)
+
+
+def _absolute(link: str | None, base_url: str) -> str | None:
+    if not link:
+        return None
+    link = link.strip()
+    if link.startswith(("https://", "http://")):
+        return link
+    absolute = urljoin(base_url, link) if base_url else link
+    if urlsplit(absolute).scheme not in ("http", "https"):
+        return None
+    return absolute
+
+
+def _date(e: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    parsed = None
+    for name in ("published_parsed", "updated_parsed", "created_parsed", "dc_date_parsed"):
+        parsed = _get(e, name)
+        if parsed:
+            break
+    if not parsed:
+        return None, "missing"
+    try:
+        when = datetime(*parsed[:6]) if not isinstance(parsed, datetime) else parsed
+        # struct_time from both parsers is UTC already; normalise via timegm for safety.
+        when = datetime.fromtimestamp(calendar.timegm(when.timetuple()), UTC).replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError):
+        return None, "absurd"
+    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
+        return None, "absurd"
+    return when, None
+
+
+def _lang(value: Any) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if 2 <= len(code) <= 3 and code.isalpha() else None
+
+
+def _parse_json_feed(body: bytes, base_url: str, source_language: str | None,
+                     now: datetime) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (feedparser does not read it)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig", errors="replace"))
+    except ValueError as exc:
+        return ParsedFeed(is_feed=False, parser="jsonfeed", error=f"invalid JSON Feed: {exc}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        return ParsedFeed(is_feed=False, parser="jsonfeed",
+                          error="JSON document without an 'items' list: not a JSON Feed")
+    language = _lang(doc.get("language")) or source_language
+    out = ParsedFeed(parser="jsonfeed", title=clean_text(str(doc.get("title") or "")),
+                     language=language)
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            out.bozo = "JSON Feed item that is not an object skipped"
+            continue
+        stamp = item.get("date_published") or item.get("date_modified")
+        published, flag = _json_date(stamp, now)
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        author = None
+        if authors and isinstance(authors[0], dict):
+            author = clean_text(str(authors[0].get("name") or ""), 300) or None
+        summary = item.get("summary") or item.get("content_text") or item.get("content_html")
+        out.entries.append(Entry(
+            title=clean_text(str(item.get("title") or ""), _MAX_TITLE),
+            link=_absolute(item.get("url") or item.get("external_url"), base_url),
+            guid=str(item["id"]).strip() if item.get("id") is not None else None,
+            summary=clean_text(str(summary or "")),
+            published_at=published, date_flag=flag, author=author,
+            language=_lang(item.get("language")) or language,
+        ))
+    return out
+
+
+def _json_date(value: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    if not value or not isinstance(value, str):
+        return None, "missing"
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None, "absurd"
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
+        return None, "absurd"
+    return when, None
