@@ -287,9 +287,14 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
     counts: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
     for lday, dyad, topic, n in trends.local_day_counts(con, first, day, tz):
         counts[(dyad, topic)][lday] = n
+    # Spikes are measured on stories: one event reprinted 40 times is one story.
+    story_counts: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
+    for lday, dyad, topic, n in trends.local_day_counts(con, base_start, day, tz, stories=True):
+        story_counts[(dyad, topic)][lday] = n
 
-    def series(key: tuple[str, str], start: date, days: int) -> list[int]:
-        got = counts.get(key, {})
+    def series(key: tuple[str, str], start: date, days: int,
+               source: dict[tuple[str, str], dict[date, int]] = counts) -> list[int]:
+        got = source.get(key, {})
         return [got.get(start + timedelta(days=i), 0) for i in range(days)]
 
     total = series((trends.ANY, trends.ANY), day, 1)[0]
@@ -313,12 +318,13 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
                      key=lambda m: m["diff"])[:3]
 
     found_spikes = []
-    for (dyad, topic), _ in sorted(counts.items()):
-        base = series((dyad, topic), base_start, trends.BASELINE_DAYS)
-        n = series((dyad, topic), day, 1)[0]
+    for (dyad, topic), _ in sorted(story_counts.items()):
+        base = series((dyad, topic), base_start, trends.BASELINE_DAYS, story_counts)
+        n = series((dyad, topic), day, 1, story_counts)[0]
         avg = sum(base) / len(base)
         if trends.is_spike(n, avg):
-            found_spikes.append({"dyad": dyad, "topic": topic, "articles": n,
+            found_spikes.append({"dyad": dyad, "topic": topic, "stories": n,
+                                 "articles": series((dyad, topic), day, 1)[0],
                                  "label": _series_label(dyad, topic),
                                  "baseline_avg": round(avg, 1),
                                  "ratio": round(trends.spike_ratio(n, avg), 1)})

@@ -89,7 +89,8 @@ def make_subject(data: dict[str, Any]) -> str:
         others = [s for s in summary["spikes"] if s["dyad"] == trends.ANY
                   and s["topic"] not in (trends.ANY, mover and mover["topic"])]
         if others:
-            parts.append(f"spike: {others[0]['label']} ({others[0]['articles']})")
+            parts.append(f"spike: {others[0]['label']} "
+                         f"({_plural(others[0]['stories'], 'story', 'stories')})")
     return header_safe(" · ".join(parts))
 
 
@@ -116,7 +117,8 @@ def _summary_sentences(data: dict[str, Any]) -> list[str]:
     shown = [x for x in s["spikes"] if x["dyad"] == trends.ANY and x["topic"] != trends.ANY]
     if shown or s["spikes"]:
         lines.append("Spikes: " + "; ".join(
-            f"{x['label']} {x['articles']} (usual {x['baseline_avg']:g}/day)"
+            f"{x['label']} {_plural(x['stories'], 'story', 'stories')} in "
+            f"{_plural(x['articles'], 'article')} (usual {x['baseline_avg']:g} stories/day)"
             for x in (shown or s["spikes"])[:5]) + ".")
     return lines
 

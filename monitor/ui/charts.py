@@ -27,6 +27,8 @@ class Series:
     counts: Sequence[int]
     rolling: Sequence[float]
     spikes: Sequence[bool]
+    #: Stories per day beside the articles (empty when not known); spikes are measured on them.
+    stories: Sequence[int] = ()
 
 
 def rolling_mean(values: Sequence[int], window: int = 7) -> list[float]:
@@ -75,6 +77,8 @@ def daily_chart(series: Series, *, title: str, width: int = 320, height: int = 9
                                                 strict=True)):
         x = pad_l + i * step + (step - bar_w) / 2
         label = f"{day.isoformat()}: {count} article{'s' if count != 1 else ''}" + (
+            f" in {series.stories[i]} stor{'y' if series.stories[i] == 1 else 'ies'}"
+            if series.stories else "") + (
             f", 7-day mean {_fmt(series.rolling[i])}" if series.rolling else "")
         if spike:
             label += " (spike)"
