@@ -96,9 +96,17 @@ def cut_words(text: str, limit: int) -> str:
     return head.rstrip(" ,;:-–—") + "…"
 
 
-def make_lead(text: str | None, title: str | None = None, limit: int = LEAD_CHARS) -> str:
-    """One or two sentences of the summary, never more than ``limit`` characters."""
+def make_lead(text: str | None, title: str | None = None, limit: int = LEAD_CHARS, *,
+              cut: bool = False) -> str:
+    """One or two sentences of the summary, never more than ``limit`` characters.
+
+    ``cut``: the text was cut at its end (``trend_articles.lead`` keeps the first
+    ``trends.LEAD_CHARS`` characters of the summary), so its last word may be a stump: it is
+    dropped and the text ends with "…" ("… 38 billion cubic me" never shows).
+    """
     text = " ".join((text or "").split())
+    if cut and " " in text:
+        text = text[: text.rfind(" ")].rstrip(" ,;:-–—") + "…"
     if title and normalise_title(text).startswith(normalise_title(title)) and title.strip():
         text = text[len(title.strip()):].lstrip(" .:-–—")
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
@@ -264,7 +272,8 @@ def group_stories(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "published_at": first["ts"],
             "first_outlet": _clip(first["outlet"], OUTLET_CHARS),
             "first_country": first.get("country") or "",
-            "lead": make_lead(best["lead"], best["title"]),
+            "lead": make_lead(best["lead"], best["title"],
+                              cut=len(best["lead"] or "") >= trends.LEAD_CHARS),
             "evidence": why,
             "countries": sorted(countries),
             "languages": sorted(languages),

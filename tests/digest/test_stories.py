@@ -197,6 +197,15 @@ def test_a_long_lead_sentence_is_cut_at_a_word() -> None:
     assert lead.endswith("…") and not lead.endswith("me…") and len(lead) <= 60
 
 
+def test_a_lead_cut_by_the_trend_table_ends_with_an_ellipsis() -> None:
+    """trend_articles.lead keeps 400 characters; a stump of a word at the cut never shows."""
+    text = ("Gazprom signed the deal. Under it the company will supply China with 38 billion "
+            "cubic me")
+    assert make_lead(text, cut=True) == ("Gazprom signed the deal. Under it the company will "
+                                         "supply China with 38 billion cubic…")
+    assert make_lead(text).endswith("cubic me")  # not known to be cut: shown as given
+
+
 def test_evidence_sentence_skips_the_headline_and_the_cited_terms() -> None:
     ev = json.dumps({"military": ["[drills] Drills began."],
                      "russia_japan": ["[Russia, Japan] Title here", "[Japan, protest] Tokyo protested."]})
