@@ -50,13 +50,16 @@ def detect_languages(articles: list[dict[str, Any]]) -> None:
 
 
 def enrich(settings: Settings, articles: list[dict[str, Any]]) -> None:
-    """Fetch and extract the full page of possibly relevant new articles (cheap first)."""
+    """Fetch and extract the full page of possibly relevant new articles (cheap first).
+    Feed items that are not articles (page kinds, decided here from the feed's data) are
+    not fetched: an index page's text is a list of other stories."""
     if not settings.extract_enabled or not articles:
         return
     from monitor.classify import is_candidate
 
-    wanted = [a for a in articles
-              if not settings.extract_only_candidates or is_candidate(a["title"], a["summary"])]
+    page_kinds(articles)
+    wanted = [a for a in articles if a["page_kind"] == "article" and (
+        not settings.extract_only_candidates or is_candidate(a["title"], a["summary"]))]
     if not wanted:
         return
     from monitor.enrich.pages import enrich_articles
@@ -101,8 +104,8 @@ def _not_an_article(a: dict[str, Any], model_version: str) -> dict[str, Any]:
 def classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Classify new articles; a classifier failure leaves them unclassified, not lost.
 
-    Page kinds are decided first (after full-text extraction, which may show a page is only
-    a video); items that are not articles get a not-relevant classification with the reason.
+    Page kinds are decided first (by :func:`enrich` when it ran); items that are not
+    articles get a not-relevant classification with the reason, without the classifier.
     """
     if not articles:
         return []

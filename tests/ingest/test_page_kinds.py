@@ -73,3 +73,35 @@ def test_non_articles_are_tagged_not_relevant_and_not_clustered(feeds: FeedEnv, 
         assert cluster_id is None, title  # never a story
     assert rows["Japan protests Russian military drills on the disputed Kuril Islands"][2]
     assert "timestamp" in rows["In depth"][1]
+
+
+def test_pages_of_non_articles_are_not_fetched(feeds: FeedEnv, query) -> None:
+    """With full-text extraction on, the article's page is fetched and the headline list's
+    is not: its text is other stories' headlines."""
+    server = feeds.server
+    page = ("<html><body><article><h1>Japan protests Russian drills on Etorofu</h1>"
+            + "<p>Japan's foreign ministry lodged a protest with Moscow after Russian forces "
+              "held drills on Etorofu in the southern Kurils.</p>" * 5
+            + "</article></body></html>")
+    article_url = server.route("/news/2026/11/10/etorofu-drills.html", page,
+                               headers={"Content-Type": "text/html; charset=utf-8"})
+    index_url = server.route("/indepth/index.htm", page,
+                             headers={"Content-Type": "text/html; charset=utf-8"})
+    stamps = "\n".join(f"Russia and Japan discuss item {i}\n2026-11-0{i} 10:00:00"
+                       for i in range(1, 6))
+    feed = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            "<title>Local</title><link>http://127.0.0.1/</link>"
+            f"<item><title>In depth</title><link>{index_url}</link><guid>ix</guid>"
+            f"<description>{stamps}</description></item>"
+            "<item><title>Japan protests Russian drills on Etorofu</title>"
+            f"<link>{article_url}</link><guid>art</guid><description>Japan protested to "
+            "Moscow over Russian drills on the Kurils.</description></item>"
+            "</channel></rss>")
+    feeds.serve("local", feed, headers={"Content-Type": "application/rss+xml"})
+    settings = feeds.settings.with_(extract_enabled=True, extract_only_candidates=False,
+                                    allow_hosts=("127.0.0.1",))
+    run_ingest(settings)
+    assert len(server.hits("/news/2026/11/10/etorofu-drills.html")) == 1
+    assert server.hits("/indepth/index.htm") == []
+    assert dict(query("SELECT title, page_kind FROM articles")) == {
+        "In depth": "headline_list", "Japan protests Russian drills on Etorofu": "article"}
