@@ -234,7 +234,7 @@ def _legend() -> str:
     return (f'<p class="legend meta"><span><i class="sw" style="background:{BAR}"></i>'
             f'articles per day</span><span><i class="sw" style="background:{LINE}"></i>'
             f'7-day mean</span><span><i class="sw" style="background:{SPIKE}"></i>'
-            f"spike (≥ 5 articles and ≥ 3× the trailing 28-day mean)</span></p>")
+            f"spike (≥ 5 stories and ≥ 3× the trailing 28-day mean of stories)</span></p>")
 
 
 def _label(data: TrendsData, key: str) -> str:

@@ -1,7 +1,7 @@
 """Feeds for the Airflow tests, served by ``tests.support.httpserver.LocalHTTPServer``.
 
 Two outlets (one Japanese, one Chinese) carry relevant Russia–Japan / Russia–China stories
-spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 articles
+spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 stories
 and ≥ 3× the trailing mean), one irrelevant story (must not show as relevant) and one title
 with a script tag (ingest cleans it to text; nothing may execute). A third source answers 500, so
 feed health has a failing source to list first.
