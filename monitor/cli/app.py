@@ -19,7 +19,7 @@ import click
 from monitor.errors import MonitorError
 from monitor.settings import Settings, SettingsError, load_settings
 
-__all__ = ["cli", "pass_settings", "emit_rows", "fail"]
+__all__ = ["cli", "pass_settings", "emit_rows", "fail", "known_ids"]
 
 
 class _Group(click.Group):
@@ -76,6 +76,21 @@ def pass_settings(func):
 def fail(message: str) -> None:
     """Stop the command with a clear message (exit code 1)."""
     raise click.ClickException(message)
+
+
+def known_ids(option: str, value: str | None, valid: Sequence[str],
+              noun: str = "topic") -> tuple[str, ...]:
+    """Comma-separated ids from an option, each checked against ``valid``.
+
+    Every command that takes topic or dyad ids goes through here, so an unknown id is refused
+    the same way everywhere, with the list of the valid ones.
+    """
+    wanted = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    unknown = [v for v in wanted if v not in valid]
+    if unknown:
+        fail(f"{option}: unknown {noun}{'s' if len(unknown) > 1 else ''} "
+             f"{', '.join(unknown)}; valid {noun}s: {', '.join(valid)}")
+    return wanted
 
 
 def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:

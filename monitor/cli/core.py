@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.app import cli, emit_rows, fail, pass_settings
-from monitor.settings import Settings, describe
+from monitor.settings import Settings, describe, warnings
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -33,8 +33,14 @@ def init(settings: Settings) -> None:
 @cli.command()
 @pass_settings
 def config(settings: Settings) -> None:
-    """Show the effective settings (defaults < TOML file < MONITOR_* variables)."""
+    """Show the effective settings (defaults < TOML file < MONITOR_* variables).
+
+    Every value is checked when the settings load, so a bad one stops here with its name,
+    its source and what is allowed.
+    """
     emit_rows(["setting", "value"], describe(settings), "table")
+    for line in warnings(settings):
+        click.echo(line, err=True)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from monitor.cli.app import cli, emit_rows, fail, pass_settings
+from monitor.cli.app import cli, emit_rows, fail, known_ids, pass_settings
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
     """
     from monitor import trends as trend_queries
 
+    if topic and len(known_ids("--topic", topic, tuple(trend_queries.TOPICS))) != 1:
+        fail("--topic takes one topic id")
     with _fresh_reader(settings, not no_refresh) as con:
         rows: list[dict[str, Any]] = []
         if not dyad:
@@ -77,10 +79,6 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
                      for r in trend_queries.dyad_series(con, days, topic=topic)]
         rows += [{**r, "kind": "topic"}
                  for r in trend_queries.topic_series(con, days, dyad=dyad, topic=topic)]
-    if topic and not any(r["kind"] == "topic" for r in rows):
-        known = ", ".join(trend_queries.TOPICS)
-        if topic not in trend_queries.TOPICS:
-            fail(f"unknown topic {topic!r}; known topics: {known}")
     if fmt == "json":
         columns = ["kind", "key", "label", "start", "end", "counts", "total",
                    "previous_total", "change"]
