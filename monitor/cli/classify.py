@@ -29,6 +29,8 @@ def classify(settings: Settings, input_file) -> None:
     Output fields: id, relevant, dyads, topics, scores, evidence, model_version. A line that
     is not a JSON object is reported on stderr with its line number and skipped; the others
     are still classified. Duplicate ids are classified again and reported on stderr.
+
+    Exit code 1 when there were lines but every one was skipped (nothing classified).
     """
     from monitor.classify import load_classifier
 
@@ -37,6 +39,7 @@ def classify(settings: Settings, input_file) -> None:
     seen: set[str] = set()
     batch: list[dict] = []
     problems = 0
+    classified = 0
 
     def flush() -> None:
         for pred in clf.classify(batch):
@@ -68,11 +71,16 @@ def classify(settings: Settings, input_file) -> None:
                        err=True)
         seen.add(key)
         batch.append(item)
+        classified += 1
         if len(batch) >= BATCH:
             flush()
     flush()
+    if problems and not classified:
+        fail(f"nothing classified: all {problems} input line(s) were skipped (see the "
+             "messages above; each line must be a JSON object like "
+             '{"id": 1, "title": "...", "text": "..."})')
     if problems:
-        click.echo(f"{problems} line(s) skipped", err=True)
+        click.echo(f"{classified} line(s) classified, {problems} skipped", err=True)
 
 
 @cli.command()

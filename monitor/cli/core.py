@@ -43,21 +43,36 @@ def config(settings: Settings) -> None:
         click.echo(line, err=True)
 
 
-@cli.command()
-@click.argument("query")
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", required=False)
+@click.option("-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"),
+              help="Read the SQL from this file (- for standard input).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--primary", is_flag=True,
               help="Read the writer's file instead of the published snapshot.")
 @pass_settings
-def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
+def sql(settings: Settings, query: str | None, sql_file, fmt: str, primary: bool) -> None:
     """Run a read-only SQL query against the warehouse.
 
-    Reads the published snapshot, so it never blocks ingestion. Write statements are refused.
+    Reads the published snapshot, so it never blocks ingestion. Write statements are refused,
+    and so are INSTALL/LOAD: extensions and network access are off in this shell. The SQL is
+    QUERY, or the file given with -f, or standard input (QUERY "-" or piped in). A QUERY
+    that starts with a "--" comment is taken as SQL, not as an option.
 
     \b
-    Example:
+    Examples:
       monitor sql "SELECT outlet, count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"
+      monitor sql -f warehouse/queries/failing_feeds.sql
+      monitor sql - < warehouse/queries/topics_rising_this_week.sql
     """
+    if sql_file is not None and query is not None:
+        fail("give the SQL once: as QUERY or with --file, not both")
+    if sql_file is not None:
+        query = sql_file.read()
+    elif query == "-" or (query is None and not click.get_text_stream("stdin").isatty()):
+        query = click.get_text_stream("stdin").read()
+    if query is None:
+        fail("no SQL given: pass a QUERY, --file FILE, or pipe it in on standard input")
     import duckdb
 
     from monitor import warehouse
@@ -70,6 +85,11 @@ def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
         fail("no SQL statement given")
     for st in statements:
         kind = st.type.name
+        if kind == "LOAD":
+            fail("monitor sql is a read-only shell over the warehouse snapshot: extensions "
+                 "and network access are off (INSTALL/LOAD would download or run extension "
+                 "code and could reach files or the network). Open the snapshot in your own "
+                 "DuckDB (duckdb -readonly var/warehouse-read.duckdb) to use extensions.")
         if kind not in _READ_STATEMENTS:
             fail(f"monitor sql is read-only: {kind} statements are refused. Use SELECT (or "
                  f"EXPLAIN); to change data use the monitor's commands.")
