@@ -54,3 +54,10 @@ def test_loopback_url_is_refused_without_an_allow_list(home: Path, server: Local
 def test_missing_file(home: Path) -> None:
     result = run(["extract", str(home / "nope.html")], home)
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_unresolvable_host_is_a_dns_error(home: Path) -> None:
+    result = run(["extract", "http://nonexistent.invalid/a.html"], home)
+    assert result.exit_code == 1
+    assert "dns_error: cannot resolve host nonexistent.invalid" in result.output
+    assert "unsafe_url" not in result.output
