@@ -13,10 +13,13 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
+#: Marks in one sparkline; longer periods are summed into weeks, 30-day blocks … so that every
+#: day is represented at any terminal width.
+SPARK_WIDTH = 60
 
 
 def sparkline(values: list[int]) -> str:
-    """One character per day, scaled to the row's busiest day; a blank for no articles."""
+    """One character per value, scaled to the row's busiest; a blank for no articles."""
     top = max(values, default=0) or 1
     return "".join(_BLOCKS[min(7, round(v * 7 / top))] if v else " " for v in values)
 
@@ -60,8 +63,10 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
            no_refresh: bool) -> None:
     """Relevant articles per relation and topic over the last DAYS days (UTC).
 
-    Each row has a sparkline (one character per day), the total, the previous period's total
-    and the change. Reads the published snapshot.
+    Each row has a sparkline (one character per day; over 60 days, per week, 2 weeks,
+    30 days … so that every day is in it, as the header says), the total, the previous
+    period's total and the change. --dyad keeps that relation's row and its topics. CSV and
+    JSON always carry the daily counts. Reads the published snapshot.
 
     \b
     Examples:
@@ -73,10 +78,9 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
     if topic and len(known_ids("--topic", topic, tuple(trend_queries.TOPICS))) != 1:
         fail("--topic takes one topic id")
     with _fresh_reader(settings, not no_refresh) as con:
-        rows: list[dict[str, Any]] = []
-        if not dyad:
-            rows += [{**r, "kind": "relation"}
-                     for r in trend_queries.dyad_series(con, days, topic=topic)]
+        rows: list[dict[str, Any]] = [
+            {**r, "kind": "relation"} for r in trend_queries.dyad_series(con, days, topic=topic)
+            if not dyad or r["key"] == dyad]
         rows += [{**r, "kind": "topic"}
                  for r in trend_queries.topic_series(con, days, dyad=dyad, topic=topic)]
     if fmt == "json":
@@ -95,6 +99,10 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
     if not rows:
         click.echo(f"No relevant articles in the last {days} days.")
         return
-    columns = ["", "series", f"last {days} days", "total", "previous", "change"]
-    emit_rows(columns, [[r["kind"], r["label"], sparkline(r["counts"]), r["total"],
+    size = trend_queries.bucket_days(days, SPARK_WIDTH)
+    header = f"last {days} days" if size == 1 else \
+        f"last {days} days, one mark per {trend_queries.bucket_name(size)}"
+    columns = ["", "series", header, "total", "previous", "change"]
+    emit_rows(columns, [[r["kind"], r["label"],
+                         sparkline(trend_queries.bucket_counts(r["counts"], size)), r["total"],
                          r["previous_total"], _change(r)] for r in rows], fmt)
