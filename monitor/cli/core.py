@@ -106,10 +106,19 @@ def sql(settings: Settings, query: str | None, sql_file, fmt: str, primary: bool
     emit_rows(columns, rows, fmt)
 
 
+#: Columns of ``monitor sources`` in the terminal (one line per source at 80 columns); --wide
+#: and the CSV/JSON formats carry every column.
+_SOURCES_NARROW = {"source_id": "source", "last_outcome": "last", "last_ok": "last ok",
+                   "failures": "fails", "last_error": "error"}
+
+
 @cli.command()
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--wide", is_flag=True,
+              help="Every column, at least 120 wide (default: one line per source that fits "
+                   "the terminal; errors cut).")
 @pass_settings
-def sources(settings: Settings, fmt: str) -> None:
+def sources(settings: Settings, fmt: str, wide: bool) -> None:
     """Each source with its health: last success, consecutive failures, last error."""
     from monitor import warehouse
 
@@ -125,9 +134,16 @@ def sources(settings: Settings, fmt: str) -> None:
         )
         columns = [d[0] for d in result.description]
         rows = result.fetchall()
-    if fmt == "table":
+    if fmt == "table" and wide:
         rows = [tuple((str(v)[:60] if i == len(r) - 1 and v else v) for i, v in enumerate(r))
                 for r in rows]
+    elif fmt == "table":
+        keep = [columns.index(c) for c in _SOURCES_NARROW if c in columns]
+        rows = [tuple(" ".join(str(r[i]).split()) if r[i] is not None else None for i in keep)
+                for r in rows]
+        columns = [_SOURCES_NARROW[columns[i]] for i in keep]
+        emit_rows(columns, rows, fmt, fit=True)
+        return
     emit_rows(columns, rows, fmt)
 
 
