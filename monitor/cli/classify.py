@@ -94,9 +94,11 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
 
     Gold lines: {"id","title","text","relevant","dyads","topics"}. Prints precision, recall
     and F1 for relevance, each dyad and topic, micro and macro averages, and the confusions.
+    Warns when items of the file were in the model's training data (the seed articles, and
+    for a retrained model the human labels it was fitted on): such scores flatter the model.
     """
     from monitor.classify import load_classifier
-    from monitor.classify.evaluate import read_gold, score, summary_line
+    from monitor.classify.evaluate import read_gold, score, summary_line, training_overlap
 
     gold, problems = read_gold(file)
     for p in problems:
@@ -106,9 +108,17 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
     clf = load_classifier(settings)
     preds = [p.to_json() for p in clf.classify(gold)]
     report = score(gold, preds)
+    overlap = training_overlap(settings, clf, gold)
+    if overlap:
+        seen = max(overlap.values())
+        click.echo(f"warning: {seen} of {report.n} items in {file} were in model "
+                   f"{clf.version}'s training data ("
+                   + ", ".join(f"{n} {where}" for where, n in overlap.items())
+                   + "); these scores overstate how it does on new articles. Evaluate on "
+                   "labels it was not trained on.", err=True)
     if as_json:
         click.echo(json.dumps({"model_version": clf.version, "n": report.n,
-                               **report.headline()}, indent=2))
+                               "training_overlap": overlap, **report.headline()}, indent=2))
         return
     click.echo(f"model {clf.version} on {report.n} items from {file}")
     emit_rows(["label", "tp", "fp", "fn", "precision", "recall", "f1"], report.table(), "table")
