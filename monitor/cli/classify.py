@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.app import cli, emit_rows, fail, pass_settings
+from monitor.cli.app import cli, emit_rows, fail, known_ids, pass_settings
 from monitor.settings import Settings
 
 #: Lines classified per batch when reading stdin; output is flushed after each batch, so a
@@ -131,10 +131,6 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
                        f"{c['title']}")
 
 
-def _split_list(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
 @cli.command()
 @click.argument("article_id")
 @click.option("--relevant", type=click.Choice(["yes", "no"]), required=True)
@@ -150,7 +146,10 @@ def label(settings: Settings, article_id: str, relevant: str, topics: str, dyads
 
     from monitor import warehouse
     from monitor.classify.store import add_label
+    from monitor.classify.topics import DYAD_IDS, TOPIC_IDS
 
+    topic_ids = list(known_ids("--topics", topics, TOPIC_IDS))
+    dyad_ids = list(known_ids("--dyads", dyads, DYAD_IDS, noun="dyad"))
     who = who or getpass.getuser()
     with warehouse.writer(settings) as con:
         exists = con.execute("SELECT count(*) FROM articles WHERE article_id = ?",
@@ -159,8 +158,8 @@ def label(settings: Settings, article_id: str, relevant: str, topics: str, dyads
             fail(f"no article {article_id!r} in the warehouse")
         try:
             con.execute("BEGIN")
-            label_id = add_label(con, article_id, relevant == "yes", _split_list(dyads),
-                                 _split_list(topics), who, note)
+            label_id = add_label(con, article_id, relevant == "yes", dyad_ids, topic_ids, who,
+                                 note)
             con.execute("COMMIT")
         except ValueError as exc:
             con.execute("ROLLBACK")
