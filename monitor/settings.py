@@ -284,7 +284,12 @@ _EMAIL = re.compile(r"[^@\s<>,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _CRON_FIELDS = 5
 
 
-def _is_email(text: str) -> bool:
+def _is_email(text: str, display_name: bool = False) -> bool:
+    """A bare address (``a@x.org``); with ``display_name`` also ``Name <a@x.org>``."""
+    if display_name and text.rstrip().endswith(">"):
+        from email.utils import parseaddr
+
+        text = parseaddr(text)[1]
     return bool(_EMAIL.fullmatch(text)) and ".." not in text.partition("@")[2]
 
 
@@ -332,7 +337,8 @@ def _problems(s: Settings) -> list[tuple[str, str]]:
     need(bool(s.user_agent.strip()), "user_agent", "a non-empty product name")
     need(bool(s.airflow_host.strip()), "airflow_host", "a host name or address")
     for name in ("mail_from", "ops_email"):
-        need(_is_email(getattr(s, name)), name, "an e-mail address like name@example.org")
+        need(_is_email(getattr(s, name), display_name=True), name,
+             "an e-mail address like name@example.org or 'Name <name@example.org>'")
     for entry in s.recipients:
         addr, _, topics = entry.partition(":")
         need(_is_email(addr.strip()), "recipients",

@@ -61,8 +61,9 @@ def test_good_values_load(tmp_path: Path) -> None:
     s = load_settings(home=tmp_path, env={
         "MONITOR_TIMEZONE": "Asia/Tokyo", "MONITOR_DIGEST_HOUR": "0",
         "MONITOR_RECIPIENTS": "a@example.org;b@localhost:kurils,energy",
-        "MONITOR_SMTP_PORT": "65535"})
+        "MONITOR_SMTP_PORT": "65535", "MONITOR_MAIL_FROM": "Monitor <monitor@example.org>"})
     assert s.timezone == "Asia/Tokyo" and s.digest_hour == 0 and len(s.recipients) == 2
+    assert s.mail_from == "Monitor <monitor@example.org>"
 
 
 def test_topic_ids_agree_with_the_classifier_and_trends() -> None:
