@@ -50,8 +50,7 @@ def _fresh_reader(settings: Settings, refresh: bool):
 
 @cli.command()
 @click.option("--topic", help="Only this topic (e.g. kurils, energy).")
-@click.option("--dyad", type=click.Choice(["russia_japan", "russia_china"]),
-              help="Only articles about this relation.")
+@click.option("--dyad", help="Only articles about this relation (russia_japan, russia_china).")
 @click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
               help="Length of the period; the change is against the period before it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -77,6 +76,8 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
 
     if topic and len(known_ids("--topic", topic, tuple(trend_queries.TOPICS))) != 1:
         fail("--topic takes one topic id")
+    if dyad and len(known_ids("--dyad", dyad, tuple(trend_queries.DYADS), noun="dyad")) != 1:
+        fail("--dyad takes one relation")
     with _fresh_reader(settings, not no_refresh) as con:
         rows: list[dict[str, Any]] = [
             {**r, "kind": "relation"} for r in trend_queries.dyad_series(con, days, topic=topic)
