@@ -3,13 +3,17 @@
 Rules (miniflux ``response_handler.go``, httpx ``_config.py``):
 
 * conditional GET from the stored ETag / Last-Modified; a 304 ends the work for the source;
-* every fetch is bounded: connect/read timeouts, a wall-clock total, a cap on the body
+* every fetch is bounded: connect/read timeouts, a wall-clock total per source per run
+  (``total_timeout``: retries and Retry-After waits fit inside it, and a source that hits
+  it is not retried until the next run), a deadline for the whole run
+  (``run_deadline_seconds``: what is still running then is recorded as failed), a cap on the body
   *after* decompression (we decompress ourselves with ``max_length`` so a gzip bomb stops at
   the cap instead of filling memory), a cap on redirects (followed by hand so loops and
   permanent moves are seen);
-* 429/503 honour ``Retry-After`` (short waits are slept, long ones become the next poll time);
-  other 5xx, timeouts and connection errors get ``settings.retries`` retries with exponential
-  backoff and jitter;
+* 429/503 honour ``Retry-After`` (short waits are slept, long ones, or ones that would pass
+  the source's deadline, become the next poll time); other 5xx, connect/read timeouts and
+  connection errors get ``settings.retries`` retries with exponential backoff and jitter,
+  while time is left;
 * an honest User-Agent with a contact URL.
 
 ``fetch_all`` never raises for a single source: every outcome is a :class:`FetchResult`.
@@ -22,6 +26,7 @@ import contextlib
 import email.utils
 import functools
 import logging
+import math
 import random
 import ssl
 import time
@@ -36,7 +41,8 @@ import httpx
 from monitor.settings import Settings
 from monitor.sources import Source
 
-__all__ = ["FetchResult", "FeedState", "fetch_all", "build_async_client", "BodyTooLarge"]
+__all__ = ["FetchResult", "FeedState", "fetch_all", "build_async_client", "BodyTooLarge",
+           "run_deadline_error"]
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +186,10 @@ class _HostLimiter:
 
 
 async def _fetch_once(client: httpx.AsyncClient, url: str, state: FeedState,
-                      settings: Settings, limiter: _HostLimiter, result: FetchResult) -> None:
-    """One attempt including redirects; fills ``result`` (status, body or error)."""
+                      settings: Settings, limiter: _HostLimiter, result: FetchResult,
+                      on_slot: Callable[[], None]) -> None:
+    """One attempt including redirects; fills ``result`` (status, body or error).
+    ``on_slot`` is called each time a host slot is taken, before the request is sent."""
     headers = {}
     if state.etag:
         headers["If-None-Match"] = state.etag
@@ -191,36 +199,56 @@ async def _fetch_once(client: httpx.AsyncClient, url: str, state: FeedState,
     permanent = True
     current = url
     for _hop in range(settings.max_redirects + 1):
-        async with limiter(current), client.stream("GET", current, headers=headers) as response:
-            result.status = response.status_code
-            if response.status_code in _REDIRECTS:
-                location = response.headers.get("location")
-                if not location:
-                    raise httpx.HTTPError(f"redirect {response.status_code} without Location")
-                target = urljoin(current, location)
-                if urlsplit(target).scheme not in ("http", "https"):
-                    raise httpx.HTTPError(f"redirect to a non-http URL refused: {target}")
-                if target in seen:
-                    raise httpx.TooManyRedirects(f"redirect loop: {' -> '.join(seen + [target])}")
-                permanent = permanent and response.status_code in _PERMANENT_REDIRECTS
-                seen.append(target)
-                current = target
-                continue
-            result.final_url = current
-            if permanent and current != url:
-                result.moved_to = current
-            result.headers = {k.lower(): v for k, v in response.headers.items()}
-            if response.status_code == 200:
-                result.body = await _read_body(response, settings.max_body_bytes)
-            return
+        async with limiter(current):
+            on_slot()
+            async with client.stream("GET", current, headers=headers) as response:
+                result.status = response.status_code
+                if response.status_code in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise httpx.HTTPError(f"redirect {response.status_code} without Location")
+                    target = urljoin(current, location)
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        raise httpx.HTTPError(f"redirect to a non-http URL refused: {target}")
+                    if target in seen:
+                        raise httpx.TooManyRedirects(f"redirect loop: {' -> '.join(seen + [target])}")
+                    permanent = permanent and response.status_code in _PERMANENT_REDIRECTS
+                    seen.append(target)
+                    current = target
+                    continue
+                result.final_url = current
+                if permanent and current != url:
+                    result.moved_to = current
+                result.headers = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code == 200:
+                    result.body = await _read_body(response, settings.max_body_bytes)
+                return
     raise httpx.TooManyRedirects(f"more than {settings.max_redirects} redirects: "
                                  f"{' -> '.join(seen)}")
 
 
 async def _fetch_source(client: httpx.AsyncClient, source: Source, state: FeedState,
-                        settings: Settings, limiter: _HostLimiter) -> FetchResult:
+                        settings: Settings, limiter: _HostLimiter,
+                        run_deadline: float) -> FetchResult:
+    """Every attempt of one source, all within one deadline: the source's total-time cap
+    (``settings.total_timeout`` from its first request, retries and Retry-After waits
+    included) or the run's deadline, whichever comes first. A timeout of either is not
+    retried in this run; the next run tries again (after the store's failure back-off)."""
+    loop = asyncio.get_running_loop()
     started = datetime.now(UTC).replace(tzinfo=None)
     t0 = time.monotonic()
+    # The source's own cap starts with its first request: waiting for a slot of a host that
+    # other sources keep busy is bounded by the run's deadline only.
+    own_deadline = math.inf
+    scope: asyncio.Timeout | None = None
+
+    def slot_taken() -> None:
+        nonlocal own_deadline
+        if own_deadline == math.inf:
+            own_deadline = loop.time() + settings.total_timeout
+            if scope is not None:
+                scope.reschedule(min(own_deadline, run_deadline))
+
     result = FetchResult(source_id=source.id, url=source.url, started_at=started)
     attempt = 0
     while True:
@@ -229,13 +257,12 @@ async def _fetch_source(client: httpx.AsyncClient, source: Source, state: FeedSt
         result.error = None
         retry_in: float | None = None
         try:
-            await asyncio.wait_for(
-                _fetch_once(client, source.url, state, settings, limiter, result),
-                timeout=settings.total_timeout,
-            )
+            async with asyncio.timeout_at(min(own_deadline, run_deadline)) as scope:
+                await _fetch_once(client, source.url, state, settings, limiter, result,
+                                  slot_taken)
         except TimeoutError:
-            result.error = f"timed out after {settings.total_timeout:.0f}s (total time cap)"
-            retry_in = _backoff(settings, attempt)
+            result.error = _deadline_error(settings, own_deadline, run_deadline)
+            break
         except BodyTooLarge as exc:
             result.error = str(exc)
             break
@@ -265,7 +292,9 @@ async def _fetch_source(client: httpx.AsyncClient, source: Source, state: FeedSt
             if status in _RETRYABLE:
                 wait = parse_retry_after(result.headers.get("retry-after"))
                 if wait is not None:
-                    if wait > settings.max_retry_after:
+                    if wait > settings.max_retry_after or \
+                            loop.time() + wait >= min(own_deadline, run_deadline):
+                        # Not worth waiting for in this run: it becomes the next poll time.
                         result.retry_after = wait
                         result.error = f"HTTP {status}, Retry-After {wait:.0f}s"
                         break
@@ -273,6 +302,11 @@ async def _fetch_source(client: httpx.AsyncClient, source: Source, state: FeedSt
                 else:
                     retry_in = _backoff(settings, attempt)
         if retry_in is None or attempt > settings.retries:
+            break
+        if loop.time() + retry_in >= min(own_deadline, run_deadline):
+            # No time left for another attempt: keep this attempt's error, say why it ended.
+            why = _deadline_error(settings, own_deadline, run_deadline, within=True)
+            result.error = f"{result.error}; no retry: {why}"
             break
         log.info("retrying source=%s url=%s in=%.2fs error=%s", source.id, source.url,
                  retry_in, result.error)
@@ -288,28 +322,57 @@ async def _fetch_source(client: httpx.AsyncClient, source: Source, state: FeedSt
     return result
 
 
+def _deadline_error(settings: Settings, own_deadline: float, run_deadline: float,
+                    within: bool = False) -> str:
+    """Which deadline ended a source: the run's (when it comes first) or its own cap."""
+    if run_deadline <= own_deadline:
+        return run_deadline_error(settings)
+    if within:
+        return f"the total time cap of {settings.total_timeout:.0f}s would pass"
+    return f"timed out after {settings.total_timeout:.0f}s (total time cap, retries included)"
+
+
+def run_deadline_error(settings: Settings) -> str:
+    """The error recorded for a source still running when the run's deadline passed."""
+    return f"run deadline of {settings.run_deadline_seconds:.0f}s reached"
+
+
 def _backoff(settings: Settings, attempt: int) -> float:
     base = settings.backoff_base * (2 ** (attempt - 1))
     return base + random.uniform(0, base / 2)
 
 
 async def _fetch_all(sources: list[Source], states: dict[str, FeedState], settings: Settings,
-                     on_done: Callable[[FetchResult], None] | None) -> list[FetchResult]:
+                     on_done: Callable[[FetchResult], None] | None,
+                     deadline: float | None) -> list[FetchResult]:
+    loop = asyncio.get_running_loop()
+    # The run's deadline on the loop's clock (time.monotonic, which the caller used).
+    run_deadline = loop.time() + (settings.run_deadline_seconds if deadline is None
+                                  else deadline - time.monotonic())
     limiter = _HostLimiter(settings.per_host_concurrency)
     gate = asyncio.Semaphore(settings.concurrency)
     async with build_async_client(settings) as client:
 
         async def one(source: Source) -> FetchResult:
-            async with gate:
+            try:
+                async with asyncio.timeout_at(run_deadline):
+                    await gate.acquire()
+            except TimeoutError:  # still waiting for a free slot when the run ended
+                result = FetchResult(source_id=source.id, url=source.url,
+                                     started_at=datetime.now(UTC).replace(tzinfo=None),
+                                     error=run_deadline_error(settings))
+            else:
                 try:
                     result = await _fetch_source(client, source,
                                                  states.get(source.id, FeedState()), settings,
-                                                 limiter)
+                                                 limiter, run_deadline)
                 except Exception as exc:  # a bug must not take the other sources down
                     log.exception("fetch crashed source=%s", source.id)
                     result = FetchResult(source_id=source.id, url=source.url,
                                          started_at=datetime.now(UTC).replace(tzinfo=None),
                                          error=f"internal error: {type(exc).__name__}: {exc}")
+                finally:
+                    gate.release()
             if on_done is not None:
                 on_done(result)
             return result
@@ -318,9 +381,15 @@ async def _fetch_all(sources: list[Source], states: dict[str, FeedState], settin
 
 
 def fetch_all(sources: Iterable[Source], states: dict[str, FeedState], settings: Settings,
-              on_done: Callable[[FetchResult], None] | None = None) -> list[FetchResult]:
-    """Fetch every source concurrently; one :class:`FetchResult` each, in input order."""
+              on_done: Callable[[FetchResult], None] | None = None,
+              deadline: float | None = None) -> list[FetchResult]:
+    """Fetch every source concurrently; one :class:`FetchResult` each, in input order.
+
+    ``deadline`` (``time.monotonic()`` seconds; default ``settings.run_deadline_seconds``
+    from now) ends the whole fetch: a source still running then, or still waiting for a
+    slot, comes back as an error saying so, and everything fetched before it stands.
+    """
     sources = list(sources)
     if not sources:
         return []
-    return asyncio.run(_fetch_all(sources, states, settings, on_done))
+    return asyncio.run(_fetch_all(sources, states, settings, on_done, deadline))
