@@ -32,7 +32,15 @@ _RESPONSE = (b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
 
 
 # --- the server (its own process) ------------------------------------------------------
+_FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+         b"<title>An item</title><link>https://example.org/1</link></item></channel></rss>")
+_FULL = (b"HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Type: application/rss+xml\r\n"
+         b"Content-Length: %d\r\n\r\n%s" % (len(_FEED), _FEED))
+
+
 class _Http304(asyncio.Protocol):
+    """304 to a conditional GET, else a one-item feed with an ETag."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.buffer = b""
@@ -40,8 +48,9 @@ class _Http304(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         while b"\r\n\r\n" in self.buffer:
-            _request, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-            self.transport.write(_RESPONSE)  # type: ignore[attr-defined]
+            request, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            conditional = b"if-none-match" in request.lower()
+            self.transport.write(_RESPONSE if conditional else _FULL)  # type: ignore[attr-defined]
 
 
 def serve() -> None:
@@ -156,11 +165,56 @@ def measure(name: str, url: str, n: int, c: int, loop: str) -> tuple[float, floa
     return time.process_time() - cpu0, time.perf_counter() - wall0
 
 
+def poll(base: str, feeds: int) -> None:
+    """An unchanged poll of ``feeds`` feeds through the monitor itself: ``fetch_all`` alone,
+    then a whole ``run_ingest`` (plan, fetch, store; workers as it chooses), CPU of this
+    process only, after a first run that stored the feeds' ETags."""
+    import tempfile
+    from pathlib import Path
+
+    from monitor.ingest.fetch import FeedState, fetch_all
+    from monitor.ingest.run import run_ingest
+    from monitor.settings import load_settings
+    from monitor.sources import Source
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sources_file = Path(tmp) / "sources.toml"
+        sources_file.write_text("".join(
+            f'[[sources]]\nid = "feed-{i}"\nurl = "{base}/feed-{i}.xml"\noutlet = "o{i}"\n\n'
+            for i in range(feeds)), encoding="utf-8")
+        settings = load_settings(home=Path(tmp) / "home", env={}, sources_file=sources_file,
+                                 extract_enabled=False)
+        sources = [Source(id=f"feed-{i}", url=f"{base}/feed-{i}.xml", outlet=f"o{i}")
+                   for i in range(feeds)]
+        states = {s.id: FeedState(etag='"v1"') for s in sources}
+        fetch_all(sources, states, settings)  # warm up
+        runs = []
+        for _ in range(3):
+            cpu0 = time.process_time()
+            results = fetch_all(sources, states, settings)
+            runs.append(time.process_time() - cpu0)
+            assert all(r.outcome == "not_modified" for r in results)
+        print(f"  fetch_all, {feeds} unchanged feeds: {min(runs) / feeds * 1000:.2f} ms CPU/feed"
+              f" (best of 3; {', '.join(f'{r * 1000:.0f}' for r in runs)} ms per poll)")
+        run_ingest(settings)  # the first pass stores the ETags
+        runs = []
+        for _ in range(3):
+            cpu0 = time.process_time()
+            summary = run_ingest(settings)
+            runs.append(time.process_time() - cpu0)
+            assert summary.sources_not_modified == feeds, summary.describe()
+        print(f"  run_ingest, {feeds} unchanged feeds: {min(runs) / feeds * 1000:.2f} ms "
+              f"CPU/feed in the main process (best of 3; "
+              f"{', '.join(f'{r * 1000:.0f}' for r in runs)} ms per run)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=2000, help="requests per round")
     parser.add_argument("-c", type=int, default=10, help="requests in flight")
     parser.add_argument("-r", type=int, default=3, help="rounds (best is reported)")
+    parser.add_argument("--poll", type=int, default=100, metavar="FEEDS",
+                        help="feeds in the unchanged poll through the monitor (0: skip)")
     parser.add_argument("--fresh", action="store_true",
                         help="a new connection per request (feeds on many hosts)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -190,6 +244,8 @@ def main() -> None:
             cpu, wall = min(runs)
             print(f"  {name:12} {loop:8} {cpu / args.n * 1000:6.3f} ms CPU/request  "
                   f"({wall / args.n * 1000:6.3f} ms wall/request)")
+        if args.poll:
+            poll(url.rsplit("/", 1)[0], args.poll)
     finally:
         server.terminate()
         server.wait()

@@ -5,7 +5,11 @@ and the good feed stored. The servers (tests/support/misbehaving.py) run in anot
 so this process's time and memory are the ingest's own. Prints wall time, peak RSS of this
 process and of its (worker) children, and each source's outcome.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/misbehaving.py [--workers N]
+    PYTHONPATH=$PWD .venv/bin/python bench/misbehaving.py [--workers N] [--queued N]
+
+``--queued N`` adds N more sources on the never-answering host: two at a time (the per-host
+limit), each until its 60 s cap, so the last ones are still waiting when the run's deadline
+(75 s) comes and must be recorded as such.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+T_START = time.monotonic()
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -32,12 +37,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=0,
                         help="ingest_workers (0: the default choice)")
+    parser.add_argument("--queued", type=int, default=4,
+                        help="extra sources on the never-answering host (default 4)")
     args = parser.parse_args()
     server = subprocess.Popen([sys.executable, "-m", "tests.support.misbehaving", "5"],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         urls = json.loads(server.stdout.readline())
+        urls.update({f"hang-{n}": f"{urls['hang']}?n={n}" for n in range(args.queued)})
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp) / "home"
             sources = Path(tmp) / "sources.toml"
@@ -67,7 +75,8 @@ def main() -> None:
     print(f"settings: total_timeout={settings.total_timeout:.0f}s "
           f"run_deadline_seconds={settings.run_deadline_seconds:.0f}s "
           f"retries={settings.retries} max_body_bytes={settings.max_body_bytes}")
-    print(f"wall {wall:.1f}s (run_ingest), peak RSS {own:.0f} MB (this process), "
+    print(f"wall {wall:.1f}s (run_ingest), {time.monotonic() - T_START:.1f}s (this whole "
+          f"process: imports, servers, run); peak RSS {own:.0f} MB (this process), "
           f"{children:.0f} MB (largest child, incl. the server process)")
     print(f"good feed: {good} articles stored; {summary.sources_failed} of "
           f"{summary.sources_total} sources failed")
