@@ -300,8 +300,7 @@ class PageFetcher:
         if html_only and ctype is not None and ctype not in HTML_TYPES:
             raise _Stop("skipped", "not_html", f"content type {ctype}", status)
         length = resp.headers.get("content-length")
-        encoded = resp.headers.get("content-encoding", "").strip().lower() not in ("", "identity")
-        if length and length.isdigit() and int(length) > cap and not encoded:
+        if length and length.isdigit() and int(length) > cap:
             raise _Stop("skipped", "too_large",
                         f"Content-Length {length} over the {cap}-byte cap", status)
         body = await _read_capped(resp, cap, start, total)
