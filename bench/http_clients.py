@@ -197,16 +197,17 @@ def poll(base: str, feeds: int) -> None:
         print(f"  fetch_all, {feeds} unchanged feeds: {min(runs) / feeds * 1000:.2f} ms CPU/feed"
               f" (best of 3; {', '.join(f'{r * 1000:.0f}' for r in runs)} ms per poll)")
         run_ingest(settings)  # the first pass stores the ETags
-        runs = []
-        for _ in range(3):
-            cpu0 = time.process_time()
-            summary = run_ingest(settings)
-            runs.append(time.process_time() - cpu0)
-            assert summary.sources_not_modified == feeds, summary.describe()
-        print(f"  run_ingest, {feeds} unchanged feeds: {min(runs) / feeds * 1000:.2f} ms "
-              f"CPU/feed in the main process (best of 3; "
-              f"{', '.join(f'{r * 1000:.0f}' for r in runs)} ms per run)")
-
+        for workers in (1, 0):
+            runs = []
+            for _ in range(3):
+                cpu0 = time.process_time()
+                summary = run_ingest(settings.with_(ingest_workers=workers))
+                runs.append(time.process_time() - cpu0)
+                assert summary.sources_not_modified == feeds, summary.describe()
+            how = "one process" if workers == 1 else "workers as chosen by default"
+            print(f"  run_ingest ({how}), {feeds} unchanged feeds: "
+                  f"{min(runs) / feeds * 1000:.2f} ms CPU/feed in the main process (best of 3;"
+                  f" {', '.join(f'{r * 1000:.0f}' for r in runs)} ms per run)")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
