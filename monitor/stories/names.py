@@ -69,7 +69,11 @@ _LATIN = re.compile("[a-z]")
 #: A letter of an alphabet (not CJK): what may not precede a Latin/Cyrillic form, nor
 #: follow a whole-word one ("lng" counts in "ロシアのLNG", "abe$" not in "aberdeen").
 _LETTER = re.compile(f"[^\\W\\d_{_CJK}]")
-_DASH = re.compile("[-\u2010-\u2015\u2212]")
+_DASH = re.compile("[-\u2010-\u2015\u2212/]")
+_PUNCT_TABLE = str.maketrans({
+    "ё": "е", "·": "・", "•": "・", "‧": "・", "’": "'", "‘": "'",
+    **{q: None for q in "「」『』“”\"«»《》〈〉【】"},
+})
 _SPACE = re.compile(r"\s+")
 
 
@@ -94,9 +98,11 @@ class NameEntity:
 
 
 def normalise(text: str) -> str:
-    """Text as forms are stored: NFKC, lower case, ё → е, dashes → space, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
-    return _SPACE.sub(" ", _DASH.sub(" ", text))
+    """Text as forms are stored: NFKC, lower case, ё → е, quote marks and brackets dropped
+    (護衛艦「かが」 = 護衛艦かが), middle dots made one (·•‧ → ・), ’ → ', dashes and
+    slashes → space (Sakhalin-2 = Sakhalin 2, Север/Взаимодействие), spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCT_TABLE)
+    return _SPACE.sub(" ", _DASH.sub(" ", text)).strip()
 
 
 # Traditional → simplified for the characters that occur in the lexicon's Chinese names
@@ -244,6 +250,9 @@ class Matcher:
 
     def __init__(self, entities: Iterable[NameEntity]) -> None:
         self.entities = {e.id: e for e in entities}
+        self._zh_exclude = {
+            e.id: tuple(to_simplified(x) for x in e.exclude) for e in self.entities.values()
+        }
         self._forms: dict[str, dict[str, list[tuple[str, bool, NameEntity]]]] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
         for lang in LANGS:
@@ -288,7 +297,8 @@ class Matcher:
                 end = pos + len(form)
                 if whole and end < len(text) and _LETTER.match(text, end):
                     continue
-                if any(_vetoed(text, pos, form, ex) for ex in ent.exclude):
+                excludes = self._zh_exclude[ent.id] if lang == "zh" else ent.exclude
+                if any(_vetoed(text, pos, form, ex) for ex in excludes):
                     continue
                 if best is not None and form != best:
                     break  # only the longest form counts (with all who share it)
