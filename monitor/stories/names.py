@@ -134,8 +134,8 @@ def _script_ok(lang: str, form: str) -> bool:
     """Whether a (normalised) form is written in its language's script."""
     if lang == "en":
         return bool(_LATIN.search(form)) and not _CYRILLIC.search(form) and not _CJK_CHAR.search(form)
-    if lang == "ru":
-        return bool(_CYRILLIC.search(form)) and not _CJK_CHAR.search(form)
+    if lang == "ru":  # no Latin letters: a Latin "o" in a Cyrillic word never matches
+        return bool(_CYRILLIC.search(form)) and not _LATIN.search(form) and not _CJK_CHAR.search(form)
     return bool(_CJK_CHAR.search(form))
 
 
