@@ -9,13 +9,15 @@ module loads and validates it once (:func:`load_names`, cached) and offers a sma
 * text and forms are normalised alike (:func:`normalise`): NFKC, lower case, ё → е,
   hyphens and dashes → space, runs of white space → one space;
 * Latin and Cyrillic forms match at word starts as prefixes (``путин`` finds ``путину``);
-  a form ending in ``$`` matches a whole word only (no letter may follow);
+  a form ending in ``$`` matches a whole word only (no letter or digit may follow);
 * Japanese and Chinese forms match anywhere (no spaces in those scripts);
 * at one position only the longest form counts ("Power of Siberia 2" is not also
   "Power of Siberia");
+* a form ending in a digit never matches when another digit follows ("g7" in "g70");
 * ``exclude`` strings veto a match they contain (国後 inside 帰国後 "after returning home");
-* Chinese text is also read through a small traditional → simplified table, so 習近平
-  meets 习近平 without a dependency (``opencc`` would do it fully).
+* Chinese text and forms are both read in simplified characters, so 習近平 meets 习近平:
+  through ``opencc`` when it is installed, else through a small table of the characters
+  the lexicon's names use.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -66,12 +68,17 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _LATIN = re.compile("[a-z]")
-#: A letter of an alphabet (not CJK): what may not precede a Latin/Cyrillic form, nor
-#: follow a whole-word one ("lng" counts in "ロシアのLNG", "abe$" not in "aberdeen").
-_LETTER = re.compile(f"[^\\W\\d_{_CJK}]")
+#: A letter or digit of an alphabet (not CJK): what may not precede a Latin/Cyrillic form,
+#: nor follow a whole-word one ("lng" counts in "ロシアのLNG"; "abe$" not in "aberdeen",
+#: nor in the hex of "4abe-965b", "g7$" not in "g751").
+_WORDCHAR = re.compile(f"[^\\W_{_CJK}]")
 _DASH = re.compile("[-\u2010-\u2015\u2212/]")
 _PUNCT_TABLE = str.maketrans({
     "ё": "е", "·": "・", "•": "・", "‧": "・", "’": "'", "‘": "'",
+    # Latin diacritics (Kōno, La Pérouse); Cyrillic й and CJK are left alone
+    **{c: "a" for c in "áàâäãåā"}, **{c: "e" for c in "éèêëē"}, **{c: "i" for c in "íìîïī"},
+    **{c: "o" for c in "óòôöõøō"}, **{c: "u" for c in "úùûüū"}, "ç": "c", "ñ": "n",
+    "ý": "y", "ÿ": "y", "š": "s", "ž": "z", "č": "c",
     **{q: None for q in "「」『』“”\"«»《》〈〉【】"},
 })
 _SPACE = re.compile(r"\s+")
@@ -125,9 +132,23 @@ _T2S = {pair[0]: pair[1] for pair in _T2S_PAIRS.split()}
 _T2S_TABLE = str.maketrans(_T2S)
 
 
-def to_simplified(text: str) -> str:
+def _table_simplified(text: str) -> str:
     """Traditional characters of the table above replaced by their simplified forms."""
     return text.translate(_T2S_TABLE)
+
+
+def _converter() -> Callable[[str], str]:
+    """opencc's full traditional → simplified converter when installed, else the table."""
+    try:
+        import opencc
+    except ImportError:
+        return _table_simplified
+    convert = opencc.OpenCC("t2s").convert
+    return lambda text: convert(text.translate(_T2S_TABLE))
+
+
+to_simplified: Callable[[str], str] = _converter()
+to_simplified.__doc__ = "Chinese text in simplified characters (opencc if installed, else a table)."
 
 
 def _script_ok(lang: str, form: str) -> bool:
@@ -206,7 +227,9 @@ def _check_lexicon(entities: list[NameEntity], where: str) -> None:
             if ent not in bucket:
                 bucket.append(ent)
         for ex in ent.exclude:
-            if not any(f.rstrip("$") in ex for _l, f in ent.all_forms()):
+            simple = to_simplified(ex)
+            if not any(f.rstrip("$") in ex or to_simplified(f.rstrip("$")) in simple
+                       for _l, f in ent.all_forms()):
                 raise ConfigError(f"{where} (id={ent.id}): exclude {ex!r} holds none of its forms")
     for ent in entities:
         for form in ent.shared:
@@ -269,7 +292,7 @@ class Matcher:
             trie = _trie(f for entries in index.values() for f, _w, _e in entries)
             body = _trie_pattern(trie)
             if lang in ("en", "ru"):
-                body = f"(?<![^\\W\\d_{_CJK}])" + body  # at a word start
+                body = f"(?<![^\\W_{_CJK}])" + body  # at a word start
             self._regex[lang] = re.compile(body or r"(?!x)x")
 
     def find(self, text: str, lang: str | None = None) -> set[str]:
@@ -278,13 +301,18 @@ class Matcher:
         Latin forms are also looked for in ru/ja/zh text (a Latin word there is nearly
         always a name or an acronym: LNG, APEC, Sakhalin-2).
         """
+        return {ident for ident, _pos, _form in self.hits(text, lang)}
+
+    def hits(self, text: str, lang: str | None = None) -> list[tuple[str, int, str]]:
+        """(entity id, position, form) of every match, positions in :func:`normalise`'d
+        text (for Chinese, its simplified form); the same ``lang`` rule as :meth:`find`."""
         langs = LANGS if lang is None else ((lang,) if lang == "en" else ("en", lang))
         norm = normalise(text)
-        found: set[str] = set()
+        out: list[tuple[str, int, str]] = []
         for each in langs:
             src = to_simplified(norm) if each == "zh" else norm
-            found.update(e.id for e, _pos, _form in self._scan(src, each))
-        return found
+            out += [(e.id, pos, form) for e, pos, form in self._scan(src, each)]
+        return out
 
     def _scan(self, text: str, lang: str) -> Iterator[tuple[NameEntity, int, str]]:
         index = self._forms[lang]
@@ -295,8 +323,10 @@ class Matcher:
                 if not text.startswith(form, pos):
                     continue
                 end = pos + len(form)
-                if whole and end < len(text) and _LETTER.match(text, end):
-                    continue
+                if end < len(text) and (
+                        (whole and _WORDCHAR.match(text, end))
+                        or (form[-1].isdigit() and text[end].isdigit())):
+                    continue  # "abe$" in "aberdeen"; "tu 95" in "tu 950"
                 excludes = self._zh_exclude[ent.id] if lang == "zh" else ent.exclude
                 if any(_vetoed(text, pos, form, ex) for ex in excludes):
                     continue
