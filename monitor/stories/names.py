@@ -285,7 +285,10 @@ class Matcher:
                     bare = form.rstrip("$")
                     if lang == "zh":
                         bare = to_simplified(bare)
-                    index.setdefault(bare[0], []).append((bare, form.endswith("$"), ent))
+                    entry = (bare, form.endswith("$"), ent)
+                    bucket = index.setdefault(bare[0], [])
+                    if entry not in bucket:  # 聯合 and 联合 are one form once simplified
+                        bucket.append(entry)
             for entries in index.values():
                 entries.sort(key=lambda e: -len(e[0]))
             self._forms[lang] = index
@@ -316,7 +319,9 @@ class Matcher:
 
     def _scan(self, text: str, lang: str) -> Iterator[tuple[NameEntity, int, str]]:
         index = self._forms[lang]
-        for m in self._regex[lang].finditer(text):
+        regex = self._regex[lang]
+        start = 0
+        while (m := regex.search(text, start)) is not None:
             pos = m.start()
             best: str | None = None
             for form, whole, ent in index.get(text[pos], ()):
@@ -334,6 +339,9 @@ class Matcher:
                     break  # only the longest form counts (with all who share it)
                 best = form
                 yield ent, pos, form
+            # after the form taken (not the regex's longest candidate, which a veto may
+            # have refused: 日本海上自衛隊 is 日本 + 海上自衛隊 once 日本海 is excluded)
+            start = pos + (len(best) if best else 1)
 
 
 def _vetoed(text: str, pos: int, form: str, exclude: str) -> bool:
