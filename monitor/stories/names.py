@@ -44,6 +44,7 @@ __all__ = [
     "Matcher",
     "matcher",
     "find_entities",
+    "flat_tables",
     "DEFAULT_PATH",
 ]
 
@@ -388,3 +389,22 @@ def matcher(path: Path | str | None = None) -> Matcher:
 def find_entities(text: str, lang: str | None = None) -> set[str]:
     """Ids of the default lexicon's entities named in ``text`` (see :class:`Matcher`)."""
     return matcher().find(text, lang)
+
+
+def flat_tables(path: Path | str | None = None,
+                ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(countries by ISO code, other entities by id) → all their forms, ``$`` kept.
+
+    For code with its own gazetteer in the old ``COUNTRIES`` / ``ENTITIES`` shape. Such code
+    must :func:`normalise` its text first (forms are stored normalised: "ту 95"), and it
+    loses ``exclude`` and the longest-form rule: :class:`Matcher` keeps them.
+    """
+    countries: dict[str, tuple[str, ...]] = {}
+    others: dict[str, tuple[str, ...]] = {}
+    for ent in load_names(path):
+        forms = tuple(dict.fromkeys(form for _lang, form in ent.all_forms()))
+        if ent.kind == "country" and ent.code:
+            countries[ent.code] = forms
+        else:
+            others[ent.id] = forms
+    return countries, others

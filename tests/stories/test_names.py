@@ -13,7 +13,9 @@ from monitor.stories.names import (
     KINDS,
     LANGS,
     Matcher,
+    _table_simplified,
     find_entities,
+    flat_tables,
     load_names,
     normalise,
     to_simplified,
@@ -91,6 +93,7 @@ def test_a_reason_allows_an_empty_language_and_shared_forms_may_be_declared(tmp_
 def test_normalise_and_traditional_chinese() -> None:
     assert normalise("Ту‑95МС и Королёв") == "ту 95мс и королев"
     assert to_simplified("習近平與普京會談") == "习近平与普京会谈"
+    assert _table_simplified("擇捉島與國後島") == "择捉岛与国后岛"  # the fallback without opencc
     assert normalise("La Pérouse / Kōno «Восток-2022»") == "la perouse kono восток 2022"
 
 
@@ -221,3 +224,10 @@ def load_and_hits(text: str) -> list[tuple[str, int, str]]:
 def test_numbered_forms_refuse_a_following_digit() -> None:
     assert "tu_95" in find_entities("a Tu-95 flew", "en")
     assert "tu_95" not in find_entities("a Tu-950 flew", "en")
+
+
+def test_flat_tables_keep_the_old_gazetteer_shape() -> None:
+    countries, others = flat_tables()
+    assert "ロシア" in countries["RU"] and "рф$" in countries["RU"]
+    assert {"путин", "プーチン", "普京"} <= set(others["putin"])
+    assert "RU" not in others and "russia" not in others
