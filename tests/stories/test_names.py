@@ -162,6 +162,10 @@ SENTENCES = [
      {"shoigu", "belousov", "gerasimov", "vostok_exercise"}, set()),
     ("ru", "Новатэк отгрузил первую партию с «Арктик СПГ 2» по Севморпути.",
      {"novatek", "arctic_lng_2", "northern_sea_route"}, set()),
+    ("ru", "Программа «Дальний Восток 2030» и новый пограничный переход в Маньчжурии.",
+     set(), {"vostok_exercise", "border_service", "manzhouli"}),
+    ("ru", "Курилы, Курильская гряда и Шикотан: пограничники задержали шхуну.",
+     {"kurils", "shikotan", "border_service"}, set()),
     # --- Japanese
     ("ja", "プーチン大統領は択捉島を訪れ、高市首相は帰国後に抗議した。",
      {"putin", "iturup", "takaichi", "protest"}, {"kunashir"}),
@@ -179,6 +183,8 @@ SENTENCES = [
      set(), {"russia"}),
     ("ja", "中国の空母「遼寧」がミヤコ海峡ではなく宮古海峡を通過し、海上自衛隊が警戒した。",
      {"liaoning", "miyako_strait", "msdf", "china"}, set()),
+    ("ja", "漁船は根室の東方20キロで見つかった。",
+     {"nemuro", "fish"}, {"vostok_exercise"}),
     # --- Chinese (simplified and traditional)
     ("zh", "習近平與普京在上海合作組織峰會上會談。",
      {"xi_jinping", "putin", "sco"}, {"shanghai"}),
