@@ -76,8 +76,9 @@ _WORDCHAR = re.compile(f"[^\\W_{_CJK}]")
 _DASH = re.compile("[-\u2010-\u2015\u2212/]")
 _PUNCT_TABLE = str.maketrans({
     "ё": "е", "’": "'", "‘": "'",
-    # middle dots dropped: パワー・オブ・シベリア = パワーオブシベリア, 阿列克谢·米勒 = 阿列克谢米勒
-    **{dot: None for dot in "・·•‧"},
+    # middle dots made one (阿列克谢·米勒 = 阿列克谢・米勒); kept, as matchers that do not use
+    # normalise() still find "パワー・オブ・シベリア" (the lexicon lists dotless variants too)
+    **{dot: "・" for dot in "·•‧"},
     # Latin diacritics (Kōno, La Pérouse); Cyrillic й and CJK are left alone
     **{c: "a" for c in "áàâäãåā"}, **{c: "e" for c in "éèêëē"}, **{c: "i" for c in "íìîïī"},
     **{c: "o" for c in "óòôöõøō"}, **{c: "u" for c in "úùûüū"}, "ç": "c", "ñ": "n",
@@ -109,9 +110,9 @@ class NameEntity:
 
 def normalise(text: str) -> str:
     """Text as forms are stored: NFKC, lower case, ё → е, Latin diacritics dropped, quote
-    marks, brackets and middle dots dropped (護衛艦「かが」 = 護衛艦かが, ソユーズ・ボストーク =
-    ソユーズボストーク), ’ → ', dashes and slashes → space (Sakhalin-2 = Sakhalin 2,
-    Север/Взаимодействие), spaces collapsed."""
+    marks and brackets dropped (護衛艦「かが」 = 護衛艦かが), middle dots made one (·•‧ → ・),
+    ’ → ', dashes and slashes → space (Sakhalin-2 = Sakhalin 2, Север/Взаимодействие),
+    spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCT_TABLE)
     return _SPACE.sub(" ", _DASH.sub(" ", text)).strip()
 
