@@ -183,8 +183,8 @@ SENTENCES = [
      set(), {"russia"}),
     ("ja", "中国の空母「遼寧」がミヤコ海峡ではなく宮古海峡を通過し、海上自衛隊が警戒した。",
      {"liaoning", "miyako_strait", "msdf", "china"}, set()),
-    ("ja", "このメカニズムでは毛ガニとホタテの輸出が止まった。",
-     {"crab", "scallop"}, set()),
+    ("ja", "このメカニズムではホタテの輸出が止まった。",
+     {"scallop"}, {"crab"}),
     ("ja", "漁船は根室の東方20キロで見つかった。",
      {"nemuro", "fish"}, {"vostok_exercise"}),
     # --- Chinese (simplified and traditional)
