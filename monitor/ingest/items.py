@@ -1,0 +1,305 @@
+"""One feed item (an lxml element) → the raw fields feedparser would give it, or a refusal.
+
+The fast path in :mod:`monitor.ingest.parse` may only answer where it is sure to answer as
+feedparser would; everywhere else it declines the document to feedparser. This module holds
+that judgement for one ``<item>``/``<entry>``:
+
+* every child element is *classified*: it feeds one of our fields (title, link, guid, text,
+  date, author, source) with feedparser's precedence, or it is known to feed none of them
+  (categories, enclosures, comment counts, media thumbnails …), or it is *unread*;
+* where feedparser's answer depends on details we do not copy (two different titles, two
+  dates of the same kind, two different links, ``dc:title`` before ``title`` …) we decline;
+* the safety net: an item that leaves title, link, text or date empty while it has a child
+  we did not read is declined, and so is an unread child whose name feedparser would map to
+  one of our fields (an unexpected namespace URI behind the usual ``dc:``/``media:`` prefix,
+  a capitalised ``<PubDate>``).
+
+Values are returned raw (markup and all); cleaning and date parsing stay in ``parse``, so
+both paths share them. No import from ``parse``: it imports us.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import NamedTuple
+
+from lxml import etree
+
+__all__ = ["RawItem", "read_item"]
+
+NS_ATOM = "http://www.w3.org/2005/Atom"
+NS_RSS1 = "http://purl.org/rss/1.0/"
+NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
+NS_DC = "http://purl.org/dc/elements/1.1/"
+NS_DCTERMS = "http://purl.org/dc/terms/"
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_MEDIA = "http://search.yahoo.com/mrss/"
+NS_ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+NS_XHTML = "http://www.w3.org/1999/xhtml"
+
+_RDF_ABOUT = f"{{{NS_RDF}}}about"
+
+
+def _q(ns: str | None, name: str) -> str:
+    return name if ns is None else f"{{{ns}}}{name}"
+
+
+#: Child tag → (field, rank). Within a field the lowest rank present wins; two *different*
+#: values of the winning rank make us decline (feedparser's choice then depends on order
+#: and nesting depth).
+_FIELDS: dict[str, tuple[str, int]] = {}
+
+
+def _map(field: str, rank: int, *tags: str) -> None:
+    for tag in tags:
+        _FIELDS[tag] = (field, rank)
+
+
+_map("title", 0, "title", _q(NS_RSS1, "title"), _q(NS_ATOM, "title"), _q(NS_DC, "title"))
+_map("title", 1, _q(NS_MEDIA, "title"))
+_map("link", 0, "link", _q(NS_RSS1, "link"))
+_map("guid", 0, "guid", "id", _q(NS_ATOM, "id"))
+_map("text", 0, "description", _q(NS_RSS1, "description"), _q(NS_DC, "description"),
+     _q(NS_ITUNES, "summary"), "summary", _q(NS_ATOM, "summary"), "abstract")
+_map("text", 1, _q(NS_CONTENT, "encoded"), "fullitem", "body", _q(NS_XHTML, "body"),
+     "content", _q(NS_ATOM, "content"))
+_map("text", 2, _q(NS_MEDIA, "description"))
+_map("date", 0, "pubDate", "pubdate", "published", "issued", _q(NS_ATOM, "published"),
+     _q(NS_DCTERMS, "issued"))
+_map("date", 1, "updated", "modified", _q(NS_ATOM, "updated"), _q(NS_DC, "date"),
+     _q(NS_DCTERMS, "modified"))
+_map("date", 2, "created", _q(NS_DCTERMS, "created"))
+_map("author", 0, "author", _q(NS_ATOM, "author"), _q(NS_DC, "creator"), _q(NS_DC, "author"),
+     _q(NS_ITUNES, "author"))
+_map("source", 0, "source")
+
+#: Children known to feed none of our fields in feedparser (checked against its handlers).
+_IGNORED = frozenset([
+    "category", "comments", "enclosure", "image", "language", "expirationDate",
+    _q(NS_ATOM, "category"), _q(NS_ATOM, "contributor"), _q(NS_ATOM, "rights"),
+    _q(NS_DC, "subject"), _q(NS_DC, "language"), _q(NS_DC, "rights"), _q(NS_DC, "publisher"),
+    _q(NS_DC, "identifier"), _q(NS_DC, "format"), _q(NS_DC, "type"), _q(NS_DC, "source"),
+    _q(NS_DC, "contributor"), _q(NS_DC, "coverage"), _q(NS_DC, "relation"),
+    _q(NS_RSS1, "category"),
+    "{http://wellformedweb.org/CommentAPI/}commentRss",
+    "{http://wellformedweb.org/CommentAPI/}comment",
+    "{http://purl.org/rss/1.0/modules/slash/}comments",
+    "{http://purl.org/rss/1.0/modules/slash/}section",
+    "{http://purl.org/rss/1.0/modules/slash/}department",
+    "{http://purl.org/rss/1.0/modules/slash/}hit_parade",
+    "{http://rssnamespace.org/feedburner/ext/1.0}origLink",
+    "{http://rssnamespace.org/feedburner/ext/1.0}origEnclosureLink",
+    "{com-wordpress:feed-additions:1}post-id",
+    "{http://purl.org/syndication/thread/1.0}total",
+    *(_q(NS_MEDIA, n) for n in ("content", "thumbnail", "credit", "keywords", "group",
+                                "category", "rating", "player", "restriction", "license",
+                                "hash", "text", "copyright", "community", "embed", "status",
+                                "price", "peerLink", "location", "rights", "scene")),
+    *(_q(NS_ITUNES, n) for n in ("duration", "explicit", "image", "episode", "season",
+                                 "episodeType", "keywords", "block", "subtitle", "order",
+                                 "isClosedCaptioned", "title")),
+])
+
+#: Local names feedparser maps to our fields, under no prefix or a prefix it knows. An
+#: unread child with such a name may change feedparser's answer: we decline.
+_FIELD_NAMES = frozenset([
+    "title", "link", "guid", "id", "description", "summary", "abstract", "content",
+    "encoded", "fullitem", "body", "pubdate", "published", "issued", "updated", "modified",
+    "created", "date", "author", "creator", "source",
+])
+_KNOWN_PREFIXES = frozenset([None, "", "dc", "dcterms", "media", "itunes", "content", "atom",
+                             "xhtml", "rss", "rdf", "feedburner", "admin", "cc", "psc"])
+
+#: Namespaces we match by URI; for any other URI feedparser (and we) go by the prefix.
+_KNOWN_NS = tuple("{" + ns + "}" for ns in (
+    NS_ATOM, NS_RSS1, NS_CONTENT, NS_DC, NS_DCTERMS, NS_MEDIA, NS_ITUNES, NS_XHTML))
+_PREFIX_NS = {"dc": NS_DC, "dcterms": NS_DCTERMS, "media": NS_MEDIA, "itunes": NS_ITUNES,
+              "content": NS_CONTENT, "atom": NS_ATOM, "xhtml": NS_XHTML}
+
+
+def _by_prefix(el: etree._Element) -> str:
+    """The tag feedparser reads for an element in a namespace it does not know."""
+    local = etree.QName(el).localname
+    ns = _PREFIX_NS.get(el.prefix) if el.prefix else None
+    if ns is not None:
+        return f"{{{ns}}}{local}"
+    return local if el.prefix is None else el.tag
+
+
+#: Atom content types whose text feedparser keeps as is (everything else is base64).
+_TEXT_TYPES = ("text", "html", "xhtml")
+_HTML_LINK_TYPES = (None, "", "text/html", "application/xhtml+xml", "html", "xhtml")
+
+
+class RawItem(NamedTuple):
+    """Raw field values (markup kept) and the date candidates in feedparser's order."""
+
+    title: str | None
+    link: str | None
+    guid: str | None
+    text: str | None
+    dates: list[str]  # one stamp per rank present: published, then updated, then created
+    author: str | None
+    source: str | None
+
+
+class Decline(Exception):
+    """The fast path cannot promise feedparser's answer for this item."""
+
+
+def _value(el: etree._Element) -> str:
+    """An element's content as feedparser keeps it: its text, or its inner markup."""
+    if len(el) == 0:
+        return el.text or ""
+    parts = [el.text or ""]
+    parts.extend(etree.tostring(child, encoding="unicode", with_tail=True) for child in el)
+    return "".join(parts)
+
+
+def _content(el: etree._Element) -> str:
+    """A text construct with attributes: base64 unless its type is textual, as feedparser
+    decides (for titles and descriptions too, in RSS as in Atom)."""
+    ctype = (el.get("type") or "").strip().lower()
+    mode = (el.get("mode") or "").strip().lower()
+    is_base64 = mode == "base64" or not (
+        ctype in _TEXT_TYPES or ctype == "" or ctype.startswith("text/")
+        or ctype.endswith(("/xml", "+xml")))
+    if not is_base64:
+        return _value(el)
+    try:
+        return base64.decodebytes((el.text or "").encode("utf-8")).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise Decline("undecodable base64 content") from exc
+
+
+def _author(el: etree._Element) -> str:
+    """Atom person construct → "name (email)" as feedparser writes it; RSS author: its text."""
+    if len(el) == 0:
+        return el.text or ""
+    name = email = ""
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        local = etree.QName(child).localname
+        if local == "name":
+            name = (child.text or "").strip()
+        elif local == "email":
+            email = (child.text or "").strip()
+        elif local != "uri":
+            raise Decline("unexpected element in an author")
+    if name and email:
+        return f"{name} ({email})"
+    return name or email
+
+
+def _pick(found: dict[str, list[tuple[int, str]]], field: str,
+          skip_empty: bool = False) -> str | None:
+    """The value of the best rank present; two different values there: decline.
+
+    ``skip_empty``: an empty value does not win (an empty ``<summary/>`` next to content).
+    """
+    values = found.get(field)
+    if not values:
+        return None
+    if skip_empty:
+        values = [(rank, v) for rank, v in values if v.strip()] or values
+    best = min(rank for rank, _ in values)
+    chosen = {v.strip() for rank, v in values if rank == best}
+    if len(chosen) > 1:
+        raise Decline(f"two different values for {field}")
+    return next(v for rank, v in values if rank == best)
+
+
+def read_item(item: etree._Element) -> RawItem:
+    """Classify an item's children and choose each field as feedparser would.
+
+    Raises :class:`Decline` where that choice is not certain.
+    """
+    found: dict[str, list[tuple[int, str]]] = {}
+    links: list[str] = []
+    unread = False
+    is_permalink = True
+    for child in item:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag == _q(NS_ATOM, "link"):
+            rel = child.get("rel", "alternate")
+            href = child.get("href")
+            if href is None:
+                links.append((child.text or "").strip())
+            elif rel == "alternate" and child.get("type") in _HTML_LINK_TYPES:
+                links.append(href.strip())
+            continue
+        spec = _FIELDS.get(tag)
+        if spec is None and tag[0] == "{" and not tag.startswith(_KNOWN_NS):
+            # A namespace URI feedparser does not know either: it goes by the prefix
+            # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
+            tag = _by_prefix(child)
+            spec = _FIELDS.get(tag)
+        if spec is None:
+            if tag in _IGNORED:
+                continue
+            if child.prefix in _KNOWN_PREFIXES and \
+                    etree.QName(child).localname.lower() in _FIELD_NAMES:
+                raise Decline(f"unread element {tag} feedparser may read")
+            unread = True
+            continue
+        field, rank = spec
+        if field == "link":
+            links.append((child.text or "").strip() if len(child) == 0 else _value(child))
+            continue
+        if field in ("text", "title"):
+            value = _content(child) if child.attrib else _value(child)
+        elif field == "author":
+            value = _author(child)
+        elif field == "guid":
+            value = child.text or ""
+            if tag == "guid":
+                is_permalink = child.get("isPermaLink", "true").lower() == "true"
+        else:
+            value = _value(child)
+        found.setdefault(field, []).append((rank, value))
+
+    if "title" not in found:
+        # Media RSS titles nested in media:group / media:content count when nothing else does.
+        nested = [_value(el) for el in item.iter(_q(NS_MEDIA, "title"))]
+        if nested:
+            found["title"] = [(1, v) for v in nested]
+    if "text" not in found:
+        nested = [_value(el) for el in item.iter(_q(NS_MEDIA, "description"))]
+        if nested:
+            found["text"] = [(2, nested[0])]
+
+    title = _pick(found, "title")
+    guid = _pick(found, "guid")
+    if guid is not None:
+        guid = guid.strip()
+    elif item.get(_RDF_ABOUT):
+        guid = item.get(_RDF_ABOUT, "").strip()
+    link: str | None
+    distinct = {v for v in links if v}
+    if len(distinct) > 1:
+        raise Decline("two different links")
+    if links:
+        link = distinct.pop() if distinct else None
+    elif guid and is_permalink and "://" in guid and found.get("guid"):
+        link = guid
+    else:
+        link = None
+    text = _pick(found, "text", skip_empty=True)
+    dates = []
+    for rank in range(3):
+        stamps = {v.strip() for r, v in found.get("date", ()) if r == rank and v.strip()}
+        if len(stamps) > 1:
+            raise Decline("two dates of the same kind")
+        dates.extend(stamps)
+    author = _pick(found, "author")
+    if not ((title and title.strip()) or link or (text and text.strip())):
+        # We would drop this item as empty; feedparser may find something in it.
+        raise Decline("an item with no title, link or text")
+    if unread and not (title and title.strip() and link and text and text.strip() and dates):
+        raise Decline("an item with a field missing and children we did not read")
+    return RawItem(title=title, link=link, guid=guid, text=text, dates=dates, author=author,
+                   source=_pick(found, "source"))
