@@ -39,6 +39,10 @@ NS_ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 NS_XHTML = "http://www.w3.org/1999/xhtml"
 
 _RDF_ABOUT = f"{{{NS_RDF}}}about"
+_MEDIA_TITLE = f"{{{NS_MEDIA}}}title"
+_MEDIA_DESCRIPTION = f"{{{NS_MEDIA}}}description"
+#: Date ranks: feedparser's published, else updated, else created.
+_DATE_KINDS = ("published", "updated", "created")
 
 
 def _q(ns: str | None, name: str) -> str:
@@ -59,6 +63,7 @@ def _map(field: str, rank: int, *tags: str) -> None:
 _map("title", 0, "title", _q(NS_RSS1, "title"), _q(NS_ATOM, "title"), _q(NS_DC, "title"))
 _map("title", 1, _q(NS_MEDIA, "title"))
 _map("link", 0, "link", _q(NS_RSS1, "link"))
+_map("link", 1, _q(NS_ATOM, "link"))  # href and rel, read apart
 _map("guid", 0, "guid", "id", _q(NS_ATOM, "id"))
 _map("text", 0, "description", _q(NS_RSS1, "description"), _q(NS_DC, "description"),
      _q(NS_ITUNES, "summary"), "summary", _q(NS_ATOM, "summary"), "abstract")
@@ -193,113 +198,113 @@ def _author(el: etree._Element) -> str:
     return name or email
 
 
-def _pick(found: dict[str, list[tuple[int, str]]], field: str,
-          skip_empty: bool = False) -> str | None:
-    """The value of the best rank present; two different values there: decline.
-
-    ``skip_empty``: an empty value does not win (an empty ``<summary/>`` next to content).
-    """
-    values = found.get(field)
-    if not values:
-        return None
-    if skip_empty:
-        values = [(rank, v) for rank, v in values if v.strip()] or values
-    best = min(rank for rank, _ in values)
-    chosen = {v.strip() for rank, v in values if rank == best}
-    if len(chosen) > 1:
-        raise Decline(f"two different values for {field}")
-    return next(v for rank, v in values if rank == best)
-
-
 def read_item(item: etree._Element) -> RawItem:
     """Classify an item's children and choose each field as feedparser would.
 
     Raises :class:`Decline` where that choice is not certain.
     """
-    found: dict[str, list[tuple[int, str]]] = {}
+    # field → (rank, value) of the best rank seen; (field, rank) pairs seen with two
+    # different values go to ``clashes`` and decline if that rank wins.
+    found: dict[str, tuple[int, str]] = {}
+    clashes: list[tuple[str, int]] = []
     links: list[str] = []
     unread = False
     is_permalink = True
     for child in item:
         tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        if tag == _q(NS_ATOM, "link"):
-            rel = child.get("rel", "alternate")
-            href = child.get("href")
-            if href is None:
-                links.append((child.text or "").strip())
-            elif rel == "alternate" and child.get("type") in _HTML_LINK_TYPES:
-                links.append(href.strip())
-            continue
         spec = _FIELDS.get(tag)
-        if spec is None and tag[0] == "{" and not tag.startswith(_KNOWN_NS):
-            # A namespace URI feedparser does not know either: it goes by the prefix
-            # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
-            tag = _by_prefix(child)
-            spec = _FIELDS.get(tag)
         if spec is None:
-            if tag in _IGNORED:
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction
+            if tag[0] == "{" and not tag.startswith(_KNOWN_NS):
+                # A namespace URI feedparser does not know either: it goes by the prefix
+                # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
+                tag = _by_prefix(child)
+                spec = _FIELDS.get(tag)
+            if spec is None:
+                if tag in _IGNORED:
+                    continue
+                if child.prefix in _KNOWN_PREFIXES and \
+                        etree.QName(child).localname.lower() in _FIELD_NAMES:
+                    raise Decline(f"unread element {tag} feedparser may read")
+                unread = True
                 continue
-            if child.prefix in _KNOWN_PREFIXES and \
-                    etree.QName(child).localname.lower() in _FIELD_NAMES:
-                raise Decline(f"unread element {tag} feedparser may read")
-            unread = True
-            continue
         field, rank = spec
         if field == "link":
-            links.append((child.text or "").strip() if len(child) == 0 else _value(child))
+            if rank == 1:  # atom:link
+                href = child.get("href")
+                if href is None:
+                    links.append((child.text or "").strip())
+                elif child.get("rel", "alternate") == "alternate" and \
+                        child.get("type") in _HTML_LINK_TYPES:
+                    links.append(href.strip())
+            else:
+                links.append((child.text or "").strip() if len(child) == 0 else _value(child))
             continue
-        if field in ("text", "title"):
-            value = _content(child) if child.attrib else _value(child)
+        if field == "text" or field == "title":
+            if child.get("type") is None and child.get("mode") is None:
+                value = child.text or "" if len(child) == 0 else _value(child)
+            else:
+                value = _content(child)
+            if field == "text" and not value.strip():
+                rank += 10  # an empty <summary/> loses to content, as in feedparser's output
         elif field == "author":
             value = _author(child)
         elif field == "guid":
             value = child.text or ""
             if tag == "guid":
                 is_permalink = child.get("isPermaLink", "true").lower() == "true"
+        elif field == "date":
+            value = (child.text or "").strip() if len(child) == 0 else _value(child).strip()
+            if not value:
+                continue  # an empty date: feedparser goes on to the next kind
+            field = _DATE_KINDS[rank]
         else:
-            value = _value(child)
-        found.setdefault(field, []).append((rank, value))
+            value = child.text or "" if len(child) == 0 else _value(child)
+        prev = found.get(field)
+        if prev is None or rank < prev[0]:
+            found[field] = (rank, value)
+        elif rank == prev[0] and value != prev[1] and value.strip() != prev[1].strip():
+            clashes.append((field, rank))
 
     if "title" not in found:
         # Media RSS titles nested in media:group / media:content count when nothing else does.
-        nested = [_value(el) for el in item.iter(_q(NS_MEDIA, "title"))]
+        nested = {_value(el).strip() for el in item.iter(_MEDIA_TITLE)}
+        if len(nested) > 1:
+            raise Decline("two different media titles")
         if nested:
-            found["title"] = [(1, v) for v in nested]
+            found["title"] = (1, nested.pop())
     if "text" not in found:
-        nested = [_value(el) for el in item.iter(_q(NS_MEDIA, "description"))]
-        if nested:
-            found["text"] = [(2, nested[0])]
+        for el in item.iter(_MEDIA_DESCRIPTION):
+            found["text"] = (2, _value(el))
+            break
+    for field, rank in clashes:
+        if found[field][0] == rank:
+            raise Decline(f"two different values for {field}")
 
-    title = _pick(found, "title")
-    guid = _pick(found, "guid")
-    if guid is not None:
-        guid = guid.strip()
-    elif item.get(_RDF_ABOUT):
+    title = found["title"][1] if "title" in found else None
+    guid_found = found.get("guid")
+    guid = guid_found[1].strip() if guid_found else None
+    if guid is None and item.get(_RDF_ABOUT):
         guid = item.get(_RDF_ABOUT, "").strip()
-    link: str | None
-    distinct = {v for v in links if v}
-    if len(distinct) > 1:
-        raise Decline("two different links")
+    link: str | None = None
     if links:
+        distinct = {v for v in links if v}
+        if len(distinct) > 1:
+            raise Decline("two different links")
         link = distinct.pop() if distinct else None
-    elif guid and is_permalink and "://" in guid and found.get("guid"):
+    elif guid_found and guid and is_permalink and "://" in guid:
         link = guid
-    else:
-        link = None
-    text = _pick(found, "text", skip_empty=True)
-    dates = []
-    for rank in range(3):
-        stamps = {v.strip() for r, v in found.get("date", ()) if r == rank and v.strip()}
-        if len(stamps) > 1:
-            raise Decline("two dates of the same kind")
-        dates.extend(stamps)
-    author = _pick(found, "author")
-    if not ((title and title.strip()) or link or (text and text.strip())):
+    text = found["text"][1] if "text" in found else None
+    dates = [found[kind][1] for kind in _DATE_KINDS if kind in found]
+    author = found["author"][1] if "author" in found else None
+    has_title = bool(title and title.strip())
+    has_text = bool(text and text.strip())
+    if not (has_title or link or has_text):
         # We would drop this item as empty; feedparser may find something in it.
         raise Decline("an item with no title, link or text")
-    if unread and not (title and title.strip() and link and text and text.strip() and dates):
+    if unread and not (has_title and link and has_text and dates):
         raise Decline("an item with a field missing and children we did not read")
+    source = found["source"][1] if "source" in found else None
     return RawItem(title=title, link=link, guid=guid, text=text, dates=dates, author=author,
-                   source=_pick(found, "source"))
+                   source=source)

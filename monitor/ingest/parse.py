@@ -47,7 +47,6 @@ _MAX_TITLE = 1_000
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
 _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
 _HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
-_ITEM = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(item|entry)[\s>]", re.I)
 
 
 @dataclass
@@ -274,11 +273,16 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     except Decline as exc:
         log.debug("fast path declined url=%s: %s", base_url, exc)
         return None
-    if len(_ITEM.findall(data)) > len(items):
-        # More <item>/<entry> tags in the bytes than items we read (RSS 0.90's namespace,
-        # items outside the channel, ...): feedparser may find entries we would lose.
+    if _item_elements(root) > len(items):
+        # More item/entry elements in the document than items we read (RSS 0.90's
+        # namespace, items outside the channel ...): feedparser may find entries we would lose.
         return None
     return out
+
+
+def _item_elements(root: etree._Element) -> int:
+    """Item and entry elements anywhere in the tree, in any namespace (lxml walks in C)."""
+    return sum(1 for _ in root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM"))
 
 
 _ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")

@@ -21,7 +21,6 @@ __all__ = ["clean_text", "fix_mojibake", "map_c1"]
 
 MAX_SUMMARY = 20_000
 _MAX_SUMMARY = MAX_SUMMARY
-_WS = re.compile(r"\s+")
 
 #: U+0080–U+009F → the character the same byte means in windows-1252 (the five bytes
 #: windows-1252 leaves undefined stay as they are, as feedparser leaves them).
@@ -64,8 +63,8 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
             return clean_text(text, limit)
     if not text.isascii():
         text = fix_mojibake(map_c1(text))
-    text = _WS.sub(" ", text).strip()
-    return text[:limit]
+    # str.split() splits on exactly what the regex \s matches, at a third of its cost.
+    return " ".join(text.split())[:limit]
 
 
 _DROP_BLOCKS = re.compile(
