@@ -47,7 +47,9 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
     """
     if not value:
         return ""
-    text = value
+    # Stripped first, as feedparser strips every value before it maps C1 characters (a
+    # trailing U+0085 is whitespace to it, "…" only inside the text).
+    text = value.strip()
     if "<" in text:
         text = _DROP_BLOCKS.sub(" ", text)
         text = _BLOCK_TAGS.sub(" ", text)
@@ -68,10 +70,11 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
 
 
 _DROP_BLOCKS = re.compile(
-    r"<(script|style|template|noscript|iframe|object)\b(?:[^>]*/>|[^>]*>.*?(?:</\1\s*>|$))",
-    re.I | re.S)
-_BLOCK_TAGS = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^>]*>|</(?:p|div|li|tr|h[1-6])\s*>",
-                         re.I)
+    r"<(?:\w+:)?(script|style|template|noscript|iframe|object)\b"
+    r"(?:[^>]*/>|[^>]*>.*?(?:</(?:\w+:)?\1\s*>|$))", re.I | re.S)
+#: Block tags become spaces; an optional prefix for XHTML written with one (``<xhtml:p>``).
+_BLOCK_TAGS = re.compile(r"<(?:\w+:)?(?:br|p|div|li|tr|h[1-6])\b[^>]*>"
+                         r"|</(?:\w+:)?(?:p|div|li|tr|h[1-6])\s*>", re.I)
 _TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->|<!\[CDATA\[|\]\]>", re.S)
 _LEFTOVER = re.compile(r"<[A-Za-z/!]")
 

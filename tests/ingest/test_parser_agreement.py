@@ -120,3 +120,99 @@ def test_junk_after_the_feed_is_ignored_and_reported_but_junk_inside_is_not() ->
     # The same bytes *inside* the channel are a broken feed: the reference parser decides.
     broken = whole.replace(b"</channel>", b"<script>x</script><p></channel>")
     assert parse._parse_fast(broken, "", None, NOW) is None
+
+
+# --- Fixtures for each class of element the fast path once skipped (issue 14) ---------------
+
+AGREEMENT = FEEDS / "agreement"
+FIELDS = ("title", "link", "guid", "summary", "author")
+
+
+def _kept(entries: list) -> list:
+    """What parse_feed keeps: entries with a title, a text or a link."""
+    return [e for e in entries if e.title or e.summary or e.link]
+
+
+def _assert_agree(ours: list, theirs: list, context: str = "") -> None:
+    """Same entry count; every field feedparser has, we have with the same value."""
+    assert len(ours) == len(theirs), context
+    for mine, ref in zip(ours, theirs, strict=True):
+        for name in FIELDS:
+            value = getattr(ref, name)
+            if not value:
+                continue
+            if name == "link" and mine.link is None and ref.guid and "://" not in ref.guid \
+                    and value.endswith(ref.guid):
+                continue  # deliberate: a non-URL GUID is not turned into a relative link
+            assert getattr(mine, name) == value, f"{context} {name}"
+        if ref.published_at is not None or ref.date_flag == "absurd":
+            assert (mine.published_at, mine.date_flag) == (ref.published_at, ref.date_flag), \
+                f"{context} date"
+
+
+def _reference(body: bytes) -> list:
+    return _kept(parse._parse_reference(body, "https://base.example.org/", {}, None, NOW,
+                                        True).entries)
+
+
+AGREEMENT_FILES = sorted(p.name for p in AGREEMENT.glob("*.xml"))
+
+
+@pytest.mark.parametrize("name", AGREEMENT_FILES)
+def test_fixture_agrees_with_feedparser_on_every_stored_field(name: str) -> None:
+    body = (AGREEMENT / name).read_bytes()
+    ours = parse.parse_feed(body, "https://base.example.org/", now=NOW)
+    reference = _reference(body)
+    assert reference, "the fixture should give feedparser entries"
+    _assert_agree(ours.entries, reference, name)
+
+
+#: What the fast path itself must read in each fixture (it may not just decline them).
+FAST_EXPECTED = {
+    "rss_fullitem.xml": [("title", "Harbour talks"),
+                         ("summary", "Harbour talks resumed on Tuesday."),
+                         ("summary", "Second text.")],
+    "rss_xhtml_body.xml": [("summary",
+                            "First paragraph about the port. Second paragraph, with a link.")],
+    "rss_body.xml": [("summary", "Rail link opens next spring.")],
+    "rss_dc_description.xml": [("title", "Fisheries quota agreed"),
+                               ("summary", "Both sides signed the quota."),
+                               ("author", "Desk writer")],
+    "rss_itunes_summary.xml": [("summary", "An interview on Arctic shipping routes."),
+                               ("author", "Studio host")],
+    "rss_media_title.xml": [("title", "Summit arrival"), ("title", "Press conference"),
+                            ("summary", "The closing press conference.")],
+    "atom_id_link.xml": [("link", "https://atom.example.net/posts/1"),
+                         ("link", "https://atom.example.net/posts/2"),
+                         ("author", "Ann Author (ann@atom.example.net)")],
+    "rss_dcterms_dates.xml": [("published_at", datetime(2026, 11, 1, 10)),
+                              ("published_at", datetime(2026, 11, 2, 11)),
+                              ("published_at", datetime(2026, 11, 3, 12)),
+                              ("published_at", datetime(2026, 11, 4, 13))],
+    "atom_base64.xml": [("summary", "Decoded body of the entry."),
+                        ("title", "Encoded title")],
+    "text_c1.xml": [("title", "Don\u2019t panic \u2013 \u201cquoted\u201d"),
+                    ("summary", "Prices in \u20ac rose\u2026 again")],
+    "text_latin1_mojibake.xml": [("title", "It\u2019s \u00c9cole day"),
+                                 ("summary", "Caf\u00e9 \u2019open\u2019")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_EXPECTED))
+def test_fast_path_reads_the_element(name: str) -> None:
+    fast = parse._parse_fast((AGREEMENT / name).read_bytes(), "https://base.example.org/",
+                             None, NOW)
+    assert fast is not None, "the fast path should read this, not decline it"
+    for field_name, value in FAST_EXPECTED[name]:
+        assert value in [getattr(e, field_name) for e in fast.entries], field_name
+
+
+@pytest.mark.parametrize("name,count", [("atom_repeated_updated.xml", 1), ("rss090.xml", 2)])
+def test_fast_path_declines_what_it_would_read_differently(name: str, count: int) -> None:
+    body = (AGREEMENT / name).read_bytes()
+    assert parse._parse_fast(body, "https://base.example.org/", None, NOW) is None
+    parsed = parse.parse_feed(body, "https://base.example.org/", now=NOW)
+    assert parsed.parser == "feedparser"
+    assert len(parsed.entries) == count
+    assert all(e.title and e.link and e.date_flag != "missing" or name == "rss090.xml"
+               for e in parsed.entries)
