@@ -60,16 +60,21 @@ def _map(field: str, rank: int, *tags: str) -> None:
         _FIELDS[tag] = (field, rank)
 
 
+# Titles: rank 0 sets the title for good, rank 1 (media:title) only fills a gap.
 _map("title", 0, "title", _q(NS_RSS1, "title"), _q(NS_ATOM, "title"), _q(NS_DC, "title"))
 _map("title", 1, _q(NS_MEDIA, "title"))
 _map("link", 0, "link", _q(NS_RSS1, "link"))
 _map("link", 1, _q(NS_ATOM, "link"))  # href and rel, read apart
 _map("guid", 0, "guid", "id", _q(NS_ATOM, "id"))
-_map("text", 0, "description", _q(NS_RSS1, "description"), _q(NS_DC, "description"),
-     _q(NS_ITUNES, "summary"), "summary", _q(NS_ATOM, "summary"), "abstract")
-_map("text", 1, _q(NS_CONTENT, "encoded"), "fullitem", "body", _q(NS_XHTML, "body"),
-     "content", _q(NS_ATOM, "content"))
-_map("text", 2, _q(NS_MEDIA, "description"))
+# Text: the "rank" is the kind of element in feedparser's handlers (see _text_of).
+_DESCRIPTION, _SUMMARY, _ABSTRACT, _CONTENT, _BODY = range(5)
+_map("text", _DESCRIPTION, "description", _q(NS_RSS1, "description"),
+     _q(NS_DC, "description"), _q(NS_MEDIA, "description"))
+_map("text", _SUMMARY, "summary", _q(NS_ATOM, "summary"), _q(NS_ITUNES, "summary"))
+_map("text", _ABSTRACT, "abstract")
+_map("text", _CONTENT, _q(NS_CONTENT, "encoded"), "fullitem", "content",
+     _q(NS_ATOM, "content"))
+_map("text", _BODY, "body", _q(NS_XHTML, "body"))
 _map("date", 0, "pubDate", "pubdate", "published", "issued", _q(NS_ATOM, "published"),
      _q(NS_DCTERMS, "issued"))
 _map("date", 1, "updated", "modified", _q(NS_ATOM, "updated"), _q(NS_DC, "date"),
@@ -131,6 +136,10 @@ def _by_prefix(el: etree._Element) -> str:
         return f"{{{ns}}}{local}"
     return local if el.prefix is None else el.tag
 
+
+#: Content types whose content feedparser copies into an empty summary (``None``: default).
+_COPIED_TYPES = frozenset(["", "text", "html", "xhtml", "text/plain", "text/html",
+                           "application/xhtml+xml"])
 
 #: Atom content types whose text feedparser keeps as is (everything else is base64).
 _TEXT_TYPES = ("text", "html", "xhtml")
@@ -198,6 +207,83 @@ def _author(el: etree._Element) -> str:
     return name or email
 
 
+def _depth(el: etree._Element, top: etree._Element) -> int:
+    depth = 0
+    while el is not top and el is not None:
+        el = el.getparent()
+        depth += 1
+    return depth
+
+
+def _nested(child: etree._Element, titles: list, texts: list) -> None:
+    """Fields nested in a child we otherwise skip: feedparser reads them at their depth.
+
+    Media RSS titles and descriptions inside media:group / media:content are the usual
+    case; anything else of ours nested elsewhere (a title in an <image> in a <category>)
+    makes us decline.
+    """
+    for el in child.iter():
+        if el is child or not isinstance(el.tag, str):
+            continue
+        if el.tag == _MEDIA_TITLE:
+            titles.append((1, _depth(el, child), _value(el)))
+        elif el.tag == _MEDIA_DESCRIPTION:
+            texts.append((_DESCRIPTION, _depth(el, child), _value(el), el.get("type")))
+        elif el.tag in _IGNORED:
+            continue
+        elif el.tag in _FIELDS or etree.QName(el).localname.lower() in _FIELD_NAMES:
+            raise Decline(f"{el.tag} nested in {child.tag}")
+
+
+def _title_of(titles: list[tuple[int, int, str]]) -> str | None:
+    """feedparser's entry title: the first non-empty title at the shallowest depth wins;
+    media:title only fills in (it never locks the title)."""
+    title: str | None = None
+    stored_depth: int | None = None
+    lock = -1
+    for kind, depth, value in titles:
+        if -1 < lock <= depth:
+            continue
+        if stored_depth is None or depth <= stored_depth:
+            title, stored_depth = value, depth
+        if kind == 0 and value.strip():
+            lock = depth
+    return title
+
+
+def _text_of(texts: list[tuple[int, int, str, str | None]]) -> str | None:
+    """feedparser's summary, else its first content, from the text elements in order.
+
+    A description or summary arriving when there is a summary and no content yet is
+    taken as content; one arriving after content replaces the summary (if not deeper);
+    content fills the summary only when there is none (and only for textual types).
+    """
+    if len(texts) == 1:
+        return texts[0][2]
+    summary: str | None = None
+    summary_depth: int | None = None
+    has_content = False
+    contents: list[str] = []
+    for kind, depth, value, ctype in texts:
+        if kind in (_DESCRIPTION, _SUMMARY) and summary is not None and not has_content:
+            contents.append(value)
+            has_content = True
+            continue
+        if kind in (_DESCRIPTION, _SUMMARY, _ABSTRACT):
+            if summary_depth is None or depth <= summary_depth:
+                summary, summary_depth = value, depth
+            continue
+        if kind == _CONTENT:
+            has_content = True
+        contents.append(value)
+        textual = (ctype or "").strip().lower() in _COPIED_TYPES
+        if summary is None and textual:
+            summary = value  # setdefault: no depth recorded
+    if summary and summary.strip():
+        return summary
+    return contents[0] if contents else summary
+
+
 def read_item(item: etree._Element) -> RawItem:
     """Classify an item's children and choose each field as feedparser would.
 
@@ -208,6 +294,8 @@ def read_item(item: etree._Element) -> RawItem:
     found: dict[str, tuple[int, str]] = {}
     clashes: list[tuple[str, int]] = []
     links: list[str] = []
+    titles: list[tuple[int, int, str]] = []
+    texts: list[tuple[int, int, str, str | None]] = []
     unread = False
     is_permalink = True
     for child in item:
@@ -223,6 +311,8 @@ def read_item(item: etree._Element) -> RawItem:
                 spec = _FIELDS.get(tag)
             if spec is None:
                 if tag in _IGNORED:
+                    if len(child):
+                        _nested(child, titles, texts)
                     continue
                 if child.prefix in _KNOWN_PREFIXES and \
                         etree.QName(child).localname.lower() in _FIELD_NAMES:
@@ -242,12 +332,16 @@ def read_item(item: etree._Element) -> RawItem:
                 links.append((child.text or "").strip() if len(child) == 0 else _value(child))
             continue
         if field == "text" or field == "title":
-            if child.get("type") is None and child.get("mode") is None:
+            ctype = child.get("type")
+            if ctype is None and child.get("mode") is None:
                 value = child.text or "" if len(child) == 0 else _value(child)
             else:
                 value = _content(child)
-            if field == "text" and not value.strip():
-                rank += 10  # an empty <summary/> loses to content, as in feedparser's output
+            if field == "text":
+                texts.append((rank, 0, value, ctype))
+            else:
+                titles.append((rank, 0, value))
+            continue
         elif field == "author":
             value = _author(child)
         elif field == "guid":
@@ -255,9 +349,8 @@ def read_item(item: etree._Element) -> RawItem:
             if tag == "guid":
                 is_permalink = child.get("isPermaLink", "true").lower() == "true"
         elif field == "date":
+            # An empty date is kept: after a full one it erases it in feedparser (a clash).
             value = (child.text or "").strip() if len(child) == 0 else _value(child).strip()
-            if not value:
-                continue  # an empty date: feedparser goes on to the next kind
             field = _DATE_KINDS[rank]
         else:
             value = child.text or "" if len(child) == 0 else _value(child)
@@ -267,22 +360,14 @@ def read_item(item: etree._Element) -> RawItem:
         elif rank == prev[0] and value != prev[1] and value.strip() != prev[1].strip():
             clashes.append((field, rank))
 
-    if "title" not in found:
-        # Media RSS titles nested in media:group / media:content count when nothing else does.
-        nested = {_value(el).strip() for el in item.iter(_MEDIA_TITLE)}
-        if len(nested) > 1:
-            raise Decline("two different media titles")
-        if nested:
-            found["title"] = (1, nested.pop())
-    if "text" not in found:
-        for el in item.iter(_MEDIA_DESCRIPTION):
-            found["text"] = (2, _value(el))
-            break
     for field, rank in clashes:
         if found[field][0] == rank:
             raise Decline(f"two different values for {field}")
 
-    title = found["title"][1] if "title" in found else None
+    if len(titles) > 1 and "source" in found:
+        # <source> resets feedparser's title lock: the winner then depends on the order.
+        raise Decline("several titles around a <source>")
+    title = _title_of(titles)
     guid_found = found.get("guid")
     guid = guid_found[1].strip() if guid_found else None
     if guid is None and item.get(_RDF_ABOUT):
@@ -295,14 +380,15 @@ def read_item(item: etree._Element) -> RawItem:
         link = distinct.pop() if distinct else None
     elif guid_found and guid and is_permalink and "://" in guid:
         link = guid
-    text = found["text"][1] if "text" in found else None
-    dates = [found[kind][1] for kind in _DATE_KINDS if kind in found]
+    text = _text_of(texts)
+    dates = [found[kind][1] for kind in _DATE_KINDS if kind in found and found[kind][1]]
     author = found["author"][1] if "author" in found else None
     has_title = bool(title and title.strip())
     has_text = bool(text and text.strip())
-    if not (has_title or link or has_text):
-        # We would drop this item as empty; feedparser may find something in it.
-        raise Decline("an item with no title, link or text")
+    if not (has_title or link or has_text) and guid_found and guid and is_permalink:
+        # Only a non-URL GUID: feedparser makes it a relative link and keeps the entry,
+        # we would drop it. Never fewer entries: let feedparser have the document.
+        raise Decline("an item with nothing but a GUID")
     if unread and not (has_title and link and has_text and dates):
         raise Decline("an item with a field missing and children we did not read")
     source = found["source"][1] if "source" in found else None

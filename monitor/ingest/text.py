@@ -27,12 +27,11 @@ _MAX_SUMMARY = MAX_SUMMARY
 _C1 = {b: bytes([b]).decode("cp1252") for b in range(0x80, 0xA0)
        if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
 _HAS_C1 = re.compile("[\x80-\x9f]")
+_C1_EDGE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
 
 
 def map_c1(text: str) -> str:
     """C1 control characters → their windows-1252 meaning (``"don\x92t"`` → ``"don’t"``)."""
-    if _HAS_C1.search(text) is None:
-        return text
     return text.translate(_C1)
 
 
@@ -47,9 +46,7 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
     """
     if not value:
         return ""
-    # Stripped first, as feedparser strips every value before it maps C1 characters (a
-    # trailing U+0085 is whitespace to it, "…" only inside the text).
-    text = value.strip()
+    text = value
     if "<" in text:
         text = _DROP_BLOCKS.sub(" ", text)
         text = _BLOCK_TAGS.sub(" ", text)
@@ -64,7 +61,11 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
             # Double-escaped markup ("&lt;b&gt;"): once decoded it is markup again.
             return clean_text(text, limit)
     if not text.isascii():
-        text = fix_mojibake(map_c1(text))
+        if _HAS_C1.search(text) is not None:
+            # feedparser strips a value before it maps C1 characters: U+0085 at either end
+            # is whitespace to it, "…" only inside. (Not U+00A0: "Â\xa0" is mojibake.)
+            text = map_c1(text.strip(_C1_EDGE))
+        text = fix_mojibake(text)
     # str.split() splits on exactly what the regex \s matches, at a third of its cost.
     return " ".join(text.split())[:limit]
 
