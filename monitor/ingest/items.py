@@ -156,6 +156,8 @@ class RawItem(NamedTuple):
     dates: list[str]  # one stamp per rank present: published, then updated, then created
     author: str | None
     source: str | None
+    #: feedparser turns the GUID into a link (a relative one for "1234"; we do not).
+    guid_is_link: bool = False
 
 
 class Decline(Exception):
@@ -297,7 +299,7 @@ def read_item(item: etree._Element) -> RawItem:
     titles: list[tuple[int, int, str]] = []
     texts: list[tuple[int, int, str, str | None]] = []
     unread = False
-    is_permalink = True
+    is_permalink = False  # any GUID without isPermaLink="false" makes feedparser a link
     for child in item:
         tag = child.tag
         spec = _FIELDS.get(tag)
@@ -346,8 +348,8 @@ def read_item(item: etree._Element) -> RawItem:
             value = _author(child)
         elif field == "guid":
             value = child.text or ""
-            if tag == "guid":
-                is_permalink = child.get("isPermaLink", "true").lower() == "true"
+            if tag != "guid" or child.get("isPermaLink", "true").lower() == "true":
+                is_permalink = True
         elif field == "date":
             # An empty date is kept: after a full one it erases it in feedparser (a clash).
             value = (child.text or "").strip() if len(child) == 0 else _value(child).strip()
@@ -385,12 +387,9 @@ def read_item(item: etree._Element) -> RawItem:
     author = found["author"][1] if "author" in found else None
     has_title = bool(title and title.strip())
     has_text = bool(text and text.strip())
-    if not (has_title or link or has_text) and guid_found and guid and is_permalink:
-        # Only a non-URL GUID: feedparser makes it a relative link and keeps the entry,
-        # we would drop it. Never fewer entries: let feedparser have the document.
-        raise Decline("an item with nothing but a GUID")
     if unread and not (has_title and link and has_text and dates):
         raise Decline("an item with a field missing and children we did not read")
     source = found["source"][1] if "source" in found else None
     return RawItem(title=title, link=link, guid=guid, text=text, dates=dates, author=author,
-                   source=source)
+                   source=source,
+                   guid_is_link=bool(not links and guid_found and guid and is_permalink))

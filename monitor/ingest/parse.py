@@ -320,10 +320,15 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
-    return Entry(title=clean_text(raw.title, _MAX_TITLE), link=_absolute(raw.link, base_url),
-                 guid=raw.guid or None, summary=clean_text(raw.text),
-                 author=clean_text(raw.author, 300) or None, language=lang,
-                 source_name=clean_text(raw.source, 200) or None, **_dated(raw.dates, now))
+    entry = Entry(title=clean_text(raw.title, _MAX_TITLE), link=_absolute(raw.link, base_url),
+                  guid=raw.guid or None, summary=clean_text(raw.text),
+                  author=clean_text(raw.author, 300) or None, language=lang,
+                  source_name=clean_text(raw.source, 200) or None, **_dated(raw.dates, now))
+    if raw.guid_is_link and not (entry.title or entry.summary or entry.link):
+        # Nothing but a non-URL GUID: feedparser keeps the entry (with the GUID as a
+        # relative link), parse_feed would drop ours. Never fewer entries: decline.
+        raise Decline("an item with nothing but a GUID")
+    return entry
 
 
 _RFC822 = re.compile(

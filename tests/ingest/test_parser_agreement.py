@@ -248,7 +248,7 @@ def _url(rng) -> str:
 
 def _rss_child(rng) -> str:
     """One child element of an <item>: known to the fast path or not, namespaced or not."""
-    kind = rng.randrange(10 if rng.random() < 0.5 else 44)  # the usual elements more often
+    kind = rng.randrange(10 if rng.random() < 0.5 else 52)  # the usual elements more often
     p, u, d = _phrase(rng), _url(rng), rng.choice(_DATES)
     return [
         f"<title>{p}</title>", f"<link>{u}</link>",
@@ -275,6 +275,12 @@ def _rss_child(rng) -> str:
         f"<media:description xmlns:media='//search.yahoo.com/mrss/'>{p}</media:description>",
         f"<summary>{p}</summary>", f"<published>{d}</published>", f"<id>{u}</id>",
         f"<feedburner:origLink>{u}</feedburner:origLink>", f"<wfw:commentRss>{u}</wfw:commentRss>",
+        "<author>desk@g.example.net (Desk Writer)</author>",
+        "<link>https://g.example.net/?a=1&amp;b=2</link>", f"<abstract>{p}</abstract>",
+        f"<content>{p}</content>", f"<dc:author>{p}</dc:author>",
+        f"<image><title>{p}</title><url>{u}</url></image>",
+        f"<category>{p}<image><title>{p}</title></image></category>",
+        f"<description type='application/octet-stream'>{p}</description>",
     ][kind]
 
 
