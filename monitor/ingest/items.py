@@ -7,8 +7,10 @@ that judgement for one ``<item>``/``<entry>``:
 * every child element is *classified*: it feeds one of our fields (title, link, guid, text,
   date, author, source) with feedparser's precedence, or it is known to feed none of them
   (categories, enclosures, comment counts, media thumbnails …), or it is *unread*;
-* where feedparser's answer depends on details we do not copy (two different titles, two
-  dates of the same kind, two different links, ``dc:title`` before ``title`` …) we decline;
+* titles and text follow feedparser's own order-and-depth rules (:func:`_title_of`,
+  :func:`_text_of`); where its answer depends on details we do not copy (two dates of the
+  same kind, two different links, GUIDs or authors, several titles around a ``<source>``,
+  base64 that does not decode) we decline;
 * the safety net: an item that leaves title, link, text or date empty while it has a child
   we did not read is declined, and so is an unread child whose name feedparser would map to
   one of our fields (an unexpected namespace URI behind the usual ``dc:``/``media:`` prefix,
@@ -49,9 +51,10 @@ def _q(ns: str | None, name: str) -> str:
     return name if ns is None else f"{{{ns}}}{name}"
 
 
-#: Child tag → (field, rank). Within a field the lowest rank present wins; two *different*
-#: values of the winning rank make us decline (feedparser's choice then depends on order
-#: and nesting depth).
+#: Child tag → (field, rank). For links, GUIDs, dates and authors the lowest rank present
+#: wins and two *different* values of the winning rank make us decline (feedparser's choice
+#: then depends on order). For titles and text the rank is the kind of element, which
+#: :func:`_title_of` and :func:`_text_of` play through feedparser's rules.
 _FIELDS: dict[str, tuple[str, int]] = {}
 
 
@@ -138,11 +141,11 @@ def _by_prefix(el: etree._Element) -> str:
 
 
 #: Content types whose content feedparser copies into an empty summary (``None``: default).
-_COPIED_TYPES = frozenset(["", "text", "html", "xhtml", "text/plain", "text/html",
+_COPIED_TYPES = frozenset(["", "text", "plain", "html", "xhtml", "text/plain", "text/html",
                            "application/xhtml+xml"])
 
 #: Atom content types whose text feedparser keeps as is (everything else is base64).
-_TEXT_TYPES = ("text", "html", "xhtml")
+_TEXT_TYPES = ("text", "plain", "html", "xhtml")
 _HTML_LINK_TYPES = (None, "", "text/html", "application/xhtml+xml", "html", "xhtml")
 
 
@@ -227,10 +230,13 @@ def _nested(child: etree._Element, titles: list, texts: list) -> None:
     for el in child.iter():
         if el is child or not isinstance(el.tag, str):
             continue
-        if el.tag == _MEDIA_TITLE:
-            titles.append((1, _depth(el, child), _value(el)))
-        elif el.tag == _MEDIA_DESCRIPTION:
-            texts.append((_DESCRIPTION, _depth(el, child), _value(el), el.get("type")))
+        if el.tag == _MEDIA_TITLE or el.tag == _MEDIA_DESCRIPTION:
+            ctype = el.get("type")
+            value = _value(el) if ctype is None and el.get("mode") is None else _content(el)
+            if el.tag == _MEDIA_TITLE:
+                titles.append((1, _depth(el, child), value))
+            else:
+                texts.append((_DESCRIPTION, _depth(el, child), value, ctype))
         elif el.tag in _IGNORED:
             continue
         elif el.tag in _FIELDS or etree.QName(el).localname.lower() in _FIELD_NAMES:
