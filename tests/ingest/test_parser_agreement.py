@@ -323,7 +323,8 @@ def _generated_document(rng) -> bytes:
 
 
 def test_generated_items_are_read_as_feedparser_reads_them_or_declined() -> None:
-    """Seeded random items from a broad vocabulary, known and unknown elements mixed.
+    """Seeded random items (1,000 documents) from a broad vocabulary, known and unknown
+    elements mixed.
 
     For each document: either the fast path declines it (feedparser will read it), or it
     gives as many entries as feedparser and, for every field feedparser has, the same value.
@@ -332,7 +333,7 @@ def test_generated_items_are_read_as_feedparser_reads_them_or_declined() -> None
 
     rng = random.Random(14)
     accepted = declined = 0
-    for n in range(400):
+    for n in range(1000):
         body = _generated_document(rng)
         fast = parse._parse_fast(body, "https://base.example.org/", None, NOW)
         if fast is None:
@@ -341,4 +342,19 @@ def test_generated_items_are_read_as_feedparser_reads_them_or_declined() -> None
         accepted += 1
         _assert_agree(_kept(fast.entries), _reference(body), f"document {n}: {body!r}")
     # Not vacuous: most documents are read by the fast path, some are declined.
-    assert accepted > 100 and declined > 20, (accepted, declined)
+    assert accepted > 250 and declined > 50, (accepted, declined)
+
+
+@pytest.mark.parametrize("unknown", [
+    "<x:story>Text in an element nobody reads</x:story>", "<newsBody>Text</newsBody>",
+    "<yandex:full-text xmlns:yandex='http://news.yandex.ru'>Text</yandex:full-text>",
+])
+def test_an_item_missing_a_field_with_a_child_we_did_not_read_is_declined(unknown: str) -> None:
+    head = ('<?xml version="1.0"?><rss version="2.0" xmlns:x="urn:example:unknown"><channel>'
+            "<title>S</title><item><title>Headline</title><link>https://s.example.net/1</link>"
+            "<pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate>")
+    missing_text = f"{head}{unknown}</item></channel></rss>".encode()
+    assert parse._parse_fast(missing_text, "", None, NOW) is None
+    complete = f"{head}<description>Lead.</description>{unknown}</item></channel></rss>"
+    fast = parse._parse_fast(complete.encode(), "", None, NOW)
+    assert fast is not None and fast.entries[0].summary == "Lead."
