@@ -226,6 +226,51 @@ def startup_round(env: dict[str, str], source_id: str, latency: float,
     return walls, cpus
 
 
+def store_at_scale(settings: Any, rows: int, runs: int = 5) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of the write session of an unchanged poll (one fetch row staged,
+    stored, the snapshot published) when the warehouse already holds ``rows`` fetches and
+    ``rows`` articles (synthetic, a year old: nothing to cluster)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from monitor import warehouse
+    from monitor.ingest.stage import stage_records
+    from monitor.ingest.store import store_staged
+
+    warehouse.ensure_initialised(settings)
+    with warehouse.writer(settings) as con:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(
+            "INSERT INTO fetches (fetch_id, source_id, run_id, started_at, outcome)"
+            " SELECT md5(i::VARCHAR), 'f' || (i % 100), 'cli__' || strftime(TIMESTAMP"
+            " '2025-01-01' + to_minutes((i // 100) * 15), '%Y%m%dT%H%M%S'),"
+            " TIMESTAMP '2025-01-01' + to_minutes((i // 100) * 15), 'not_modified'"
+            " FROM range(?) t(i)", [rows])
+        con.execute(
+            "INSERT INTO articles (article_id, entry_key, url, canonical_url, title,"
+            " source_id, first_seen_at)"
+            " SELECT left(md5('a' || i), 16), 'guid:https://x.example.org/' || i,"
+            " 'https://x.example.org/' || i, 'https://x.example.org/' || i, 'title ' || i,"
+            " 'f' || (i % 100), TIMESTAMP '2025-01-01' + to_seconds(i * 30)"
+            " FROM range(?) t(i)", [rows])
+    walls, cpus = [], []
+    for r in range(runs):
+        run_id = f"bench-scale-{r}"
+        row = {"type": "fetch", "fetch_id": uuid.uuid4().hex, "source_id": "f0",
+               "run_id": run_id, "url": "https://f0.example.org/feed",
+               "started_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+               "outcome": "not_modified", "http_status": 304, "bytes": 0,
+               "entries_seen": 0, "parser": None, "bozo": None, "error": None,
+               "duration_ms": 100, "etag": '"e0"', "last_modified": None,
+               "content_hash": None, "moved_to": None, "gone": False, "retry_after": None}
+        t, c = time.perf_counter(), time.process_time()
+        path = stage_records(settings, run_id, [row], [], [])
+        store_staged(settings, [str(path)], run_id)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return walls, cpus
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=100)
@@ -233,6 +278,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=SHARED_FEEDS,
                         help="folder of real feed files (*.xml); default ../shared/feeds "
                              "beside the checkout, generated feeds when absent")
+    parser.add_argument("--scale-rows", type=int, default=1_000_000,
+                        help="fetches and articles already in the warehouse for the "
+                             "write-session figure (0: skip it)")
     parser.add_argument("--startup-runs", type=int, default=7,
                         help="new processes timed for the start-up figure")
     parser.add_argument("--hosts", type=int, default=100,
@@ -362,6 +410,13 @@ def main() -> None:
         total = cpu_ours + clusters + trends
         print(f"  everything:                      {total:6.2f}s  → {cpu_fp / total:.1f}× "
               "feedparser")
+
+        if args.scale_rows:
+            walls, cpus = store_at_scale(settings.with_(home=work / "scale"), args.scale_rows)
+            print(f"\nwrite session of an unchanged poll, {args.scale_rows:,} fetches and "
+                  f"articles stored before: wall {min(walls):.3f}s best, "
+                  f"{statistics.median(walls):.3f}s median; CPU {min(cpus):.3f}s best, "
+                  f"{statistics.median(cpus):.3f}s median")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
