@@ -90,6 +90,11 @@ class Settings:
     reader_lock_timeout: float = 10.0
     staging_retention_days: int = 14
 
+    # --- run health ----------------------------------------------------------------------
+    #: A run is blind (``monitor ingest`` exits 3, Airflow's run fails) when none of its
+    #: sources answered or when this share of them failed; 1.0: only when every one failed.
+    blind_failure_share: float = 1.0
+
     # --- schedule, time ------------------------------------------------------------------
     timezone: str = "UTC"
     ingest_every_minutes: int = 30
@@ -118,6 +123,11 @@ class Settings:
     admin_user: str = "admin"
     #: Empty: generated once and kept in $MONITOR_HOME/airflow/admin-password.
     admin_password: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.blind_failure_share <= 1.0:
+            raise SettingsError("setting 'blind_failure_share' must be above 0 and at most 1, "
+                                f"got {self.blind_failure_share!r}")
 
     # --- derived paths -------------------------------------------------------------------
     @property
