@@ -39,6 +39,21 @@ def test_degraded_run_is_green_and_recorded(dagbag, monitor_env, http_server, tm
     assert (via, health, planned, ok, failed) == ("airflow", "degraded", 3, 2, 1)
     assert failing and failing[0].startswith("broken-outlet: HTTP 500")
 
+    # The Trends view says so: a banner with the latest run's health and failing sources.
+    from fastapi.testclient import TestClient
+
+    from monitor.ui.plugin import app, require_login
+
+    app.dependency_overrides[require_login] = lambda: "tester"
+    try:
+        page = TestClient(app).get("/").text
+    finally:
+        app.dependency_overrides.clear()
+    banner = page[page.index('class="run-health"'):]
+    banner = banner[:banner.index("</p>")]
+    assert 'data-health="degraded"' in banner and "2 of 3 sources answered" in banner
+    assert "broken-outlet: HTTP 500" in banner
+
 
 def test_blind_run_fails_with_the_message_and_alerts(dagbag, monitor_env, tmp_path,
                                                      monkeypatch) -> None:
