@@ -206,6 +206,8 @@ def test_sources_file_is_the_truth_for_sync(settings: Settings) -> None:
         assert [s.id for s in active_sources(con)] == ["a"]
         assert con.execute("SELECT source_id, status FROM sources ORDER BY 1").fetchall() == [
             ("a", "active"), ("b", "retired"), ("x", "retired")]
+        # Feed health lists what is polled: retired sources need no attention.
+        assert con.execute("SELECT source_id FROM feed_health").fetchall() == [("a",)]
         sync_sources(con, [a, b])
         assert [s.id for s in active_sources(con)] == ["a", "b"]
 
