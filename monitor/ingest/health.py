@@ -77,9 +77,14 @@ def judge(settings: Settings, planned: int, answered: int, failed: int) -> str:
 
 def blind_message(record: RunRecord, limit: int = 10) -> str:
     """What a blind run tells the operator: what failed and what to check."""
-    lines = [f"the monitor is blind: {record.sources_failed} of {record.sources_planned} "
-             f"sources failed and {record.sources_ok + record.sources_not_modified} answered "
-             f"(run {record.run_id})."]
+    if record.sources_planned:
+        lines = [f"the monitor is blind: {record.sources_failed} of {record.sources_planned} "
+                 f"sources failed and {record.sources_ok + record.sources_not_modified} "
+                 f"answered (run {record.run_id})."]
+    else:
+        lines = [f"the monitor is blind: nothing was due because {len(record.failures)} active "
+                 "sources are failing and backing off (`monitor ingest --all` polls them now; "
+                 f"run {record.run_id})."]
     for source_id, error in record.failures[:limit]:
         lines.append(f"  {source_id}: {error}")
     if len(record.failures) > limit:
