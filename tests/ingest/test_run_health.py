@@ -170,7 +170,7 @@ def test_run_with_nothing_due_is_judged_on_the_sources_state(
     result = monitor("ingest", "-q")  # b backs off: nothing due
     assert result.exit_code == EXIT_BLIND, result.output
     assert "nothing was due because 1 active sources are failing" in result.output
-    assert "  b: ConnectError" in result.output
+    assert "  b: " in result.output  # its last error
     assert monitor.last_run()[2:] == ("blind", 0, 0, 0)
 
 
