@@ -99,9 +99,9 @@ BOTH_WAYS = pytest.mark.parametrize("register_from", [None, 0], ids=["lists", "r
 
 def _batches_as(monkeypatch: pytest.MonkeyPatch, register_from: int | None) -> None:
     if register_from is not None:
-        from monitor.stories import clusters
+        from monitor.stories import assign
 
-        monkeypatch.setattr(clusters, "_REGISTER_FROM", register_from)
+        monkeypatch.setattr(assign, "_REGISTER_FROM", register_from)
 
 
 @BOTH_WAYS
