@@ -27,14 +27,14 @@ from monitor.stories.features import (
     features,
     idf_of,
 )
-from monitor.stories.pairs import Pool
+from monitor.stories.pairs import PairModel, Pool
 
 log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------- warehouse
 
 #: Bump when :func:`features` changes, so stored sketches are recomputed.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 # Only the lead is read: bodies can be long and only their start is compared.
 _NEW_SQL = f"""
@@ -253,13 +253,68 @@ def _store_decisions(con: Any, decided: list[tuple[str, str, str | None, str, fl
             f" now()::TIMESTAMP FROM {batch}", params)
 
 
-def assign_clusters(con: Any, article_ids: list[str]) -> int:
+def cluster_items(pool: list[Features], new: list[Features],
+                  model: PairModel | None = None,
+                  ) -> tuple[list[tuple[str, str, str | None, str, float]], list[tuple[str, str]]]:
+    """Decide the story of each new article against the window: (decisions, merges).
+
+    ``pool`` items carry their story ids; ``new`` ones get theirs here, oldest first, so a
+    story's founder is its earliest article. A decision is (article, story, matched article,
+    kind, score); a merge is (from story, into story): when a new article ties two stories,
+    the younger is merged into the older, whose id survives.
+    """
+    new = sorted(new, key=lambda f: (f.at or datetime.max, f.article_id))
+    idf = idf_of(pool + new)
+    index = Pool(pool, capacity=len(pool) + len(new))
+    decided: list[tuple[str, str, str | None, str, float]] = []
+    merges: list[tuple[str, str]] = []
+    for item in new:
+        found = index.decide(item, idf, model)
+        if found is None:
+            item.cluster_id = item.article_id
+            decided.append((item.article_id, item.cluster_id, None, "founder", 1.0))
+        else:
+            other, kind, score, others = found
+            story = other.cluster_id
+            if others:
+                ordered = sorted({story, *others}, key=lambda c: index.started(c))
+                story = ordered[0]
+                for gone in ordered[1:]:
+                    index.merge(gone, story)
+                    merges.append((gone, story))
+            item.cluster_id = story
+            decided.append((item.article_id, story, other.article_id, kind, round(score, 4)))
+        index.add(item)
+    if merges:  # a decision taken before a merge names the story that merged away
+        final = {i.article_id: i.cluster_id for i in index.items}
+        decided = [(a, final.get(a, c), m, k, sc) for a, c, m, k, sc in decided]
+    return decided, merges
+
+
+def _store_merges(con: Any, merges: list[tuple[str, str]], reason: str) -> None:
+    """Move the merged stories' articles to the surviving id and record each merge.
+
+    Earlier merges into a story that now merges away are pointed at the survivor too, so
+    ``story_merges`` resolves any old id in one step (see warehouse/README.md).
+    """
+    for gone, into in merges:
+        con.execute("UPDATE articles SET cluster_id = ? WHERE cluster_id = ?", [into, gone])
+        con.execute("UPDATE cluster_members SET cluster_id = ? WHERE cluster_id = ?",
+                    [into, gone])
+        con.execute("UPDATE story_merges SET into_story = ? WHERE into_story = ?", [into, gone])
+        con.execute("INSERT OR REPLACE INTO story_merges (from_story, into_story, merged_at,"
+                    " reason) VALUES (?, ?, now()::TIMESTAMP, ?)", [gone, into, reason])
+
+
+def assign_clusters(con: Any, article_ids: list[str], model: PairModel | None = None) -> int:
     """Give each listed article without a cluster a ``cluster_id``; return how many got one.
 
     Runs inside the caller's (writer's) transaction. Articles are taken oldest first, so the
     founder of a story is its earliest article in this batch or the window. Idempotent: an
-    article that already has a cluster keeps it. Sketches of the articles it reads are kept
-    in ``article_sketches``, so the next call re-reads rather than recomputes them.
+    article that already has a cluster keeps it, and a story keeps its id unless it is
+    merged into an older one (recorded in ``story_merges``). Sketches of the articles it
+    reads are kept in ``article_sketches``, so the next call re-reads rather than
+    recomputes them.
     """
     if not article_ids:
         return 0
@@ -274,24 +329,9 @@ def assign_clusters(con: Any, article_ids: list[str]) -> int:
     window = con.execute(_WINDOW_SQL, [lo, hi, ids, MAX_CANDIDATES]).fetchall()
     pool = _load_features(con, window)
     new = _load_features(con, todo)
-    new.sort(key=lambda f: (f.at or datetime.max, f.article_id))
-    idf = idf_of(pool + new)
-    index = Pool(pool, capacity=len(pool) + len(new))
-    decided: list[tuple[str, str, str | None, str, float]] = []
-    for item in new:
-        found = index.best_match(item, idf)
-        if found is None:
-            item.cluster_id = item.article_id
-            decided.append((item.article_id, item.cluster_id, None, "founder", 1.0))
-        else:
-            other, kind, score = found
-            item.cluster_id = other.cluster_id
-            decided.append((item.article_id, item.cluster_id, other.article_id, kind,
-                            round(score, 4)))
-        index.add(item)
+    decided, merges = cluster_items(pool, new, model)
     _store_decisions(con, decided)
-    assigned = len(decided)
-    log.info("clusters assigned articles=%d window=%d", assigned, len(window))
-    return assigned
-
-
+    _store_merges(con, merges, "an article matched both stories")
+    log.info("clusters assigned articles=%d window=%d merges=%d", len(decided), len(window),
+             len(merges))
+    return len(decided)

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from monitor.stories.lexicon import COUNTRIES, ENTITIES
+from monitor.stories.script import date_anchors, fold_han, katakana_runs, number_values, sound_key
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class _Gazetteer:
         self.index: dict[str, list[tuple[str, bool, str]]] = {}
         for name, forms in table.items():
             for raw in forms:
-                form = raw.rstrip("$").lower()
+                form = fold_han(raw.rstrip("$").lower())
                 self.index.setdefault(form[:2], []).append((form, raw.endswith("$"), name))
         for entries in self.index.values():
             entries.sort(key=lambda e: -len(e[0]))
@@ -216,12 +217,16 @@ class Features:
     vector_for: dict[str, float] | None = field(default=None, repr=False)
 
 
+#: Anchors share the IDF table with terms under this prefix (no term starts with it).
+ANCHOR_PREFIX = "\x02"
+
 #: The IDF table of a lone comparison (every term weighs 1).
 _NO_IDF: dict[str, float] = {}
 
 
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е")
+    """NFKC, ё as е, and Chinese characters folded to simplified (see script.fold_han)."""
+    return fold_han(unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е"))
 
 
 def _stem(word: str) -> str:
@@ -250,7 +255,9 @@ def _token(tok: str) -> _Token:
             found = (bigrams, bigrams, True)
         else:
             content = len(tok) >= 3 and tok not in _STOPWORDS
-            found = ((tok,), (_stem(tok),) if content else (), bool(_OPENS_FORM.match(tok)))
+            # Terms are sound keys, so a name transliterated from Cyrillic meets its Latin form.
+            term = (_stem(sound_key(tok)),) if content else ()
+            found = ((tok,), term, bool(_OPENS_FORM.match(tok)))
         if len(_TOKENS) >= _TOKENS_MAX:
             _TOKENS.clear()
         _TOKENS[tok] = found
@@ -411,9 +418,11 @@ def features(article_id: str, title: str | None, text: str | None,
         term_list += tok_terms
         if tok_opens:
             opening.append(tok)
+    if opening and not lowered.isascii():
+        term_list += [_stem(sound_key(run)) for run in katakana_runs(lowered)]
     if _DIGIT.search(lowered):
         term_list += [f"#{tok}" for tok in _DIGITS.findall(lowered) if len(tok) >= 2]
-        numbers = _numbers(combined, lowered)
+        numbers = number_values(lowered) | date_anchors(lowered)
     else:
         numbers = set()
     if opening:
@@ -466,6 +475,7 @@ def idf_of(items: list[Features]) -> dict[str, float]:
     df: Counter[str] = Counter()
     for f in items:
         df.update(f.terms.keys())
+        df.update([ANCHOR_PREFIX + x for x in f.anchors])
     n = len(items)
     return {t: math.log((n + 1) / (c + 0.5)) + 1.0 for t, c in df.items()}
 

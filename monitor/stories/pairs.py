@@ -5,16 +5,20 @@ See :mod:`monitor.stories.features` for the rules; this module applies them to p
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 
 from monitor.stories.features import (
     _NO_IDF,
-    CROSSLANG_MIN_SHARED,
-    CROSSLANG_OVERLAP,
+    ANCHOR_PREFIX,
     NUM_PERM,
     REPRINT_JACCARD,
-    REWRITE_COSINE,
-    REWRITE_HOURS,
     WINDOW_DAYS,
     Features,
     _cosine,
@@ -23,18 +27,86 @@ from monitor.stories.features import (
     _script,
 )
 
+#: The event rule: reports of one event come out within this many hours of each other
+#: (the event day and one or two days after).
+EVENT_HOURS = 60
+#: The trained pair model (numbers only): ``python bench/clusters.py --train`` writes it.
+MODEL_PATH = Path(__file__).with_name("pair_model.json")
 
-def match(a: Features, b: Features, idf: dict[str, float] | None = None) -> tuple[str, float] | None:
+FEATURE_NAMES = (
+    "jaccard", "cosine", "anchor_cosine", "shared_entities", "shared_numbers",
+    "shared_dates", "same_language", "countries_disjoint", "cosine_same_language",
+)
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """A logistic pair scorer and the thresholds the clustering applies to it."""
+
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float = 0.5  # a pair is one event from this probability on
+    cluster_mean: float = 0.3  # and the mean over the story's members in the window
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> PairModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURE_NAMES:
+            raise ValueError(f"{path}: trained on other features; retrain it")
+        return cls(tuple(data["coef"]), data["intercept"], data["threshold"],
+                   data["cluster_mean"])
+
+    def probability(self, vector: list[float]) -> float:
+        z = self.intercept + sum(w * x for w, x in zip(self.coef, vector, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> PairModel:
+    return PairModel.load()
+
+
+def _anchor_cosine(a: Features, b: Features, idf: dict[str, float]) -> float:
+    """IDF-weighted overlap of the two anchor sets: a rare shared name counts most."""
+    def weight(x: str) -> float:
+        return idf.get(ANCHOR_PREFIX + x, 1.0) ** 2
+
+    shared = a.anchors & b.anchors
+    if not shared:
+        return 0.0
+    wa = sum(map(weight, a.anchors))
+    wb = sum(map(weight, b.anchors))
+    return sum(map(weight, shared)) / math.sqrt(wa * wb)
+
+
+def pair_vector(a: Features, b: Features, idf: dict[str, float] | None = None,
+                jaccard: float | None = None) -> list[float]:
+    """The pair's features, in :data:`FEATURE_NAMES` order (time is a hard limit, apart)."""
+    idf = idf if idf is not None else _NO_IDF
+    jac = _jaccard(a, b) if jaccard is None else jaccard
+    cos = _cosine(a, b, idf)
+    shared = a.anchors & b.anchors
+    numbers = sum(1 for x in shared if x[0] == "#")
+    dates = sum(1 for x in shared if x[0] == "@")
+    entities = len(shared) - numbers - dates
+    same = 1.0 if _script(a) == _script(b) else 0.0
+    disjoint = 1.0 if a.countries and b.countries and not (a.countries & b.countries) else 0.0
+    return [jac, cos, _anchor_cosine(a, b, idf), math.log1p(entities), math.log1p(numbers),
+            min(dates, 2) / 2, same, disjoint, cos * same]
+
+
+def match(a: Features, b: Features, idf: dict[str, float] | None = None,
+          model: PairModel | None = None) -> tuple[str, float] | None:
     """``(kind, score)`` if a and b report the same story, else ``None``."""
-    return _match(a, b, idf, None)
+    return _match(a, b, idf, None, model)
 
 
 def _match(a: Features, b: Features, idf: dict[str, float] | None,
-           jaccard: float | None) -> tuple[str, float] | None:
+           jaccard: float | None, model: PairModel | None = None) -> tuple[str, float] | None:
     """:func:`match`, given the MinHash Jaccard when the caller knows it already.
 
     ``jaccard`` may be any value below ``REPRINT_JACCARD`` when the pair is known not to
-    be a reprint: it is only compared with that threshold.
+    be a reprint: it is only compared with that threshold (and is a feature of the pair).
     """
     hours = _hours_apart(a, b)
     if hours > WINDOW_DAYS * 24:
@@ -42,25 +114,13 @@ def _match(a: Features, b: Features, idf: dict[str, float] | None,
     jac = _jaccard(a, b) if jaccard is None else jaccard
     if jac >= REPRINT_JACCARD:
         return "reprint", jac
-    if hours > REWRITE_HOURS:
-        return None
-    if a.countries and b.countries and not (a.countries & b.countries):
-        return None  # a story about Russia–Japan is not one about Russia–China
-    shared = a.anchors & b.anchors
-    if _script(a) == _script(b):
-        if not shared:
-            return None  # a rewrite needs a shared anchor, whatever the cosine
-        cos = _cosine(a, b, idf if idf is not None else _NO_IDF)
-        if cos >= REWRITE_COSINE:
-            return "rewrite", cos
-        return None
-    has_number = any(x.startswith("#") for x in shared)
-    if len(shared) >= CROSSLANG_MIN_SHARED + (0 if has_number else 1):
-        overlap = len(shared) / min(len(a.anchors), len(b.anchors))
-        if overlap >= CROSSLANG_OVERLAP:
-            return "crosslang", overlap
+    if hours > EVENT_HOURS or a.anchors.isdisjoint(b.anchors):
+        return None  # an event match needs a shared name, number or date (the Pool's index)
+    model = model or default_model()
+    p = model.probability(pair_vector(a, b, idf, jac))
+    if p >= model.threshold:
+        return "event", p
     return None
-
 
 
 #: Fewest equal MinHash slots (of NUM_PERM) that make a reprint. By pigeonhole, a reprint
@@ -68,7 +128,7 @@ def _match(a: Features, b: Features, idf: dict[str, float] | None,
 #: slots are keys of the index that finds reprint candidates.
 _REPRINT_SLOTS = next(k for k in range(NUM_PERM + 1) if k / NUM_PERM >= REPRINT_JACCARD)
 _KEY_SLOTS = NUM_PERM - _REPRINT_SLOTS + 1
-_RANK = {"reprint": 3, "rewrite": 2, "crosslang": 1}
+_RANK = {"reprint": 2, "event": 1}
 
 
 class Pool:
@@ -86,6 +146,7 @@ class Pool:
         self.items: list[Features] = []
         self.signatures = np.zeros((max(capacity, 1), NUM_PERM), dtype=np.uint64)
         self.by_anchor: dict[str, list[int]] = {}
+        self.by_cluster: dict[str, list[int]] = {}
         # Key-slot value -> the row (or rows) added after init with that value.
         self.by_slot: dict[int, int | list[int]] = {}
         # Signature -> the first row added after init with it; that row -> later ones.
@@ -107,6 +168,8 @@ class Pool:
         self.signatures[index] = item.minhash
         for anchor in item.anchors:
             self.by_anchor.setdefault(anchor, []).append(index)
+        if item.cluster_id is not None:
+            self.by_cluster.setdefault(item.cluster_id, []).append(index)
         return index
 
     def add(self, item: Features) -> None:
@@ -157,27 +220,94 @@ class Pool:
         keep = equal >= _REPRINT_SLOTS
         return dict(zip(candidates[keep].tolist(), equal[keep].tolist(), strict=True))
 
-    def best_match(self, new: Features,
-                   idf: dict[str, float]) -> tuple[Features, str, float] | None:
-        """The article ``new`` matches best: reprints beat rewrites beat cross-language."""
+    def best_match(self, new: Features, idf: dict[str, float],
+                   model: PairModel | None = None) -> tuple[Features, str, float] | None:
+        """The article ``new`` matches best (a reprint beats an event match), if any."""
+        decision = self.decide(new, idf, model)
+        return None if decision is None else decision[:3]
+
+    def _candidates(self, new: Features, reprints: dict[int, int]) -> set[int]:
+        """Reprints, and articles sharing one of the new article's rarer anchors.
+
+        The commonest anchors of a window (Putin, a day's date) would make every article a
+        candidate: only the ``_CANDIDATE_ANCHORS`` rarest are looked up, so the cost of one
+        new article stays bounded however large the window grows.
+        """
+        candidates = set(reprints)
+        postings = [self.by_anchor[x] for x in new.anchors if x in self.by_anchor]
+        postings.sort(key=len)
+        for rows in postings[:_CANDIDATE_ANCHORS]:
+            candidates.update(rows[-_POSTING_TAIL:])
+        return candidates
+
+    def decide(self, new: Features, idf: dict[str, float], model: PairModel | None = None,
+               ) -> tuple[Features, str, float, list[str]] | None:
+        """(matched article, kind, score, other stories to merge into its story) or None.
+
+        A pair match is not enough to join a story: the new article's mean probability over
+        the story's members in the window must reach ``model.cluster_mean`` too, so one
+        loose link cannot chain two events together (a reprint joins outright). When the
+        article also matches another story as firmly, that story is to be merged.
+        """
         if not self.items:
             return None
+        model = model or default_model()
         reprints = self.reprints(new.minhash)
-        candidates = set(reprints)
-        for anchor in new.anchors:
-            candidates.update(self.by_anchor.get(anchor, ()))
-        best: tuple[Features, str, float] | None = None
-        for index in sorted(candidates):
+        hits: dict[str, list[tuple[int, float, int, str]]] = {}
+        for index in sorted(self._candidates(new, reprints)):
             other = self.items[index]
-            if other.article_id == new.article_id:
+            if other.article_id == new.article_id or other.cluster_id is None:
                 continue
-            # Not among the reprints: below the threshold, and 0.0 says just that.
-            found = _match(new, other, idf, reprints.get(index, 0) / NUM_PERM)
-            if found is None:
+            equal = reprints.get(index)
+            if equal is None:  # below the reprint threshold, but a feature of the pair
+                equal = int(np.count_nonzero(self.signatures[index] == new.minhash))
+            found = _match(new, other, idf, equal / NUM_PERM, model)
+            if found is not None:
+                kind, score = found
+                hits.setdefault(other.cluster_id, []).append((_RANK[kind], score, -index, kind))
+        accepted: list[tuple[int, float, int, str]] = []
+        for cluster_id, found in hits.items():
+            best = max(found)
+            if best[3] != "reprint" and not self._cohesive(new, cluster_id, idf, model):
                 continue
-            kind, score = found
-            if best is None or (_RANK[kind], score) > (_RANK[best[1]], best[2]):
-                best = (other, kind, score)
-        return best
+            accepted.append(best)
+        if not accepted:
+            return None
+        accepted.sort(reverse=True)
+        _rank, score, index, kind = accepted[0]  # ties go to the earliest row
+        merges = [self.items[-i].cluster_id for r, sc, i, _k in accepted[1:]
+                  if r > _RANK["event"] or sc >= _MERGE_SCORE]
+        return self.items[-index], kind, score, [m for m in merges if m]
+
+    def _cohesive(self, new: Features, cluster_id: str, idf: dict[str, float],
+                  model: PairModel) -> bool:
+        members = self.by_cluster.get(cluster_id, [])[-_COHESION_MEMBERS:]
+        if not members:
+            return True
+        total = 0.0
+        for index in members:
+            other = self.items[index]
+            total += model.probability(pair_vector(new, other, idf))
+        return total / len(members) >= model.cluster_mean
+
+    def started(self, cluster_id: str) -> tuple[datetime, str]:
+        """When a story began in the window (its earliest member), for the older-wins rule."""
+        times = [self.items[i].at for i in self.by_cluster.get(cluster_id, ())]
+        known = [t for t in times if t is not None]
+        return (min(known) if known else datetime.max, cluster_id)
+
+    def merge(self, from_cluster: str, into_cluster: str) -> None:
+        """Move the members of one story into another (their ids follow)."""
+        rows = self.by_cluster.pop(from_cluster, [])
+        for index in rows:
+            self.items[index].cluster_id = into_cluster
+        self.by_cluster.setdefault(into_cluster, []).extend(rows)
 
 
+#: Rarest anchors of a new article looked up, and the latest rows kept per anchor lookup.
+_CANDIDATE_ANCHORS = 8
+_POSTING_TAIL = 400
+#: Members of a story a new article is checked against (the latest).
+_COHESION_MEMBERS = 12
+#: An event match this sure to a second story merges that story into the first.
+_MERGE_SCORE = 0.9
