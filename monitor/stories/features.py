@@ -48,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from monitor.stories.lexicon import COUNTRIES, ENTITIES
+from monitor.stories.lexicon import COUNTRIES, ENTITIES, EXCLUDES
+from monitor.stories.names import _vetoed
 from monitor.stories.script import date_anchors, fold_han, katakana_runs, number_values, sound_key
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ REWRITE_COSINE = 0.30
 CROSSLANG_MIN_SHARED = 3
 CROSSLANG_OVERLAP = 0.5
 #: Title + this many characters of the body/summary make the "lead" we compare.
-LEAD_CHARS = 600
+LEAD_CHARS = 1500
 NUM_PERM = 64
 #: Upper bound on window articles read per call, as a guard against a flood.
 MAX_CANDIDATES = 50_000
@@ -226,7 +227,12 @@ _NO_IDF: dict[str, float] = {}
 
 def _normalise(text: str) -> str:
     """NFKC, ё as е, and Chinese characters folded to simplified (see script.fold_han)."""
-    return fold_han(unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е"))
+    text = unicodedata.normalize("NFKC", text or "").replace("ё", "е").replace("Ё", "Е")
+    return fold_han(_DASH.sub(" ", text))
+
+
+#: Dashes read as spaces, as the lexicon's forms are written ("ту 95" finds Ту-95).
+_DASH = re.compile("[-\u2010-\u2015\u2212]")
 
 
 def _stem(word: str) -> str:
@@ -389,7 +395,11 @@ def _gazetteer_names(lowered: str, title_length: int,
     countries: set[str] = set()
     starts = _form_starts(lowered) if opening is None else _word_starts_of(lowered, opening)
     for pos in starts:
-        anchors.update(name for name, _pos, _form in _ENTITIES.at(lowered, pos))
+        for name, _pos, form in _ENTITIES.at(lowered, pos):
+            if name in EXCLUDES and any(_vetoed(lowered, pos, form, fold_han(ex))
+                                        for ex in EXCLUDES[name]):
+                continue  # 国後 inside 帰国後 ("after returning home")
+            anchors.add(name)
         countries.update(name for name, _pos, form in _COUNTRIES.at(lowered, pos)
                          if not (form in _SHORT_CJK and pos > title_length))
     return anchors, countries
@@ -403,7 +413,7 @@ def features(article_id: str, title: str | None, text: str | None,
     Per-token work (units, stems, whether a place or name may start there) comes from a
     cache; the gazetteer scan runs only when some token could open a form.
     """
-    title = _OUTLET_SUFFIX.sub("", _normalise(title or ""))
+    title = _normalise(_OUTLET_SUFFIX.sub("", title or ""))
     lead = _normalise((text or "")[:LEAD_CHARS])
     combined = f"{title}\n{lead}"
     lowered = combined.lower()

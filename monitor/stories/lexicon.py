@@ -1,79 +1,34 @@
-"""The multilingual gazetteer the story features look names up in.
+"""The name tables story features look names up in, from the project lexicon.
 
-Canonical anchor -> surface forms (prefixes for Latin/Cyrillic, substrings for CJK; a
-trailing ``$`` marks a whole word). Countries are anchors too, but not *specific* ones:
-every article of the monitor names them. :func:`tables` adds the project lexicon
-(``seeds/names.toml`` through :mod:`monitor.stories.names`) when it is there.
+The lexicon (``seeds/names.toml``, loaded and validated by :mod:`monitor.stories.names`)
+gives every entity its forms in en/ru/ja/zh. Story features want two tables of canonical
+anchor -> surface forms (prefixes for Latin/Cyrillic, substrings for CJK; a trailing ``$``
+marks a whole word): ``COUNTRIES`` (by ISO code: every article of the monitor names them,
+so they only veto, never join) and ``ENTITIES`` (everything else: people, places, projects,
+exercises, ships, documents, and the few topic words). ``EXCLUDES`` keeps each entity's
+veto strings (国後 inside 帰国後).
 """
 
 from __future__ import annotations
 
-COUNTRIES: dict[str, tuple[str, ...]] = {
-    "RU": ("russia", "russian", "росси", "российск", "рф", "ロシア", "露", "俄罗斯", "俄"),
-    "JP": ("japan", "japanese", "япони", "японск", "日本", "日"),
-    "CN": ("china", "chinese", "китай", "китая", "китаю", "китайск", "中国", "中国の", "中"),
-    "US": ("united states", "washington", "сша", "америк", "米国", "美国"),
-    "UA": ("ukrain", "украин", "ウクライナ", "乌克兰"),
-    "KP": ("north korea", "pyongyang", "кндр", "северной коре", "北朝鮮", "朝鲜"),
-}
-ENTITIES: dict[str, tuple[str, ...]] = {
-    "putin": ("putin", "путин", "プーチン", "普京"),
-    "xi": ("xi jinping", "си цзиньпин", "習近平", "习近平"),
-    "lavrov": ("lavrov", "лавров", "ラブロフ", "拉夫罗夫"),
-    "wang_yi": ("wang yi", "ван и", "王毅"),
-    "japan_pm": ("prime minister takaichi", "takaichi", "такаити", "高市"),
-    "ishiba": ("ishiba", "исиба", "石破"),
-    "peskov": ("peskov", "песков", "ペスコフ", "佩斯科夫"),
-    "shoigu": ("shoigu", "шойгу", "ショイグ", "绍伊古"),
-    "mishustin": ("mishustin", "мишустин", "ミシュスチン", "米舒斯京"),
-    "li_qiang": ("li qiang", "ли цян", "李強", "李强"),
-    "kurils": ("kuril", "курил", "千島", "北方領土", "南千岛", "千岛"),
-    "kunashir": ("kunashir", "кунашир", "国後", "国后"),
-    "iturup": ("iturup", "итуруп", "択捉", "择捉"),
-    "shikotan": ("shikotan", "шикотан", "色丹"),
-    "habomai": ("habomai", "хабомаи", "歯舞"),
-    "sakhalin": ("sakhalin", "сахалин", "サハリン", "萨哈林"),
-    "vladivostok": ("vladivostok", "владивосток", "ウラジオストク", "符拉迪沃斯托克"),
-    "hokkaido": ("hokkaido", "хоккайдо", "北海道"),
-    "moscow": ("moscow", "москв", "モスクワ", "莫斯科"),
-    "beijing": ("beijing", "пекин", "北京"),
-    "tokyo": ("tokyo", "токио", "東京", "东京"),
-    "kremlin": ("kremlin", "кремл", "クレムリン", "克里姆林"),
-    "salmon": ("salmon", "лосос", "サケ", "鮭", "鲑"),
-    "fish": ("fisher", "fishing", "рыболов", "рыб", "漁業", "渔业", "捕鱼"),
-    "lng": ("lng", "liquefied natural gas", "спг", "液化天然ガス", "液化天然气"),
-    "gas": ("natural gas", "gas pipeline", "газопровод", "газ$", "газа", "газом", "ガス", "天然气", "天然氣"),
-    "oil": ("crude", "oil$", "нефт", "原油", "石油"),
-    "pipeline": ("pipeline", "газопровод", "трубопровод", "パイプライン", "管道"),
-    "power_of_siberia": ("power of siberia", "сила сибири", "シベリアの力", "西伯利亚力量"),
-    "gazprom": ("gazprom", "газпром", "ガスプロム", "俄气", "俄罗斯天然气工业"),
-    "cnpc": ("cnpc", "china national petroleum", "cnpc", "中国石油天然气"),
-    "rosneft": ("rosneft", "роснефт", "ロスネフチ", "俄罗斯石油公司"),
-    "mitsui": ("mitsui", "мицуи", "三井"),
-    "mitsubishi": ("mitsubishi", "мицубиси", "三菱"),
-    "sanction": ("sanction", "санкци", "制裁"),
-    "asset_freeze": ("asset freeze", "freez", "заморож", "資産凍結", "冻结"),
-    "bomber": ("bomber", "бомбардировщик", "ту-95", "tu-95", "爆撃機", "轰炸机"),
-    "patrol": ("patrol", "патрул", "パトロール", "巡航", "巡逻"),
-    "scramble": ("scrambl", "緊急発進", "スクランブル", "紧急升空"),
-    "drill": ("drill", "exercise", "учени", "演習", "演习"),
-    "warship": ("warship", "destroyer", "корабл", "эсминц", "艦", "军舰"),
-    "trade": ("trade", "товарооборот", "торгов", "貿易", "贸易"),
-    "customs": ("customs", "таможн", "税関", "海关"),
-    "yuan": ("yuan", "юан", "人民元", "人民币"),
-    "ruble": ("ruble", "rouble", "рубл", "ルーブル", "卢布"),
-    "ukraine_war": ("war in ukraine", "conflict in ukraine", "конфликт на украин", "特別軍事作戦"),
-    "korea_peninsula": ("korean peninsula", "корейск полуостров", "朝鮮半島", "朝鲜半岛"),
-    "sco": ("shanghai cooperation", "sco$", "шос$", "上海協力機構", "上海合作组织", "上合"),
-    "brics": ("brics", "брикс", "金砖"),
-    "visa": ("visa", "виза", "визы", "визов", "безвиз", "ビザ", "签证", "免签"),
-    "tourist": ("tourist", "турист", "観光", "游客", "旅游"),
-    "nuclear": ("nuclear", "ядерн", "核"),
-    "earthquake": ("earthquake", "землетрясени", "地震"),
-    "tsunami": ("tsunami", "цунами", "津波", "海啸"),
-    "ambassador": ("ambassador", "посол", "посла", "大使"),
-    "protest": ("protest", "протест", "抗議", "抗议"),
-    "grain": ("grain", "wheat", "зерн", "пшениц", "小麦", "穀物", "粮食"),
-    "arctic": ("arctic", "northern sea route", "арктик", "севморпут", "北極", "北极", "北方海航道"),
-    "coal": ("coal", "уголь", "угля", "石炭", "煤"),
-}
+from monitor.stories.names import load_names
+
+
+def _tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
+                       dict[str, tuple[str, ...]]]:
+    countries: dict[str, tuple[str, ...]] = {}
+    entities: dict[str, tuple[str, ...]] = {}
+    excludes: dict[str, tuple[str, ...]] = {}
+    for entity in load_names():
+        forms = tuple(dict.fromkeys(form for _lang, form in entity.all_forms()))
+        if entity.kind == "country":
+            key = entity.code or entity.id
+            countries[key] = countries.get(key, ()) + forms
+        else:
+            entities[entity.id] = forms
+            if entity.exclude:
+                excludes[entity.id] = entity.exclude
+    return countries, entities, excludes
+
+
+COUNTRIES, ENTITIES, EXCLUDES = _tables()

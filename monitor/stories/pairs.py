@@ -35,7 +35,7 @@ MODEL_PATH = Path(__file__).with_name("pair_model.json")
 
 FEATURE_NAMES = (
     "jaccard", "cosine", "anchor_cosine", "shared_entities", "shared_numbers",
-    "shared_dates", "same_language", "countries_disjoint", "cosine_same_language",
+    "shared_dates", "same_language", "countries_disjoint", "cosine_same_language", "gap_days",
 )
 
 
@@ -81,7 +81,11 @@ def _anchor_cosine(a: Features, b: Features, idf: dict[str, float]) -> float:
 
 def pair_vector(a: Features, b: Features, idf: dict[str, float] | None = None,
                 jaccard: float | None = None) -> list[float]:
-    """The pair's features, in :data:`FEATURE_NAMES` order (time is a hard limit, apart)."""
+    """The pair's features, in :data:`FEATURE_NAMES` order.
+
+    The time gap is capped at ``EVENT_HOURS`` (beyond it no event match is made at all), so
+    a preview the day before or a follow-up two days after weighs against a join.
+    """
     idf = idf if idf is not None else _NO_IDF
     jac = _jaccard(a, b) if jaccard is None else jaccard
     cos = _cosine(a, b, idf)
@@ -91,8 +95,9 @@ def pair_vector(a: Features, b: Features, idf: dict[str, float] | None = None,
     entities = len(shared) - numbers - dates
     same = 1.0 if _script(a) == _script(b) else 0.0
     disjoint = 1.0 if a.countries and b.countries and not (a.countries & b.countries) else 0.0
+    gap = min(_hours_apart(a, b), EVENT_HOURS) / 24
     return [jac, cos, _anchor_cosine(a, b, idf), math.log1p(entities), math.log1p(numbers),
-            min(dates, 2) / 2, same, disjoint, cos * same]
+            min(dates, 2) / 2, same, disjoint, cos * same, gap]
 
 
 def match(a: Features, b: Features, idf: dict[str, float] | None = None,

@@ -37,9 +37,9 @@ def fold_han(text: str) -> str:
     """
     if not _HAN.search(text):
         return text
-    if _KANA.search(text):
-        text = _JP_TO_TRAD.convert(text)
-    return _TRAD_TO_SIMP.convert(text)
+    # Always through the Japanese table: a lexicon form (択捉) has no kana to tell it is
+    # Japanese, and simplified text passes it unchanged (国 → 國 → 国).
+    return _TRAD_TO_SIMP.convert(_JP_TO_TRAD.convert(text))
 
 
 #: Spelling differences between transliteration systems, to one rough sound key. Applied in
