@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -232,17 +233,21 @@ class Pool:
         return None if decision is None else decision[:3]
 
     def _candidates(self, new: Features, reprints: dict[int, int]) -> set[int]:
-        """Reprints, and articles sharing one of the new article's rarer anchors.
+        """Reprints, and the articles sharing most of the new article's rarer anchors.
 
         The commonest anchors of a window (Putin, a day's date) would make every article a
-        candidate: only the ``_CANDIDATE_ANCHORS`` rarest are looked up, so the cost of one
-        new article stays bounded however large the window grows.
+        candidate: only the ``_CANDIDATE_ANCHORS`` rarest are looked up (the latest
+        ``_POSTING_TAIL`` rows of each), and of the rows found only the ``_MAX_PAIRS`` that
+        share most are scored, so the cost of one new article stays bounded however large
+        the window grows.
         """
-        candidates = set(reprints)
         postings = [self.by_anchor[x] for x in new.anchors if x in self.by_anchor]
         postings.sort(key=len)
+        shared: Counter[int] = Counter()
         for rows in postings[:_CANDIDATE_ANCHORS]:
-            candidates.update(rows[-_POSTING_TAIL:])
+            shared.update(rows[-_POSTING_TAIL:])
+        candidates = set(reprints)
+        candidates.update(row for row, _n in shared.most_common(_MAX_PAIRS))
         return candidates
 
     def decide(self, new: Features, idf: dict[str, float], model: PairModel | None = None,
@@ -312,6 +317,8 @@ class Pool:
 #: Rarest anchors of a new article looked up, and the latest rows kept per anchor lookup.
 _CANDIDATE_ANCHORS = 8
 _POSTING_TAIL = 400
+#: Pairs scored per new article (besides reprints), those sharing most anchors first.
+_MAX_PAIRS = 64
 #: Members of a story a new article is checked against (the latest).
 _COHESION_MEMBERS = 12
 #: An event match this sure to a second story merges that story into the first.
