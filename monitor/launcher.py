@@ -132,6 +132,8 @@ class Launcher:
 
     settings: Settings
     say: Callable[[str], None] = print
+    #: Started by ``monitor up --background``: nobody is at a terminal to press Ctrl-C.
+    detached: bool = False
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     _stopping: bool = False
 
@@ -320,7 +322,7 @@ class Launcher:
             self.prepare()
             self.start()
             self.say(self.banner())
-            self.say("Ctrl-C stops every process started here.")
+            self.say(stop_hint(self.detached))
             while True:
                 self._check_children()
                 time.sleep(1.0)
@@ -336,6 +338,14 @@ class Launcher:
             if self.stop():
                 code = 1
         return code
+
+
+def stop_hint(detached: bool) -> str:
+    """How to stop what was started: Ctrl-C in the foreground, a command when detached."""
+    if detached:
+        return ("Running in the background: `make stop` (or `monitor down`) stops every "
+                "process started here.")
+    return "Ctrl-C stops every process started here."
 
 
 def _read_state(settings: Settings) -> dict | None:
@@ -356,24 +366,28 @@ def start_background(settings: Settings, say: Callable[[str], None],
     logfile = settings.airflow_home / "logs" / "monitor-up.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MONITOR_HOME=str(settings.home.resolve()))
+    # The log is appended to across starts: echo only what this start writes.
+    offset = logfile.stat().st_size if logfile.exists() else 0
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
-            [_monitor_bin(), "up"], env=env, stdout=out,
+            [_monitor_bin(), "up", "--detached"], env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     say(f"started in the background (pid {proc.pid}); log: {logfile}")
     started = time.monotonic()
-    offset = 0
     while True:
-        text = logfile.read_text(encoding="utf-8", errors="replace")
-        # Echo the supervisor's progress lines as they come.
-        new, offset = text[offset:], len(text)
-        for line in new.splitlines():
+        with open(logfile, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        # Echo the supervisor's progress lines as they come (whole lines only).
+        data = data[:data.rfind(b"\n") + 1]
+        offset += len(data)
+        for line in data.decode("utf-8", errors="replace").splitlines():
             if line.strip():
                 say(line)
         state = _read_state(settings)
         if state and state.get("ready") and state.get("supervisor") == proc.pid:
-            say("stop it with: monitor down")
+            say("stop it with: make stop (or monitor down)")
             return proc.pid
         if proc.poll() is not None:
             raise LaunchError(f"the background start failed (exit {proc.returncode}); "

@@ -18,16 +18,29 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-__all__ = ["Settings", "load_settings", "REPO_ROOT", "SettingsError"]
+__all__ = ["Settings", "load_settings", "REPO_ROOT", "SettingsError", "TOPIC_IDS",
+           "DEFAULT_CONTACT_URL", "validate"]
 
 #: The checkout this package lives in (``monitor/`` is one level down). Seeds, migrations and
 #: views are read from here; the data directory defaults to ``var/`` inside it.
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+#: The fixed topic ids (``monitor.classify.topics.TOPIC_IDS``, pinned equal by a test). A copy,
+#: because importing the classifier package to check a recipient's filter would pull numpy
+#: into every command.
+TOPIC_IDS: tuple[str, ...] = (
+    "kurils", "eaeu_bri", "sanctions", "energy", "military", "maritime", "korea", "investment",
+)
+#: The shipped ``contact_url``: a placeholder every operator must replace with their own
+#: (``monitor config`` warns while it is in place).
+DEFAULT_CONTACT_URL = "https://github.com/russia-asia-monitor/monitor"
 
 
 class SettingsError(ValueError):
@@ -44,7 +57,8 @@ class Settings:
 
     # --- fetching ------------------------------------------------------------------------
     user_agent: str = "RussiaAsiaMonitor/0.1"
-    contact_url: str = "https://github.com/russia-asia-monitor/monitor"
+    #: Where site owners can reach the operator; sent in the User-Agent. Set your own.
+    contact_url: str = DEFAULT_CONTACT_URL
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     #: Wall-clock cap for one fetch including body download; a trickling server is cut off.
@@ -225,6 +239,7 @@ def load_settings(
     hints = get_type_hints(Settings)
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
 
     if home is not None:
         env["MONITOR_HOME"] = str(home)
@@ -243,6 +258,7 @@ def load_settings(
             if name not in known:
                 raise SettingsError(f"{config_path}: unknown setting {name!r}")
             values[name] = _coerce(name, hints[name], value, str(config_path))
+            origins[name] = str(config_path)
 
     for key, value in env.items():
         if not key.startswith("MONITOR_") or key == "MONITOR_CONFIG":
@@ -251,13 +267,113 @@ def load_settings(
         if name not in known:
             continue  # other tools may use MONITOR_* too; only known names are read
         values[name] = _coerce(name, hints[name], value, f"${key}")
+        origins[name] = f"${key}"
 
     values["home"] = home_path if "home" not in overrides else Path(overrides.pop("home"))
     for name, value in overrides.items():
         if name not in known:
             raise SettingsError(f"unknown setting {name!r}")
         values[name] = value
-    return Settings(**values)
+        origins[name] = "the caller"
+    settings = Settings(**values)
+    validate(settings, origins)
+    return settings
+
+
+_EMAIL = re.compile(r"[^@\s<>,;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_CRON_FIELDS = 5
+
+
+def _is_email(text: str, display_name: bool = False) -> bool:
+    """A bare address (``a@x.org``); with ``display_name`` also ``Name <a@x.org>``."""
+    if display_name and text.rstrip().endswith(">"):
+        from email.utils import parseaddr
+
+        text = parseaddr(text)[1]
+    return bool(_EMAIL.fullmatch(text)) and ".." not in text.partition("@")[2]
+
+
+def _problems(s: Settings) -> list[tuple[str, str]]:
+    """(setting, what is allowed) for every value that is out of range; empty when all fit.
+
+    Checked once at load so that a bad value fails ``monitor config`` and every command up
+    front with its name and source, instead of as a traceback deep inside a later run.
+    """
+    out: list[tuple[str, str]] = []
+
+    def need(ok: bool, name: str, allowed: str) -> None:
+        if not ok:
+            out.append((name, allowed))
+
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(("timezone", "an IANA time zone name such as UTC, Europe/Berlin, "
+                                "Asia/Tokyo"))
+    need(0 <= s.digest_hour <= 23, "digest_hour", "an hour from 0 to 23")
+    for name in ("smtp_port", "airflow_port"):
+        need(1 <= getattr(s, name) <= 65535, name, "a TCP port from 1 to 65535")
+    for name in ("connect_timeout", "read_timeout", "total_timeout", "smtp_timeout"):
+        need(getattr(s, name) > 0, name, "a number of seconds above 0")
+    for name in ("writer_lock_timeout", "reader_lock_timeout", "max_retry_after",
+                 "backoff_base", "gdelt_interval"):
+        need(getattr(s, name) >= 0, name, "a number of seconds, 0 or more")
+    for name in ("max_body_bytes", "max_page_bytes", "concurrency", "per_host_concurrency",
+                 "failure_backoff_minutes", "failure_backoff_max_hours",
+                 "staging_retention_days"):
+        need(getattr(s, name) >= 1, name, "a whole number, 1 or more")
+    for name in ("max_redirects", "retries", "ingest_workers"):
+        need(getattr(s, name) >= 0, name, "a whole number, 0 or more")
+    need(1 <= s.ingest_every_minutes <= 1440, "ingest_every_minutes",
+         "minutes from 1 to 1440 (one day)")
+    for name in ("retrain_cron", "maintenance_cron"):
+        need(len(getattr(s, name).split()) == _CRON_FIELDS, name,
+             "a cron expression of 5 fields, e.g. '30 2 * * *'")
+    for name in ("contact_url", "gdelt_api_url"):
+        need(getattr(s, name).startswith(("http://", "https://")), name,
+             "an http(s) URL")
+    need(bool(s.user_agent.strip()), "user_agent", "a non-empty product name")
+    need(bool(s.airflow_host.strip()), "airflow_host", "a host name or address")
+    for name in ("mail_from", "ops_email"):
+        need(_is_email(getattr(s, name), display_name=True), name,
+             "an e-mail address like name@example.org or 'Name <name@example.org>'")
+    for entry in s.recipients:
+        addr, _, topics = entry.partition(":")
+        need(_is_email(addr.strip()), "recipients",
+             f"e-mail addresses ('a@x.org' or 'a@x.org:kurils,energy'); {entry!r} is not one")
+        unknown = [t.strip() for t in topics.split(",") if t.strip() not in TOPIC_IDS
+                   and t.strip()]
+        need(not unknown, "recipients",
+             f"known topic ids after ':' ({', '.join(TOPIC_IDS)}); "
+             f"{entry!r} has {', '.join(unknown)}")
+    return out
+
+
+def validate(settings: Settings, origins: dict[str, str] | None = None) -> None:
+    """Raise one :class:`SettingsError` naming every bad setting, its value and source."""
+    problems = _problems(settings)
+    if not problems:
+        return
+    origins = origins or {}
+    lines = []
+    for name, allowed in problems:
+        value = getattr(settings, name)
+        shown = ";".join(value) if isinstance(value, tuple) else value
+        lines.append(f"setting {name!r} = {shown!r} (from {origins.get(name, 'the default')}):"
+                     f" expected {allowed}")
+    raise SettingsError("\n".join(lines))
+
+
+def warnings(settings: Settings) -> list[str]:
+    """Valid but worth changing: what ``monitor config`` prints under the table."""
+    out = []
+    if settings.contact_url == DEFAULT_CONTACT_URL:
+        out.append(f"warning: contact_url is the shipped placeholder ({DEFAULT_CONTACT_URL}); "
+                   "set your own (MONITOR_CONTACT_URL or contact_url in monitor.toml) so the "
+                   "sites you poll can reach you: it is sent in every request's User-Agent")
+    return out
 
 
 def describe(settings: Settings) -> list[tuple[str, str]]:

@@ -41,6 +41,9 @@ __all__ = [
     "latest_day",
     "topic_series",
     "dyad_series",
+    "bucket_days",
+    "bucket_counts",
+    "bucket_name",
     "spikes",
     "is_spike",
     "spike_ratio",
@@ -490,3 +493,38 @@ def local_day_counts(con: duckdb.DuckDBPyConnection, start: date, end: date,
         [tz, start - timedelta(days=1), end + timedelta(days=1), start, end],
     ).fetchall()
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+# --- long windows ---------------------------------------------------------------------------
+
+#: Bucket lengths (days) that long windows are summed into for charts and sparklines.
+BUCKETS: tuple[int, ...] = (1, 7, 14, 30, 91, 365)
+_BUCKET_NAMES = {1: "day", 7: "week", 14: "2 weeks", 30: "30 days", 91: "91 days",
+                 365: "365 days"}
+
+
+def bucket_days(days: int, max_points: int) -> int:
+    """The shortest bucket that shows all ``days`` days in at most ``max_points`` points.
+
+    A sparkline or chart narrower than its data would otherwise drop the oldest days.
+    """
+    for size in BUCKETS:
+        if -(-days // size) <= max_points:
+            return size
+    return BUCKETS[-1]
+
+
+def bucket_name(size: int) -> str:
+    """How people read a bucket length: "day", "week", "30 days"."""
+    return _BUCKET_NAMES.get(size, f"{size} days")
+
+
+def bucket_counts(counts: Sequence[int], size: int) -> list[int]:
+    """Sums of ``size`` consecutive daily counts, aligned on the newest day (so the latest
+    bucket is always whole); the oldest bucket is shorter when ``size`` does not divide."""
+    if size <= 1:
+        return list(counts)
+    head = len(counts) % size
+    out = [sum(counts[:head])] if head else []
+    out += [sum(counts[i:i + size]) for i in range(head, len(counts), size)]
+    return out

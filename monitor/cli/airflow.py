@@ -20,12 +20,15 @@ def _say(line: str) -> None:
               help="Start detached and return once ready; `monitor down` stops it.")
 @click.option("--port", type=int, default=None,
               help="Port of the Airflow UI/API (default: setting airflow_port).")
+@click.option("--detached", is_flag=True, hidden=True,
+              help="Internal: this is the supervisor a --background start spawned.")
 @pass_settings
-def up(settings: Settings, background: bool, port: int | None) -> None:
+def up(settings: Settings, background: bool, port: int | None, detached: bool) -> None:
     """Start the monitor: warehouse, Airflow (API server, scheduler, DAG processor,
     triggerer) with the monitor's DAGs and the Trends view.
 
-    Prints the UI address and the login. Ctrl-C stops every process it started.
+    Prints the UI address and the login. Ctrl-C stops every process it started; after
+    --background, `make stop` (or `monitor down`) does.
     """
     from monitor.launcher import Launcher, LaunchError, start_background
 
@@ -41,7 +44,7 @@ def up(settings: Settings, background: bool, port: int | None) -> None:
         except LaunchError as exc:
             fail(str(exc))
         return
-    code = Launcher(settings, say=_say).run()
+    code = Launcher(settings, say=_say, detached=detached).run()
     if code:
         sys.exit(code)
 

@@ -19,7 +19,7 @@ import click
 from monitor.errors import MonitorError
 from monitor.settings import Settings, SettingsError, load_settings
 
-__all__ = ["cli", "pass_settings", "emit_rows", "fail"]
+__all__ = ["cli", "pass_settings", "emit_rows", "fail", "known_ids"]
 
 
 class _Group(click.Group):
@@ -78,8 +78,28 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
-    """Print rows as a rich table, CSV or JSON (one array of objects)."""
+def known_ids(option: str, value: str | None, valid: Sequence[str],
+              noun: str = "topic") -> tuple[str, ...]:
+    """Comma-separated ids from an option, each checked against ``valid``.
+
+    Every command that takes topic or dyad ids goes through here, so an unknown id is refused
+    the same way everywhere, with the list of the valid ones.
+    """
+    wanted = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    unknown = [v for v in wanted if v not in valid]
+    if unknown:
+        fail(f"{option}: unknown {noun}{'s' if len(unknown) > 1 else ''} "
+             f"{', '.join(unknown)}; valid {noun}s: {', '.join(valid)}")
+    return wanted
+
+
+def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
+              fit: bool = False) -> None:
+    """Print rows as a rich table, CSV or JSON (one array of objects).
+
+    ``fit``: the table takes the terminal's width and every row stays on one line, long
+    cells cut with "…" (the last column gives way first); otherwise at least 120 columns.
+    """
     if fmt == "json":
         records = [dict(zip(columns, (_jsonable(v) for v in row), strict=False)) for row in rows]
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
@@ -93,10 +113,33 @@ def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*columns, show_lines=False)
+        if fit:
+            table, width = _fitted_table(columns, rows, Console().width)
+        else:
+            table = Table(*columns, show_lines=False)
+            width = max(120, Console().width)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
-        Console(file=sys.stdout, soft_wrap=False, width=max(120, Console().width)).print(table)
+        Console(file=sys.stdout, soft_wrap=False, width=width).print(table)
+
+
+def _fitted_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int):
+    """A borderless table whose columns keep their full width except the last, which gets
+    what is left of ``width`` and cuts its cells with "…"."""
+    from rich.cells import cell_len
+    from rich.table import Column, Table
+
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([cell_len(c), *(cell_len(r[i]) for r in cells)])
+              for i, c in enumerate(columns)]
+    gap = 2  # rich's padding of one space each side, no borders
+    rest = max(8, width - sum(widths[:-1]) - gap * (len(columns) - 1))
+    specs = [Column(c, no_wrap=True, min_width=w, max_width=w) for c, w in
+             zip(columns[:-1], widths[:-1], strict=True)]
+    specs.append(Column(columns[-1], no_wrap=True, overflow="ellipsis",
+                        max_width=min(rest, widths[-1])))
+    table = Table(*specs, box=None, pad_edge=False, show_lines=False)
+    return table, width
 
 
 def _jsonable(value: Any) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.app import cli, emit_rows, fail, pass_settings
+from monitor.cli.app import cli, emit_rows, fail, known_ids, pass_settings
 from monitor.settings import Settings
 
 #: Lines classified per batch when reading stdin; output is flushed after each batch, so a
@@ -29,6 +29,8 @@ def classify(settings: Settings, input_file) -> None:
     Output fields: id, relevant, dyads, topics, scores, evidence, model_version. A line that
     is not a JSON object is reported on stderr with its line number and skipped; the others
     are still classified. Duplicate ids are classified again and reported on stderr.
+
+    Exit code 1 when there were lines but every one was skipped (nothing classified).
     """
     from monitor.classify import load_classifier
 
@@ -37,6 +39,7 @@ def classify(settings: Settings, input_file) -> None:
     seen: set[str] = set()
     batch: list[dict] = []
     problems = 0
+    classified = 0
 
     def flush() -> None:
         for pred in clf.classify(batch):
@@ -68,11 +71,16 @@ def classify(settings: Settings, input_file) -> None:
                        err=True)
         seen.add(key)
         batch.append(item)
+        classified += 1
         if len(batch) >= BATCH:
             flush()
     flush()
+    if problems and not classified:
+        fail(f"nothing classified: all {problems} input line(s) were skipped (see the "
+             "messages above; each line must be a JSON object like "
+             '{"id": 1, "title": "...", "text": "..."})')
     if problems:
-        click.echo(f"{problems} line(s) skipped", err=True)
+        click.echo(f"{classified} line(s) classified, {problems} skipped", err=True)
 
 
 @cli.command()
@@ -86,9 +94,11 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
 
     Gold lines: {"id","title","text","relevant","dyads","topics"}. Prints precision, recall
     and F1 for relevance, each dyad and topic, micro and macro averages, and the confusions.
+    Warns when items of the file were in the model's training data (the seed articles, and
+    for a retrained model the human labels it was fitted on): such scores flatter the model.
     """
     from monitor.classify import load_classifier
-    from monitor.classify.evaluate import read_gold, score, summary_line
+    from monitor.classify.evaluate import read_gold, score, summary_line, training_overlap
 
     gold, problems = read_gold(file)
     for p in problems:
@@ -98,9 +108,17 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
     clf = load_classifier(settings)
     preds = [p.to_json() for p in clf.classify(gold)]
     report = score(gold, preds)
+    overlap = training_overlap(settings, clf, gold)
+    if overlap:
+        seen = max(overlap.values())
+        click.echo(f"warning: {seen} of {report.n} items in {file} were in model "
+                   f"{clf.version}'s training data ("
+                   + ", ".join(f"{n} {where}" for where, n in overlap.items())
+                   + "); these scores overstate how it does on new articles. Evaluate on "
+                   "labels it was not trained on.", err=True)
     if as_json:
         click.echo(json.dumps({"model_version": clf.version, "n": report.n,
-                               **report.headline()}, indent=2))
+                               "training_overlap": overlap, **report.headline()}, indent=2))
         return
     click.echo(f"model {clf.version} on {report.n} items from {file}")
     emit_rows(["label", "tp", "fp", "fn", "precision", "recall", "f1"], report.table(), "table")
@@ -111,10 +129,6 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
             click.echo(f"  {c['id']}: {', '.join(c['wrong'])}  "
                        f"(gold {c['gold'] or '-'}; predicted {c['predicted'] or '-'}) "
                        f"{c['title']}")
-
-
-def _split_list(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 @cli.command()
@@ -132,7 +146,10 @@ def label(settings: Settings, article_id: str, relevant: str, topics: str, dyads
 
     from monitor import warehouse
     from monitor.classify.store import add_label
+    from monitor.classify.topics import DYAD_IDS, TOPIC_IDS
 
+    topic_ids = list(known_ids("--topics", topics, TOPIC_IDS))
+    dyad_ids = list(known_ids("--dyads", dyads, DYAD_IDS, noun="dyad"))
     who = who or getpass.getuser()
     with warehouse.writer(settings) as con:
         exists = con.execute("SELECT count(*) FROM articles WHERE article_id = ?",
@@ -141,8 +158,8 @@ def label(settings: Settings, article_id: str, relevant: str, topics: str, dyads
             fail(f"no article {article_id!r} in the warehouse")
         try:
             con.execute("BEGIN")
-            label_id = add_label(con, article_id, relevant == "yes", _split_list(dyads),
-                                 _split_list(topics), who, note)
+            label_id = add_label(con, article_id, relevant == "yes", dyad_ids, topic_ids, who,
+                                 note)
             con.execute("COMMIT")
         except ValueError as exc:
             con.execute("ROLLBACK")

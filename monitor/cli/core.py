@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.app import cli, emit_rows, fail, pass_settings
-from monitor.settings import Settings, describe
+from monitor.settings import Settings, describe, warnings
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -33,25 +33,46 @@ def init(settings: Settings) -> None:
 @cli.command()
 @pass_settings
 def config(settings: Settings) -> None:
-    """Show the effective settings (defaults < TOML file < MONITOR_* variables)."""
+    """Show the effective settings (defaults < TOML file < MONITOR_* variables).
+
+    Every value is checked when the settings load, so a bad one stops here with its name,
+    its source and what is allowed.
+    """
     emit_rows(["setting", "value"], describe(settings), "table")
+    for line in warnings(settings):
+        click.echo(line, err=True)
 
 
-@cli.command()
-@click.argument("query")
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", required=False)
+@click.option("-f", "--file", "sql_file", type=click.File("r", encoding="utf-8"),
+              help="Read the SQL from this file (- for standard input).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--primary", is_flag=True,
               help="Read the writer's file instead of the published snapshot.")
 @pass_settings
-def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
+def sql(settings: Settings, query: str | None, sql_file, fmt: str, primary: bool) -> None:
     """Run a read-only SQL query against the warehouse.
 
-    Reads the published snapshot, so it never blocks ingestion. Write statements are refused.
+    Reads the published snapshot, so it never blocks ingestion. Write statements are refused,
+    and so are INSTALL/LOAD: extensions and network access are off in this shell. The SQL is
+    QUERY, or the file given with -f, or standard input (QUERY "-" or piped in). A QUERY
+    that starts with a "--" comment is taken as SQL, not as an option.
 
     \b
-    Example:
+    Examples:
       monitor sql "SELECT outlet, count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"
+      monitor sql -f warehouse/queries/failing_feeds.sql
+      monitor sql - < warehouse/queries/topics_rising_this_week.sql
     """
+    if sql_file is not None and query is not None:
+        fail("give the SQL once: as QUERY or with --file, not both")
+    if sql_file is not None:
+        query = sql_file.read()
+    elif query == "-" or (query is None and not click.get_text_stream("stdin").isatty()):
+        query = click.get_text_stream("stdin").read()
+    if query is None:
+        fail("no SQL given: pass a QUERY, --file FILE, or pipe it in on standard input")
     import duckdb
 
     from monitor import warehouse
@@ -64,6 +85,11 @@ def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
         fail("no SQL statement given")
     for st in statements:
         kind = st.type.name
+        if kind == "LOAD":
+            fail("monitor sql is a read-only shell over the warehouse snapshot: extensions "
+                 "and network access are off (INSTALL/LOAD would download or run extension "
+                 "code and could reach files or the network). Open the snapshot in your own "
+                 "DuckDB (duckdb -readonly var/warehouse-read.duckdb) to use extensions.")
         if kind not in _READ_STATEMENTS:
             fail(f"monitor sql is read-only: {kind} statements are refused. Use SELECT (or "
                  f"EXPLAIN); to change data use the monitor's commands.")
@@ -80,10 +106,19 @@ def sql(settings: Settings, query: str, fmt: str, primary: bool) -> None:
     emit_rows(columns, rows, fmt)
 
 
+#: Columns of ``monitor sources`` in the terminal (one line per source at 80 columns); --wide
+#: and the CSV/JSON formats carry every column.
+_SOURCES_NARROW = {"source_id": "source", "last_outcome": "last", "last_ok": "last ok",
+                   "failures": "fails", "last_error": "error"}
+
+
 @cli.command()
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--wide", is_flag=True,
+              help="Every column, at least 120 wide (default: one line per source that fits "
+                   "the terminal; errors cut).")
 @pass_settings
-def sources(settings: Settings, fmt: str) -> None:
+def sources(settings: Settings, fmt: str, wide: bool) -> None:
     """Each source with its health: last success, consecutive failures, last error."""
     from monitor import warehouse
 
@@ -99,9 +134,16 @@ def sources(settings: Settings, fmt: str) -> None:
         )
         columns = [d[0] for d in result.description]
         rows = result.fetchall()
-    if fmt == "table":
+    if fmt == "table" and wide:
         rows = [tuple((str(v)[:60] if i == len(r) - 1 and v else v) for i, v in enumerate(r))
                 for r in rows]
+    elif fmt == "table":
+        keep = [columns.index(c) for c in _SOURCES_NARROW if c in columns]
+        rows = [tuple(" ".join(str(r[i]).split()) if r[i] is not None else None for i in keep)
+                for r in rows]
+        columns = [_SOURCES_NARROW[columns[i]] for i in keep]
+        emit_rows(columns, rows, fmt, fit=True)
+        return
     emit_rows(columns, rows, fmt)
 
 

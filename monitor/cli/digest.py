@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.app import cli, fail, pass_settings
-from monitor.settings import Settings
+from monitor.cli.app import cli, fail, known_ids, pass_settings
+from monitor.settings import TOPIC_IDS, Settings
 
 
 @cli.command()
@@ -38,8 +38,14 @@ def digest(settings: Settings, day: datetime | None, send: bool, preview: Path |
     if send and preview:
         fail("choose one of --send and --preview")
     the_day = day.date() if day else None
+    wanted = known_ids("--topics", topics, TOPIC_IDS) or None
+    if topics and not preview:
+        fail("--topics filters a --preview; recipients' filters are set in `recipients`")
     if preview:
-        wanted = tuple(t.strip() for t in topics.split(",") if t.strip()) if topics else None
+        if not preview.parent.is_dir():
+            # Not created for the user: a missing folder is more often a typo than a wish.
+            fail(f"--preview {preview}: the folder {preview.parent} does not exist; create "
+                 "it or choose another path")
         result = preview_digest(settings, the_day, preview, wanted)
         click.echo(f"subject:  {result['subject']}")
         click.echo(f"articles: {result['articles']} in {result['stories']} stories")

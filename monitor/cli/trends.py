@@ -7,16 +7,19 @@ from typing import Any
 
 import click
 
-from monitor.cli.app import cli, emit_rows, fail, pass_settings
+from monitor.cli.app import cli, emit_rows, fail, known_ids, pass_settings
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
+#: Marks in one sparkline; longer periods are summed into weeks, 30-day blocks … so that every
+#: day is represented at any terminal width.
+SPARK_WIDTH = 60
 
 
 def sparkline(values: list[int]) -> str:
-    """One character per day, scaled to the row's busiest day; a blank for no articles."""
+    """One character per value, scaled to the row's busiest; a blank for no articles."""
     top = max(values, default=0) or 1
     return "".join(_BLOCKS[min(7, round(v * 7 / top))] if v else " " for v in values)
 
@@ -47,8 +50,7 @@ def _fresh_reader(settings: Settings, refresh: bool):
 
 @cli.command()
 @click.option("--topic", help="Only this topic (e.g. kurils, energy).")
-@click.option("--dyad", type=click.Choice(["russia_japan", "russia_china"]),
-              help="Only articles about this relation.")
+@click.option("--dyad", help="Only articles about this relation (russia_japan, russia_china).")
 @click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True,
               help="Length of the period; the change is against the period before it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -60,8 +62,10 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
            no_refresh: bool) -> None:
     """Relevant articles per relation and topic over the last DAYS days (UTC).
 
-    Each row has a sparkline (one character per day), the total, the previous period's total
-    and the change. Reads the published snapshot.
+    Each row has a sparkline (one character per day; over 60 days, per week, 2 weeks,
+    30 days … so that every day is in it, as the header says), the total, the previous
+    period's total and the change. --dyad keeps that relation's row and its topics. CSV and
+    JSON always carry the daily counts. Reads the published snapshot.
 
     \b
     Examples:
@@ -70,17 +74,16 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
     """
     from monitor import trends as trend_queries
 
+    if topic and len(known_ids("--topic", topic, tuple(trend_queries.TOPICS))) != 1:
+        fail("--topic takes one topic id")
+    if dyad and len(known_ids("--dyad", dyad, tuple(trend_queries.DYADS), noun="dyad")) != 1:
+        fail("--dyad takes one relation")
     with _fresh_reader(settings, not no_refresh) as con:
-        rows: list[dict[str, Any]] = []
-        if not dyad:
-            rows += [{**r, "kind": "relation"}
-                     for r in trend_queries.dyad_series(con, days, topic=topic)]
+        rows: list[dict[str, Any]] = [
+            {**r, "kind": "relation"} for r in trend_queries.dyad_series(con, days, topic=topic)
+            if not dyad or r["key"] == dyad]
         rows += [{**r, "kind": "topic"}
                  for r in trend_queries.topic_series(con, days, dyad=dyad, topic=topic)]
-    if topic and not any(r["kind"] == "topic" for r in rows):
-        known = ", ".join(trend_queries.TOPICS)
-        if topic not in trend_queries.TOPICS:
-            fail(f"unknown topic {topic!r}; known topics: {known}")
     if fmt == "json":
         columns = ["kind", "key", "label", "start", "end", "counts", "total",
                    "previous_total", "change"]
@@ -97,6 +100,10 @@ def trends(settings: Settings, topic: str | None, dyad: str | None, days: int, f
     if not rows:
         click.echo(f"No relevant articles in the last {days} days.")
         return
-    columns = ["", "series", f"last {days} days", "total", "previous", "change"]
-    emit_rows(columns, [[r["kind"], r["label"], sparkline(r["counts"]), r["total"],
+    size = trend_queries.bucket_days(days, SPARK_WIDTH)
+    header = f"last {days} days" if size == 1 else \
+        f"last {days} days, one mark per {trend_queries.bucket_name(size)}"
+    columns = ["", "series", header, "total", "previous", "change"]
+    emit_rows(columns, [[r["kind"], r["label"],
+                         sparkline(trend_queries.bucket_counts(r["counts"], size)), r["total"],
                          r["previous_total"], _change(r)] for r in rows], fmt)

@@ -27,9 +27,10 @@ import socket
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from monitor.errors import UnsafeURL
+from monitor.errors import FetchError, UnsafeURL
 
-__all__ = ["resolve_safe", "check_address", "is_allowed_host", "SAFE_SCHEMES", "Resolver"]
+__all__ = ["resolve_safe", "check_address", "is_allowed_host", "SAFE_SCHEMES", "Resolver",
+           "HostNotFound"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``(host, port) -> list of address strings``; tests may pass their own.
 Resolver = Callable[[str, int], list[str]]
+
+
+class HostNotFound(FetchError):
+    """The host name does not resolve (DNS down, offline, a typo, a dead domain).
+
+    Deliberately not an :class:`UnsafeURL`: nothing was refused, the network could not answer.
+    Callers label it ``dns_error`` so that "blocked for safety" and "cannot see" stay apart.
+    """
 
 
 def _system_resolver(host: str, port: int) -> list[str]:
@@ -109,7 +118,8 @@ def is_allowed_host(host: str, addresses: Iterable[str], allow_hosts: Iterable[s
 
 def resolve_safe(url: str, allow_hosts: Iterable[str] = (),
                  resolver: Resolver | None = None) -> list[str]:
-    """Check ``url`` and return the addresses it may be fetched from; raise ``UnsafeURL``.
+    """Check ``url`` and return the addresses it may be fetched from; raise ``UnsafeURL``,
+    or ``HostNotFound`` when the name does not resolve.
 
     Call it for the first request and for each redirect target.
     """
@@ -137,9 +147,9 @@ def resolve_safe(url: str, allow_hosts: Iterable[str] = (),
         try:
             addresses = (resolver or _system_resolver)(host, port)
         except (OSError, UnicodeError) as exc:
-            raise UnsafeURL(f"cannot resolve {host}: {exc}", url=url) from None
+            raise HostNotFound(f"cannot resolve host {host}: {exc}", url=url) from None
     if not addresses:
-        raise UnsafeURL(f"{host} resolves to no address", url=url)
+        raise HostNotFound(f"cannot resolve host {host}: no address", url=url)
     if is_allowed_host(host, addresses, allow_hosts):
         return addresses
     for address in addresses:

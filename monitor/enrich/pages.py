@@ -13,7 +13,9 @@ The flow for one page, top to bottom (:meth:`PageFetcher.fetch`):
                            shells recognised
 
 Failures are data: every outcome is a :class:`PageResult` with ``status`` ok / skipped /
-failed and a ``reason`` code (``robots``, ``unsafe_url``, ``not_html``, ``too_large``,
+failed and a ``reason`` code (``robots``, ``unsafe_url`` — a refusal: scheme, private or
+loopback address —, ``dns_error`` — the host does not resolve, not a refusal —,
+``not_html``, ``too_large``,
 ``bot_wall``, ``paywall``, ``js_shell``, ``http_error``, ``timeout``, ``network``,
 ``too_many_redirects``, ``no_text``), plus a human message. Nothing here raises for a bad page.
 
@@ -47,7 +49,7 @@ from monitor.enrich.extract import (
     looks_like_js_shell,
     text_size,
 )
-from monitor.enrich.netsafe import Resolver, resolve_safe
+from monitor.enrich.netsafe import HostNotFound, Resolver, resolve_safe
 from monitor.errors import FetchError, UnsafeURL
 from monitor.settings import Settings
 
@@ -168,6 +170,8 @@ class PageFetcher:
             result.http_status = stop.http_status or result.http_status
         except UnsafeURL as exc:
             result.status, result.reason, result.message = "skipped", "unsafe_url", str(exc)
+        except HostNotFound as exc:
+            result.reason, result.message = "dns_error", str(exc)
         except httpx.TimeoutException as exc:
             result.reason, result.message = "timeout", f"{type(exc).__name__}: {exc}"
         except (httpx.HTTPError, FetchError, OSError) as exc:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from html import escape
 
-__all__ = ["Series", "daily_chart", "rolling_mean"]
+__all__ = ["Series", "daily_chart", "rolling_mean", "bucket_series"]
 
 #: Bar colour, 7-day line colour, spike colour: readable for common colour blindness.
 BAR = "#9ecae1"
@@ -21,12 +21,41 @@ SPIKE = "#d94801"
 
 @dataclass(frozen=True)
 class Series:
-    """One chart's data: daily counts (oldest first) over ``days`` with their dates."""
+    """One chart's data: daily counts (oldest first) over ``days`` with their dates.
+
+    With ``bucket`` > 1 each value covers that many days from its date (the oldest may be
+    shorter), ``spikes`` marks buckets holding a spike day and ``rolling`` is empty.
+    """
 
     days: Sequence[date]
     counts: Sequence[int]
     rolling: Sequence[float]
     spikes: Sequence[bool]
+    bucket: int = 1
+
+    def span_end(self, i: int) -> date:
+        """The last day value ``i`` covers."""
+        if i + 1 < len(self.days):
+            return self.days[i + 1] - timedelta(days=1)
+        return self.days[i] + timedelta(days=self.bucket - 1)
+
+
+def bucket_series(series: Series, size: int) -> Series:
+    """Daily values summed into ``size``-day bars aligned on the newest day, so a long window
+    fits a chart without dropping days (``monitor.trends.bucket_counts`` does the sums)."""
+    from monitor.trends import bucket_counts
+
+    if size <= 1:
+        return series
+    n = len(series.counts)
+    head = n % size
+    starts = ([0] if head else []) + list(range(head, n, size))
+    bounds = [*starts, n]
+    return Series(days=[series.days[i] for i in starts],
+                  counts=bucket_counts(series.counts, size), rolling=[],
+                  spikes=[any(series.spikes[a:b]) for a, b in zip(bounds, bounds[1:],
+                                                                 strict=False)],
+                  bucket=size)
 
 
 def rolling_mean(values: Sequence[int], window: int = 7) -> list[float]:
@@ -74,7 +103,9 @@ def daily_chart(series: Series, *, title: str, width: int = 320, height: int = 9
     for i, (day, count, spike) in enumerate(zip(series.days, series.counts, series.spikes,
                                                 strict=True)):
         x = pad_l + i * step + (step - bar_w) / 2
-        label = f"{day.isoformat()}: {count} article{'s' if count != 1 else ''}" + (
+        when = day.isoformat() if series.bucket == 1 else \
+            f"{day.isoformat()} to {series.span_end(i).isoformat()}"
+        label = f"{when}: {count} article{'s' if count != 1 else ''}" + (
             f", 7-day mean {_fmt(series.rolling[i])}" if series.rolling else "")
         if spike:
             label += " (spike)"
@@ -97,9 +128,10 @@ def daily_chart(series: Series, *, title: str, width: int = 320, height: int = 9
         parts.append(f'<polyline class="rolling" points="{points}" fill="none" '
                      f'stroke="{LINE}" stroke-width="1.8"/>')
     if n:
+        axis = "%d %b" if series.bucket == 1 else "%b %Y"
         parts.append(f'<text x="{pad_l}" y="{height - 2}" class="axis">'
-                     f"{escape(series.days[0].strftime('%d %b'))}</text>")
+                     f"{escape(series.days[0].strftime(axis))}</text>")
         parts.append(f'<text x="{width - pad_r}" y="{height - 2}" class="axis" '
-                     f'text-anchor="end">{escape(series.days[-1].strftime("%d %b"))}</text>')
+                     f'text-anchor="end">{escape(series.span_end(n - 1).strftime(axis))}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -20,19 +20,47 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from monitor.settings import Settings
-from monitor.ui.charts import Series, daily_chart, rolling_mean
+from monitor.ui.charts import Series, bucket_series, daily_chart, rolling_mean
 
-__all__ = ["Busy", "TrendsData", "load", "render", "render_busy", "WINDOWS"]
+__all__ = ["Busy", "BadRequest", "TrendsData", "load", "parse_query", "render", "render_busy",
+           "render_error", "WINDOWS", "MAX_DAYS"]
 
 log = logging.getLogger(__name__)
 
-#: Windows (days) offered on the page.
-WINDOWS = (14, 30, 90)
+#: Windows (days) offered as links on the page; ``?days=`` takes any value 1..MAX_DAYS.
+WINDOWS = (14, 30, 90, 365)
+#: The longest window (ten years); longer ones gain nothing and cost a slower page.
+MAX_DAYS = 3650
+#: Bars in one chart at most; longer windows are summed into weeks, 30-day blocks ….
+MAX_BARS = 130
 #: Spike rule's trailing baseline and the 7-day line need this many days before the window.
 _LOOKBACK = 28
 #: How long a page request waits for a locked snapshot before answering 503.
 READ_TIMEOUT = 2.0
 ARTICLES_PER_TOPIC = 5
+
+
+class BadRequest(ValueError):
+    """A query parameter the page cannot use; the message says which and what is allowed."""
+
+
+def parse_query(days: str | None, dyad: str | None) -> tuple[int, str | None]:
+    """``?days=`` and ``?dyad=`` checked: an unknown value is an error, never ignored."""
+    from monitor import trends
+
+    try:
+        n = 30 if days in (None, "") else int(days)
+    except ValueError:
+        raise BadRequest(f"days={days[:20]!r} is not a number of days; use 1 to "
+                         f"{MAX_DAYS}.") from None
+    if not 1 <= n <= MAX_DAYS:
+        raise BadRequest(f"days={n} is out of range; use 1 to {MAX_DAYS}.")
+    if dyad in (None, ""):
+        return n, None
+    if dyad not in trends.DYADS:
+        raise BadRequest(f"dyad={dyad[:40]!r} is not a relation; use one of "
+                         f"{', '.join(trends.DYADS)} (or leave it out for all).")
+    return n, dyad
 
 
 class Busy(Exception):
@@ -84,10 +112,7 @@ def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsD
     from monitor import trends, warehouse
     from monitor.errors import WarehouseBusy
 
-    if days not in WINDOWS:
-        days = 30
-    if dyad not in trends.DYADS:
-        dyad = None
+    days, dyad = parse_query(str(days), dyad)
     path = settings.snapshot_path
     if not path.exists():
         raise Busy("The warehouse has not been published yet (first start or first ingest "
@@ -115,7 +140,7 @@ def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsD
                 data.series.setdefault("relations", {})[row["dyad"]] = _build_series(
                     row["counts"], end, days)
                 data.totals.setdefault("relations", {})[row["dyad"]] = sum(row["counts"][-days:])
-            data.articles_total = data.totals.get("relations", {}).get(trends.ANY, 0)
+            data.articles_total = data.totals.get("relations", {}).get(dyad or trends.ANY, 0)
             for topic in data.topics:
                 data.articles[topic] = trends.latest_articles(
                     con, topic=topic, dyad=dyad, limit=ARTICLES_PER_TOPIC, days=days, end=end)
@@ -205,9 +230,16 @@ def _nav(data: TrendsData) -> str:
     return f'<p class="nav">Window: {windows} &nbsp;·&nbsp; Articles: {rel}</p>'
 
 
-def _legend() -> str:
+def _legend(bucket: int) -> str:
+    from monitor import trends
     from monitor.ui.charts import BAR, LINE, SPIKE
 
+    if bucket > 1:
+        return (f'<p class="legend meta"><span><i class="sw" style="background:{BAR}"></i>'
+                f"articles per {_e(trends.bucket_name(bucket))} (the window is too long for "
+                f'one bar per day)</span><span><i class="sw" style="background:{SPIKE}"></i>'
+                f"contains a spike day (≥ 5 articles and ≥ 3× the trailing 28-day mean)"
+                "</span></p>")
     return (f'<p class="legend meta"><span><i class="sw" style="background:{BAR}"></i>'
             f'articles per day</span><span><i class="sw" style="background:{LINE}"></i>'
             f'7-day mean</span><span><i class="sw" style="background:{SPIKE}"></i>'
@@ -222,21 +254,31 @@ def _label(data: TrendsData, key: str) -> str:
 
 def render(data: TrendsData) -> str:
     """The whole page as HTML (self-contained: inline CSS and SVG, no scripts)."""
+    from monitor import trends
+
+    bucket = trends.bucket_days(data.days, MAX_BARS)
+
+    def chart(series: Series) -> Series:
+        return bucket_series(series, bucket)
+
+    which = "relevant" if data.dyad is None else f"relevant {_label(data, data.dyad)}"
     out = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
         "<title>Trends · Russia–Asia monitor</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Trends: Russia–Japan and Russia–China coverage</h1>",
-        f'<p class="meta">{data.articles_total} relevant articles in the last {data.days} days '
+        f'<p class="meta summary">{data.articles_total} {_e(which)} articles in the last '
+        f"{data.days} days "
         f"(UTC days, to {data.end.isoformat()}). Warehouse snapshot of "
         f"{_when(data.snapshot_at)} UTC.</p>",
         _nav(data),
-        _legend(),
+        _legend(bucket),
     ]
     # Relations.
     out.append('<h2 id="relations">Relations</h2><div class="grid">')
-    relations = data.series.get("relations", {})
+    relations = {k: chart(v) for k, v in data.series.get("relations", {}).items()
+                 if data.dyad is None or k == data.dyad}
     if not relations:
         out.append('</div><p class="meta empty">No relevant articles in this window yet: the '
                    "charts appear after the first ingest runs that find some.</p>"
@@ -255,7 +297,7 @@ def render(data: TrendsData) -> str:
     out.append('<h2 id="topics">Topics per day, by relation</h2>')
     columns = ["*", *data.dyads] if data.dyad is None else [data.dyad]
     for col in columns:
-        per_topic = data.series.get(col, {})
+        per_topic = {k: chart(v) for k, v in data.series.get(col, {}).items()}
         scale = max((max(s.counts, default=0) for s in per_topic.values()), default=0)
         out.append(f'<h3 class="dyad-heading">{_e(_label(data, col))}</h3>')
         if not per_topic:
@@ -333,4 +375,16 @@ def render_busy(message: str, retry_after: int) -> str:
         f"<p>The trends will be back in a moment; this page retries in {int(retry_after)} "
         "seconds.</p>"
         f'<p class="meta">{_e(message)}</p></body></html>'
+    )
+
+
+def render_error(message: str) -> str:
+    """The page for a query it cannot use (HTTP 400): the reason and a link back."""
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Trends · bad request</title>"
+        f"<style>{_CSS}</style></head><body>"
+        '<h1 class="bad-request">This view cannot be shown</h1>'
+        f'<p class="error">{_e(message)}</p>'
+        '<p><a href="?">Back to the last 30 days of all relations</a></p></body></html>'
     )

@@ -71,16 +71,33 @@ async def _redirect_to_login(_request: Request, exc: _LoginRedirect) -> Response
 @app.get("/", response_class=HTMLResponse)
 def trends_page(
     _user: Annotated[object, Depends(require_login)],
-    days: Annotated[int, Query(ge=1, le=365)] = 30,
-    dyad: Annotated[str | None, Query(max_length=40)] = None,
+    days: Annotated[str | None, Query()] = None,
+    dyad: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """The Trends page; 503 with Retry-After while the warehouse snapshot is unavailable."""
-    from monitor.settings import load_settings
-    from monitor.ui.page import Busy, load, render, render_busy
+    """The Trends page; 503 with Retry-After while the warehouse snapshot is unavailable.
 
+    ``?days=`` is any whole number from 1 to ``page.MAX_DAYS`` (3650); ``?dyad=`` one of the
+    relations. Anything else is a 400 that says what is allowed, never silently replaced.
+    """
+    from monitor.settings import load_settings
+    from monitor.ui.page import (
+        BadRequest,
+        Busy,
+        load,
+        parse_query,
+        render,
+        render_busy,
+        render_error,
+    )
+
+    try:
+        n_days, dyad = parse_query(days, dyad)
+    except BadRequest as exc:
+        return HTMLResponse(render_error(str(exc)), status_code=400,
+                            headers={"Cache-Control": "no-store"})
     settings = load_settings()
     try:
-        data = load(settings, days=days, dyad=dyad or None)
+        data = load(settings, days=n_days, dyad=dyad)
     except Busy as exc:
         log.info("trends page busy: %s", exc)
         return HTMLResponse(render_busy(str(exc), exc.retry_after), status_code=503,

@@ -77,6 +77,8 @@ def deployment(tmp_path_factory) -> Deployment:
     settings = load_settings(home=home, env={})
     password = (settings.airflow_home / "admin-password").read_text().strip()
     assert f"admin / {password}" in up.stdout  # the login is printed
+    # Detached: how to stop it is a command, not Ctrl-C (issue 13).
+    assert "Ctrl-C" not in up.stdout and "make stop" in up.stdout
     deployment = Deployment(url=f"http://127.0.0.1:{port}", home=home, env=env,
                             password=password, server=server)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -68,7 +67,50 @@ def test_page_shows_charts_spikes_articles_and_health(client, ingested) -> None:
     assert "football" not in html
     # Window and relation filters.
     assert client.get("/?days=14&dyad=russia_china").status_code == 200
-    assert client.get("/?days=0").status_code == 422
+
+
+def _summary(html: str) -> str:
+    start = html.index('class="meta summary"')
+    return html[start:html.index("</p>", start)]
+
+
+@pytest.mark.parametrize("days", [1, 45, 365, 400, 3650])
+def test_any_window_up_to_the_max_is_honoured(client, ingested, days) -> None:
+    response = client.get(f"/?days={days}")
+    assert response.status_code == 200, response.text[:300]
+    assert f"in the last {days} days" in _summary(response.text)
+    html = response.text
+    bars = html[html.index('class="cell relation"'):].split("</svg>")[0].count('<rect class="bar')
+    assert bars <= 130  # long windows are bucketed, not cut: the legend says how
+    if days > 130:
+        assert "articles per week" in html or "articles per 30 days" in html
+        assert "to " in html.split('<rect class="bar')[1].split("</title>")[0]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("days=0", "days=0 is out of range; use 1 to 3650"),
+    ("days=3651", "days=3651 is out of range; use 1 to 3650"),
+    ("days=week", "is not a number of days"),
+    ("dyad=bogus", "dyad=&#x27;bogus&#x27; is not a relation; use one of russia_japan, "
+                   "russia_china"),
+], ids=["zero", "too-long", "not-a-number", "unknown-dyad"])
+def test_bad_query_is_a_clear_400(client, query, message) -> None:
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_dyad_filter_changes_summary_and_relation_charts(client, ingested) -> None:
+    everything = client.get("/?days=30").text
+    china = client.get("/?days=30&dyad=russia_china").text
+    assert "relevant Russia–China articles" in _summary(china)
+    assert 'data-key="russia_japan"' in everything and 'data-key="*"' in everything
+    assert 'data-key="russia_japan"' not in china and 'data-key="*"' not in china
+    cell = china.index('data-key="russia_china"')
+    shown = int(china[cell:].split('class="n">')[1].split("<")[0])
+    assert _summary(china).split('">')[1].startswith(f"{shown} relevant")
+    total = int(_summary(everything).split('">')[1].split()[0])
+    assert shown < total  # the fixture also has Russia–Japan (Kuril) articles
 
 
 def test_locked_snapshot_answers_503_not_an_error(client, ingested) -> None:
@@ -80,12 +122,12 @@ def test_locked_snapshot_answers_503_not_an_error(client, ingested) -> None:
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
         response = client.get("/")
         assert response.status_code == 503
         assert response.headers["Retry-After"]
         assert "updating" in response.text
-        assert time.monotonic() - started < 10  # answers quickly, does not hang
+        # The holder keeps the file for 30 s: a 503 (not a late 200) shows the view gave up
+        # instead of waiting for it.
     finally:
         holder.kill()
         holder.wait()

@@ -89,6 +89,19 @@ def test_invalid_utf8_bytes(home):
     assert [o["id"] for o in out] == ["ok-1", "bad"]
 
 
+def test_every_line_skipped_exits_non_zero_with_a_summary(home):
+    result, out = run(home, ["{not json", "[1, 2]", "", '"a string"'])
+    assert result.exit_code == 1 and out == []
+    assert "nothing classified: all 3 input line(s) were skipped" in result.stderr
+    assert "line 1: not valid JSON" in result.stderr
+
+
+def test_some_lines_skipped_still_exit_zero_and_say_how_many(home):
+    result, out = run(home, [json.dumps(GOOD), "{not json"])
+    assert result.exit_code == 0 and len(out) == 1
+    assert "1 line(s) classified, 1 skipped" in result.stderr
+
+
 def test_duplicate_ids_reported_and_classified(home):
     result, out = run(home, [json.dumps(GOOD), json.dumps(GOOD)])
     assert result.exit_code == 0 and len(out) == 2

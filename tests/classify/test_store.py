@@ -63,7 +63,11 @@ def test_label_command_validates_and_stores(settings, home):
     assert bad.exit_code == 1 and "needs at least one dyad" in bad.output
     unknown = runner.invoke(cli, ["--home", str(home), "label", "a-gas", "--relevant", "yes",
                                   "--dyads", "russia_japan", "--topics", "weather"])
-    assert unknown.exit_code == 1 and "unknown labels" in unknown.output
+    assert unknown.exit_code == 1 and "unknown topic weather; valid topics: kurils" in unknown.output
+    bad_dyad = runner.invoke(cli, ["--home", str(home), "label", "a-gas", "--relevant", "yes",
+                                   "--dyads", "russia_mars"])
+    assert bad_dyad.exit_code == 1
+    assert "unknown dyad russia_mars; valid dyads: russia_japan, russia_china" in bad_dyad.output
     missing = runner.invoke(cli, ["--home", str(home), "label", "nope", "--relevant", "no"])
     assert missing.exit_code == 1 and "no article" in missing.output
     with warehouse.reader(settings, primary=True) as con:

@@ -54,3 +54,33 @@ def test_loopback_url_is_refused_without_an_allow_list(home: Path, server: Local
 def test_missing_file(home: Path) -> None:
     result = run(["extract", str(home / "nope.html")], home)
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_unresolvable_host_is_a_dns_error(home: Path) -> None:
+    result = run(["extract", "http://nonexistent.invalid/a.html"], home)
+    assert result.exit_code == 1
+    assert "dns_error: cannot resolve host nonexistent.invalid" in result.output
+    assert "unsafe_url" not in result.output
+
+
+def test_gzipped_file_and_stdin_are_unpacked(home: Path, tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "page.bin"  # found by the magic bytes, not by the name
+    packed.write_bytes(gzip.compress((PAGES / "zh_article.html").read_bytes()))
+    golden = (PAGES / "zh_article.txt").read_text(encoding="utf-8").strip()
+    result = run(["extract", str(packed)], home)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == golden
+    piped = run(["extract", "-"], home, stdin=packed.read_bytes())
+    assert piped.exit_code == 0 and piped.output.strip() == golden
+
+
+def test_gzip_bomb_stops_at_the_page_cap(home: Path, tmp_path: Path) -> None:
+    import gzip
+
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(gzip.compress(b"<p>" + b"a" * 3_000_000 + b"</p>"))
+    result = CliRunner().invoke(cli, ["extract", str(bomb)],
+                                env={"MONITOR_HOME": str(home), "MONITOR_MAX_PAGE_BYTES": "100000"})
+    assert result.exit_code == 1 and "max_page_bytes" in result.output

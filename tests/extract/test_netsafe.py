@@ -3,7 +3,8 @@
 With an empty allow-list the fetcher must refuse every address below *before* connecting:
 the local server's request log stays empty. Names are resolved by a resolver we pass in
 (a name that "resolves" to a private address is how DNS rebinding and internal names look),
-so no test depends on real DNS.
+so no test depends on real DNS (the one system-resolver test uses ".invalid", which never
+resolves).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import ipaddress
 
 import pytest
 
-from monitor.enrich.netsafe import check_address, is_allowed_host, resolve_safe
+from monitor.enrich.netsafe import HostNotFound, check_address, is_allowed_host, resolve_safe
 from monitor.enrich.pages import PageFetcher, make_client
 from monitor.errors import UnsafeURL
 from monitor.settings import Settings
@@ -143,3 +144,14 @@ def test_allow_list_by_name_address_and_network() -> None:
     assert is_allowed_host("x.example", ["10.1.2.3"], ["10.1.0.0/16"])
     assert not is_allowed_host("x.example", ["10.1.2.3", "10.2.0.1"], ["10.1.0.0/16"])
     assert not is_allowed_host("x.example", ["10.1.2.3"], [])
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_error_not_a_refusal(settings: Settings) -> None:
+    # ".invalid" never resolves (RFC 2606), with or without a network: the system resolver.
+    with pytest.raises(HostNotFound, match="cannot resolve host nonexistent.invalid") as info:
+        resolve_safe("http://nonexistent.invalid/a")
+    assert not isinstance(info.value, UnsafeURL)
+    with make_client(settings) as client:
+        result = PageFetcher(settings, client).fetch("http://nonexistent.invalid/news/1.html")
+    assert (result.status, result.reason) == ("failed", "dns_error"), result
+    assert result.error.startswith("dns_error: cannot resolve host nonexistent.invalid")

@@ -123,3 +123,38 @@ def test_every_command_has_help() -> None:
     for name in names:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, name
+
+
+def test_sql_from_a_comment_first_argument_a_file_and_stdin(settings, tmp_path) -> None:
+    # Every file in warehouse/queries starts with a "--" comment (issue 13, item 6).
+    env = {"MONITOR_HOME": str(settings.home)}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    query = (REPO / "warehouse" / "queries" / "failing_feeds.sql").read_text(encoding="utf-8")
+    assert query.startswith("--")
+    pasted = runner.invoke(cli, ["sql", query, "--format", "csv"], env=env)
+    assert pasted.exit_code == 0, pasted.output
+    assert pasted.output.startswith("source_id,outlet,status")
+    from_file = runner.invoke(cli, ["sql", "-f", str(REPO / "warehouse" / "queries" /
+                                                   "failing_feeds.sql"), "--format", "csv"],
+                              env=env)
+    assert from_file.exit_code == 0 and from_file.output == pasted.output
+    dash = runner.invoke(cli, ["sql", "-", "--format", "csv"], env=env, input=query)
+    assert dash.exit_code == 0 and dash.output == pasted.output
+    piped = runner.invoke(cli, ["sql", "--format", "csv"], env=env, input=query)
+    assert piped.exit_code == 0 and piped.output == pasted.output
+    (tmp_path / "x.sql").write_text("SELECT 2", encoding="utf-8")
+    both = runner.invoke(cli, ["sql", "SELECT 1", "-f", str(tmp_path / "x.sql")], env=env)
+    assert both.exit_code == 1 and "not both" in both.output
+
+
+@pytest.mark.parametrize("statement", ["INSTALL httpfs", "LOAD httpfs",
+                                       "SELECT 1; INSTALL httpfs"])
+def test_sql_extensions_are_refused_with_the_reason(settings, statement) -> None:
+    env = {"MONITOR_HOME": str(settings.home)}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    refused = runner.invoke(cli, ["sql", statement], env=env)
+    assert refused.exit_code == 1
+    assert "extensions and network access are off" in refused.output
+    assert "Traceback" not in refused.output

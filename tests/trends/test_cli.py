@@ -51,7 +51,9 @@ def test_trends_table_and_filters(settings: Settings, home) -> None:
     csv_out = runner.invoke(cli, ["--home", str(home), "trends", "--dyad", "russia_japan",
                                   "--format", "csv"])
     lines = csv_out.output.strip().splitlines()
-    assert lines[0].startswith("kind,key,label") and len(lines) == 2 and ",kurils," in lines[1]
+    # The relation's own row comes first, then its topics.
+    assert lines[0].startswith("kind,key,label") and len(lines) == 3
+    assert lines[1].startswith("relation,russia_japan,") and ",kurils," in lines[2]
     bad = runner.invoke(cli, ["--home", str(home), "trends", "--topic", "nope"])
     assert bad.exit_code != 0 and "unknown topic" in bad.output
 
