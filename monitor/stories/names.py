@@ -9,13 +9,15 @@ module loads and validates it once (:func:`load_names`, cached) and offers a sma
 * text and forms are normalised alike (:func:`normalise`): NFKC, lower case, ё → е,
   hyphens and dashes → space, runs of white space → one space;
 * Latin and Cyrillic forms match at word starts as prefixes (``путин`` finds ``путину``);
-  a form ending in ``$`` matches a whole word only (no letter may follow);
+  a form ending in ``$`` matches a whole word only (no letter or digit may follow);
 * Japanese and Chinese forms match anywhere (no spaces in those scripts);
 * at one position only the longest form counts ("Power of Siberia 2" is not also
   "Power of Siberia");
+* a form ending in a digit never matches when another digit follows ("g7" in "g70");
 * ``exclude`` strings veto a match they contain (国後 inside 帰国後 "after returning home");
-* Chinese text is also read through a small traditional → simplified table, so 習近平
-  meets 习近平 without a dependency (``opencc`` would do it fully).
+* Chinese text and forms are both read in simplified characters, so 習近平 meets 习近平:
+  through ``opencc`` when it is installed, else through a small table of the characters
+  the lexicon's names use.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +44,7 @@ __all__ = [
     "Matcher",
     "matcher",
     "find_entities",
+    "flat_tables",
     "DEFAULT_PATH",
 ]
 
@@ -66,10 +69,22 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 _LATIN = re.compile("[a-z]")
-#: A letter of an alphabet (not CJK): what may not precede a Latin/Cyrillic form, nor
-#: follow a whole-word one ("lng" counts in "ロシアのLNG", "abe$" not in "aberdeen").
-_LETTER = re.compile(f"[^\\W\\d_{_CJK}]")
-_DASH = re.compile("[-\u2010-\u2015\u2212]")
+#: A letter or digit of an alphabet (not CJK): what may not precede a Latin/Cyrillic form,
+#: nor follow a whole-word one ("lng" counts in "ロシアのLNG"; "abe$" not in "aberdeen",
+#: nor in the hex of "4abe-965b", "g7$" not in "g751").
+_WORDCHAR = re.compile(f"[^\\W_{_CJK}]")
+_DASH = re.compile("[-\u2010-\u2015\u2212/]")
+_PUNCT_TABLE = str.maketrans({
+    "ё": "е", "’": "'", "‘": "'",
+    # middle dots made one (阿列克谢·米勒 = 阿列克谢・米勒); kept, as matchers that do not use
+    # normalise() still find "パワー・オブ・シベリア" (the lexicon lists dotless variants too)
+    **{dot: "・" for dot in "·•‧"},
+    # Latin diacritics (Kōno, La Pérouse); Cyrillic й and CJK are left alone
+    **{c: "a" for c in "áàâäãåā"}, **{c: "e" for c in "éèêëē"}, **{c: "i" for c in "íìîïī"},
+    **{c: "o" for c in "óòôöõøō"}, **{c: "u" for c in "úùûüū"}, "ç": "c", "ñ": "n",
+    "ý": "y", "ÿ": "y", "š": "s", "ž": "z", "č": "c",
+    **{q: None for q in "「」『』“”\"«»《》〈〉【】"},
+})
 _SPACE = re.compile(r"\s+")
 
 
@@ -94,9 +109,12 @@ class NameEntity:
 
 
 def normalise(text: str) -> str:
-    """Text as forms are stored: NFKC, lower case, ё → е, dashes → space, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
-    return _SPACE.sub(" ", _DASH.sub(" ", text))
+    """Text as forms are stored: NFKC, lower case, ё → е, Latin diacritics dropped, quote
+    marks and brackets dropped (護衛艦「かが」 = 護衛艦かが), middle dots made one (·•‧ → ・),
+    ’ → ', dashes and slashes → space (Sakhalin-2 = Sakhalin 2, Север/Взаимодействие),
+    spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCT_TABLE)
+    return _SPACE.sub(" ", _DASH.sub(" ", text)).strip()
 
 
 # Traditional → simplified for the characters that occur in the lexicon's Chinese names
@@ -119,17 +137,31 @@ _T2S = {pair[0]: pair[1] for pair in _T2S_PAIRS.split()}
 _T2S_TABLE = str.maketrans(_T2S)
 
 
-def to_simplified(text: str) -> str:
+def _table_simplified(text: str) -> str:
     """Traditional characters of the table above replaced by their simplified forms."""
     return text.translate(_T2S_TABLE)
+
+
+def _converter() -> Callable[[str], str]:
+    """opencc's full traditional → simplified converter when installed, else the table."""
+    try:
+        import opencc
+    except ImportError:
+        return _table_simplified
+    convert = opencc.OpenCC("t2s").convert
+    return lambda text: convert(text.translate(_T2S_TABLE))
+
+
+to_simplified: Callable[[str], str] = _converter()
+to_simplified.__doc__ = "Chinese text in simplified characters (opencc if installed, else a table)."
 
 
 def _script_ok(lang: str, form: str) -> bool:
     """Whether a (normalised) form is written in its language's script."""
     if lang == "en":
         return bool(_LATIN.search(form)) and not _CYRILLIC.search(form) and not _CJK_CHAR.search(form)
-    if lang == "ru":
-        return bool(_CYRILLIC.search(form)) and not _CJK_CHAR.search(form)
+    if lang == "ru":  # no Latin letters: a Latin "o" in a Cyrillic word never matches
+        return bool(_CYRILLIC.search(form)) and not _LATIN.search(form) and not _CJK_CHAR.search(form)
     return bool(_CJK_CHAR.search(form))
 
 
@@ -200,7 +232,9 @@ def _check_lexicon(entities: list[NameEntity], where: str) -> None:
             if ent not in bucket:
                 bucket.append(ent)
         for ex in ent.exclude:
-            if not any(f.rstrip("$") in ex for _l, f in ent.all_forms()):
+            simple = to_simplified(ex)
+            if not any(f.rstrip("$") in ex or to_simplified(f.rstrip("$")) in simple
+                       for _l, f in ent.all_forms()):
                 raise ConfigError(f"{where} (id={ent.id}): exclude {ex!r} holds none of its forms")
     for ent in entities:
         for form in ent.shared:
@@ -244,6 +278,9 @@ class Matcher:
 
     def __init__(self, entities: Iterable[NameEntity]) -> None:
         self.entities = {e.id: e for e in entities}
+        self._zh_exclude = {
+            e.id: tuple(to_simplified(x) for x in e.exclude) for e in self.entities.values()
+        }
         self._forms: dict[str, dict[str, list[tuple[str, bool, NameEntity]]]] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
         for lang in LANGS:
@@ -253,14 +290,17 @@ class Matcher:
                     bare = form.rstrip("$")
                     if lang == "zh":
                         bare = to_simplified(bare)
-                    index.setdefault(bare[0], []).append((bare, form.endswith("$"), ent))
+                    entry = (bare, form.endswith("$"), ent)
+                    bucket = index.setdefault(bare[0], [])
+                    if entry not in bucket:  # 聯合 and 联合 are one form once simplified
+                        bucket.append(entry)
             for entries in index.values():
                 entries.sort(key=lambda e: -len(e[0]))
             self._forms[lang] = index
             trie = _trie(f for entries in index.values() for f, _w, _e in entries)
             body = _trie_pattern(trie)
             if lang in ("en", "ru"):
-                body = f"(?<![^\\W\\d_{_CJK}])" + body  # at a word start
+                body = f"(?<![^\\W_{_CJK}])" + body  # at a word start
             self._regex[lang] = re.compile(body or r"(?!x)x")
 
     def find(self, text: str, lang: str | None = None) -> set[str]:
@@ -269,31 +309,44 @@ class Matcher:
         Latin forms are also looked for in ru/ja/zh text (a Latin word there is nearly
         always a name or an acronym: LNG, APEC, Sakhalin-2).
         """
+        return {ident for ident, _pos, _form in self.hits(text, lang)}
+
+    def hits(self, text: str, lang: str | None = None) -> list[tuple[str, int, str]]:
+        """(entity id, position, form) of every match, positions in :func:`normalise`'d
+        text (for Chinese, its simplified form); the same ``lang`` rule as :meth:`find`."""
         langs = LANGS if lang is None else ((lang,) if lang == "en" else ("en", lang))
         norm = normalise(text)
-        found: set[str] = set()
+        out: list[tuple[str, int, str]] = []
         for each in langs:
             src = to_simplified(norm) if each == "zh" else norm
-            found.update(e.id for e, _pos, _form in self._scan(src, each))
-        return found
+            out += [(e.id, pos, form) for e, pos, form in self._scan(src, each)]
+        return out
 
     def _scan(self, text: str, lang: str) -> Iterator[tuple[NameEntity, int, str]]:
         index = self._forms[lang]
-        for m in self._regex[lang].finditer(text):
+        regex = self._regex[lang]
+        start = 0
+        while (m := regex.search(text, start)) is not None:
             pos = m.start()
             best: str | None = None
             for form, whole, ent in index.get(text[pos], ()):
                 if not text.startswith(form, pos):
                     continue
                 end = pos + len(form)
-                if whole and end < len(text) and _LETTER.match(text, end):
-                    continue
-                if any(_vetoed(text, pos, form, ex) for ex in ent.exclude):
+                if end < len(text) and (
+                        (whole and _WORDCHAR.match(text, end))
+                        or (form[-1].isdigit() and text[end].isdigit())):
+                    continue  # "abe$" in "aberdeen"; "tu 95" in "tu 950"
+                excludes = self._zh_exclude[ent.id] if lang == "zh" else ent.exclude
+                if any(_vetoed(text, pos, form, ex) for ex in excludes):
                     continue
                 if best is not None and form != best:
                     break  # only the longest form counts (with all who share it)
                 best = form
                 yield ent, pos, form
+            # after the form taken (not the regex's longest candidate, which a veto may
+            # have refused: 日本海上自衛隊 is 日本 + 海上自衛隊 once 日本海 is excluded)
+            start = pos + (len(best) if best else 1)
 
 
 def _vetoed(text: str, pos: int, form: str, exclude: str) -> bool:
@@ -340,3 +393,22 @@ def matcher(path: Path | str | None = None) -> Matcher:
 def find_entities(text: str, lang: str | None = None) -> set[str]:
     """Ids of the default lexicon's entities named in ``text`` (see :class:`Matcher`)."""
     return matcher().find(text, lang)
+
+
+def flat_tables(path: Path | str | None = None,
+                ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(countries by ISO code, other entities by id) → all their forms, ``$`` kept.
+
+    For code with its own gazetteer in the old ``COUNTRIES`` / ``ENTITIES`` shape. Such code
+    must :func:`normalise` its text first (forms are stored normalised: "ту 95"), and it
+    loses ``exclude`` and the longest-form rule: :class:`Matcher` keeps them.
+    """
+    countries: dict[str, tuple[str, ...]] = {}
+    others: dict[str, tuple[str, ...]] = {}
+    for ent in load_names(path):
+        forms = tuple(dict.fromkeys(form for _lang, form in ent.all_forms()))
+        if ent.kind == "country" and ent.code:
+            countries[ent.code] = forms
+        else:
+            others[ent.id] = forms
+    return countries, others
