@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------- warehouse
 
 #: Bump when :func:`features` changes, so stored sketches are recomputed.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 
 # Only the lead is read: bodies can be long and only their start is compared.
 _NEW_SQL = f"""

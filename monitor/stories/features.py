@@ -66,7 +66,7 @@ REWRITE_COSINE = 0.30
 CROSSLANG_MIN_SHARED = 3
 CROSSLANG_OVERLAP = 0.5
 #: Title + this many characters of the body/summary make the "lead" we compare.
-LEAD_CHARS = 1500
+LEAD_CHARS = 800
 NUM_PERM = 64
 #: Upper bound on window articles read per call, as a guard against a flood.
 MAX_CANDIDATES = 50_000

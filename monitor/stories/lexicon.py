@@ -11,7 +11,11 @@ veto strings (国後 inside 帰国後).
 
 from __future__ import annotations
 
+import re
+
 from monitor.stories.names import load_names
+
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
@@ -20,7 +24,12 @@ def _tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
     entities: dict[str, tuple[str, ...]] = {}
     excludes: dict[str, tuple[str, ...]] = {}
     for entity in load_names():
-        forms = tuple(dict.fromkeys(form for _lang, form in entity.all_forms()))
+        # The feature scan looks for forms where a letter starts: the few forms opening with
+        # a digit ("1956 declaration") are left to their other forms and the number anchors.
+        forms = tuple(dict.fromkeys(form for _lang, form in entity.all_forms()
+                                    if _LETTER.match(form)))
+        if not forms:
+            continue
         if entity.kind == "country":
             key = entity.code or entity.id
             countries[key] = countries.get(key, ()) + forms
