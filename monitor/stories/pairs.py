@@ -125,6 +125,8 @@ def _match(a: Features, b: Features, idf: dict[str, float] | None,
         return "reprint", jac
     if hours > EVENT_HOURS or len(a.anchors & b.anchors) < MIN_SHARED_ANCHORS:
         return None  # an event match needs shared names, numbers or dates (the Pool's index)
+    if a.countries and b.countries and a.countries.isdisjoint(b.countries):
+        return None  # a story about Russia–Japan is not one about Russia–China
     model = model or default_model()
     p = model.probability(pair_vector(a, b, idf, jac))
     if p >= model.threshold:
