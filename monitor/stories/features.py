@@ -1,36 +1,17 @@
-"""Story clusters: one story, however many outlets (and languages) carried it.
+"""What story clustering compares: the features of one article.
 
-Each article gets a ``cluster_id``: the id of the first article of its story (the
-"founder"). :func:`assign_clusters` compares new articles with the articles of a bounded
-time window (``WINDOW_DAYS`` either side), so its cost follows the window, not the archive.
+:func:`features` reads the title and lead (``LEAD_CHARS``) once and keeps:
 
-Three rules, from strict to loose (:func:`match`):
+* a MinHash signature (64 permutations, vectorised with numpy) over 3-shingles of words,
+  and for CJK text of overlapping character bigrams: the ``reprint`` rule;
+* content terms for TF-IDF (stems; Cyrillic and katakana words as transliterated sound
+  keys, CJK as simplified-character bigrams: see :mod:`monitor.stories.script`);
+* anchors: lexicon names (:mod:`monitor.stories.lexicon`), numbers as values and calendar
+  dates, which carry across scripts; and the countries named (a gate, not an anchor).
 
-``reprint``
-    MinHash (64 permutations, vectorised with numpy) over 3-shingles of title + lead: of
-    words, and for CJK text (no spaces) of overlapping character bigrams, so a shingle
-    spans four characters. Jaccard >= ``REPRINT_JACCARD``
-    anywhere in the window. Catches wire copy reprinted with a new dateline or a cut ending.
-``rewrite``
-    Same language, published within ``REWRITE_HOURS``: TF-IDF cosine of stemmed content terms
-    of title + lead >= ``REWRITE_COSINE``, and at least one shared *specific* anchor (a named
-    entity other than a country, or a number). IDF comes from the window itself, so words
-    every article of the day shares ("Russia", "Japan", "talks") weigh little.
-``crosslang``
-    Different languages, within ``REWRITE_HOURS``: shared anchors through a small multilingual
-    gazetteer (Putin = Путин = プーチン = 普京, Kurils = Курилы = 千島 …) plus numbers, with
-    at least ``CROSSLANG_MIN_SHARED`` shared (one more when none of them is a number: names
-    alone recur across a summit's several stories) and overlap >= ``CROSSLANG_OVERLAP``.
-
-Cost: :func:`features` (the per-article part) works from per-token caches and skips
-gazetteer and day-number scans that cannot find anything; :class:`Pool` finds reprint
-candidates through an exact index instead of scanning every signature. Sketches are kept in
-``article_sketches``; :func:`sketch_rows` lets the fetch worker compute them before the
-store, so :func:`assign_clusters` only reads them.
-
-Thresholds were set on the labelled pairs in ``tests/extract/fixtures/cluster_pairs.toml``
-(``bench/clusters.py`` prints precision and recall); the rule that two different stories on
-the same topic and day are never merged is what set them high.
+The pair decision is in :mod:`monitor.stories.pairs`, the warehouse side in
+:mod:`monitor.stories.assign`. Cost: per-token caches, and gazetteer and date scans skipped
+when they cannot find anything.
 """
 
 from __future__ import annotations
