@@ -302,6 +302,8 @@ class Pool:
         total = 0.0
         for index in members:
             other = self.items[index]
+            if _hours_apart(new, other) > EVENT_HOURS:
+                continue  # too far apart to be one event's reports: counts as 0
             total += model.probability(pair_vector(new, other, idf))
         return total / len(members) >= model.cluster_mean
 
