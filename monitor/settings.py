@@ -61,8 +61,16 @@ class Settings:
     contact_url: str = DEFAULT_CONTACT_URL
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    #: Wall-clock cap for one fetch including body download; a trickling server is cut off.
+    #: Wall-clock cap for one source in one run: every attempt, retry and Retry-After wait
+    #: of it, body download included. A trickling server is cut off, and a source that hits
+    #: the cap is not retried before the next run.
     total_timeout: float = 60.0
+    #: Wall-clock deadline for the fetching of one run (``monitor ingest``, or one Airflow
+    #: fetch task). Sources still running then are recorded as failed ("run deadline of …
+    #: reached") and what was fetched is stored. The default leaves a 60 s source its whole
+    #: cap plus slots for late starters, and keeps a run with misbehaving servers under
+    #: 90 s (bench/misbehaving.py).
+    run_deadline_seconds: float = 75.0
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     #: Requests in flight per fetching process. A feed request is small and the per-host
@@ -315,7 +323,8 @@ def _problems(s: Settings) -> list[tuple[str, str]]:
     need(0 <= s.digest_hour <= 23, "digest_hour", "an hour from 0 to 23")
     for name in ("smtp_port", "airflow_port"):
         need(1 <= getattr(s, name) <= 65535, name, "a TCP port from 1 to 65535")
-    for name in ("connect_timeout", "read_timeout", "total_timeout", "smtp_timeout"):
+    for name in ("connect_timeout", "read_timeout", "total_timeout", "run_deadline_seconds",
+                 "smtp_timeout"):
         need(getattr(s, name) > 0, name, "a number of seconds above 0")
     for name in ("writer_lock_timeout", "reader_lock_timeout", "max_retry_after",
                  "backoff_base", "gdelt_interval"):

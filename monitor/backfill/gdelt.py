@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
+
 from monitor import warehouse
 from monitor.ingest.batch import stage_entries
-from monitor.ingest.fetch import build_async_client, parse_retry_after
+from monitor.ingest.fetch import BodyTooLarge, build_async_client, parse_retry_after, read_body
 from monitor.ingest.parse import Entry, clean_text
 from monitor.ingest.plan import new_run_id
 from monitor.ingest.store import store_staged
@@ -257,17 +259,21 @@ class _Answer:
 
 
 class _Api:
-    """Sequential DOC API requests through the monitor's one httpx client configuration."""
+    """Sequential DOC API requests through the fetch layer's one client configuration
+    (an aiohttp session, opened in the runner's loop that uses it)."""
 
     def __init__(self, settings: Settings, config: GdeltConfig) -> None:
         self.settings = settings
         self.config = config
         self._runner = asyncio.Runner()
-        self._client = build_async_client(settings)
+        self._client = self._runner.run(self._open())
+
+    async def _open(self) -> aiohttp.ClientSession:
+        return build_async_client(self.settings)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self._runner.run(self._client.aclose())
+            self._runner.run(self._client.close())
         self._runner.close()
 
     def articles(self, query: GdeltQuery, start: datetime, end: datetime) -> _Answer:
@@ -315,17 +321,21 @@ class _Api:
     async def _get(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
         cap = self.settings.max_body_bytes
         try:
-            async with self._client.stream("GET", self.config.api_url, params=params,
-                                           headers={"Accept": "application/json"}) as response:
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        return 0, {}, b"", f"answer larger than {cap} bytes"
-                    chunks.append(chunk)
+            async with self._client.get(self.config.api_url, params=params,
+                                        headers={"Accept": "application/json"},
+                                        timeout=aiohttp.ClientTimeout(
+                                            total=self.settings.total_timeout,
+                                            connect=self.settings.connect_timeout,
+                                            sock_read=self.settings.read_timeout),
+                                        allow_redirects=False) as response:
+                # The session leaves decompression to its caller (the feed fetcher bounds
+                # it); this answer is JSON under the cap, so read_body does the same here.
+                body = await read_body(response, cap)
                 headers = {k.lower(): v for k, v in response.headers.items()}
-                return response.status_code, headers, b"".join(chunks), None
-        except Exception as exc:  # httpx errors: timeouts, refused connections
+                return response.status, headers, body, None
+        except BodyTooLarge:
+            return 0, {}, b"", f"answer larger than {cap} bytes"
+        except Exception as exc:  # aiohttp errors: timeouts, refused connections
             return 0, {}, b"", f"{type(exc).__name__}: {exc}"
 
 

@@ -27,20 +27,22 @@ page's when it was read, else the feed summary, else the title.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
-import httpx
+import aiohttp
 
 from monitor.enrich.extract import (
     detect_language,
@@ -53,7 +55,9 @@ from monitor.enrich.netsafe import HostNotFound, Resolver, resolve_safe
 from monitor.errors import FetchError, UnsafeURL
 from monitor.settings import Settings
 
-__all__ = ["PageResult", "PageFetcher", "enrich_articles", "make_client"]
+__all__ = ["PageClient", "PageResult", "PageFetcher", "enrich_articles", "make_client"]
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -121,25 +125,64 @@ class _Stop(Exception):
         self.status, self.reason, self.message, self.http_status = status, reason, message, http_status
 
 
-def make_client(settings: Settings) -> httpx.Client:
-    """An httpx client with the monitor's timeouts and User-Agent; redirects off (we follow)."""
-    from monitor.ingest.fetch import tls_context
+class PageClient:
+    """The fetch layer's client (an aiohttp session) for threads: its event loop runs in a
+    thread of its own, and :meth:`run` hands it one exchange at a time from any thread.
 
-    return httpx.Client(
-        verify=tls_context(),
-        timeout=httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
-                              write=settings.read_timeout, pool=settings.total_timeout),
-        headers={"User-Agent": settings.http_user_agent, "Accept": ACCEPT},
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=max(settings.concurrency, 4)),
-        trust_env=False,  # a proxy from the environment would bypass the address checks
-    )
+    Pages are extracted (CPU-bound, tens of ms each) in a thread pool; only the HTTP
+    exchange runs on the loop. Close it (or use it as a context manager) when done.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="pages-http")
+        self._thread.start()
+        self.session = self.run(self._open(settings))
+
+    @staticmethod
+    async def _open(settings: Settings) -> aiohttp.ClientSession:
+        from monitor.ingest.fetch import tls_context
+
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls_context(),
+                                           limit=max(settings.concurrency, 4)),
+            timeout=aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout,
+                                          sock_read=settings.read_timeout),
+            headers={"User-Agent": settings.http_user_agent, "Accept": ACCEPT,
+                     "Accept-Encoding": "gzip, deflate"},  # decompressed by us, capped
+            auto_decompress=False,
+            trust_env=False,  # a proxy from the environment would bypass the address checks
+        )
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            self.run(self.session.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> PageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_client(settings: Settings) -> PageClient:
+    """The page client with the monitor's timeouts and User-Agent; redirects off (we follow)."""
+    return PageClient(settings)
 
 
 class PageFetcher:
     """Fetches pages for one run: shared robots cache and per-host limits, thread-safe."""
 
-    def __init__(self, settings: Settings, client: httpx.Client,
+    def __init__(self, settings: Settings, client: PageClient,
                  resolver: Resolver | None = None) -> None:
         self.settings = settings
         self.client = client
@@ -172,9 +215,9 @@ class PageFetcher:
             result.status, result.reason, result.message = "skipped", "unsafe_url", str(exc)
         except HostNotFound as exc:
             result.reason, result.message = "dns_error", str(exc)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's connect/read timeouts are TimeoutErrors
             result.reason, result.message = "timeout", f"{type(exc).__name__}: {exc}"
-        except (httpx.HTTPError, FetchError, OSError) as exc:
+        except (aiohttp.ClientError, FetchError, OSError) as exc:
             result.reason, result.message = "network", f"{type(exc).__name__}: {exc}"
         result.duration_ms = int(1000 * (time.monotonic() - start))
         log.info("page url=%s status=%s reason=%s http=%s bytes=%d ms=%d", url, result.status,
@@ -204,36 +247,20 @@ class PageFetcher:
             addresses = resolve_safe(current, self.settings.allow_hosts, self.resolver)
             if check_robots and not self._robots_allow(current, start):
                 raise _Stop("skipped", "robots", "disallowed by robots.txt")
-            with self._host_slot(current), self._pinned_stream(current, addresses) as resp:
-                if resp.status_code in _REDIRECTS:
-                    location = resp.headers.get("location")
-                    if not location:
-                        raise _Stop("failed", "http_error", "redirect without Location",
-                                    resp.status_code)
-                    current = urljoin(current, location.strip())
-                    continue
-                ctype = _content_type(resp.headers.get("content-type"))
-                if resp.status_code >= 400:
-                    body = _read_capped(resp, 64 * 1024, start, self.settings.total_timeout,
-                                        truncate=True)
-                    raise _http_failure(resp.status_code, resp.headers, body)
-                if html_only and ctype is not None and ctype not in HTML_TYPES:
-                    raise _Stop("skipped", "not_html", f"content type {ctype}", resp.status_code)
-                length = resp.headers.get("content-length")
-                if length and length.isdigit() and int(length) > cap:
-                    raise _Stop("skipped", "too_large",
-                                f"Content-Length {length} over the {cap}-byte cap", resp.status_code)
-                body = _read_capped(resp, cap, start, self.settings.total_timeout)
-                if html_only and ctype is None and not _sniff_html(body):
-                    raise _Stop("skipped", "not_html", "no content type and not HTML",
-                                resp.status_code)
-                return current, resp.status_code, resp.headers.get("content-type"), body
+            with self._host_slot(current):
+                location, status, ctype, body = self.client.run(
+                    self._exchange(current, addresses, cap, start, html_only))
+            if location is not None:
+                current = urljoin(current, location)
+                continue
+            return current, status, ctype, body
         raise _Stop("failed", "too_many_redirects",
                     f"more than {self.settings.max_redirects} redirects")
 
-    @contextlib.contextmanager
-    def _pinned_stream(self, url: str, addresses: list[str]) -> Iterator[httpx.Response]:
-        """Stream a GET to one of the checked addresses, keeping Host and TLS name.
+    async def _exchange(self, url: str, addresses: list[str], cap: int, start: float,
+                        html_only: bool) -> tuple[str | None, int, str | None, bytes]:
+        """One GET to one of the checked addresses, keeping Host and TLS name; returns
+        (redirect location or None, status, Content-Type, body).
 
         Connecting to the address we checked (rather than letting the client resolve the
         name again) means a DNS answer that changes between check and connect cannot steer
@@ -248,21 +275,42 @@ class PageFetcher:
             netloc = f"{ip_host}:{parts.port}" if parts.port else ip_host
             pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
             host_header = parts.netloc.rsplit("@", 1)[-1]
-            extensions = {"sni_hostname": host} if parts.scheme == "https" and not _is_ip(host) else {}
-            request = self.client.build_request("GET", pinned, headers={"Host": host_header},
-                                                extensions=extensions)
+            sni = host if parts.scheme == "https" and not _is_ip(host) else None
             try:
-                resp = self.client.send(request, stream=True, follow_redirects=False)
-            except httpx.ConnectError as exc:
+                resp = await self.client.session.get(
+                    pinned, headers={"Host": host_header}, server_hostname=sni,
+                    allow_redirects=False)
+            except aiohttp.ClientConnectorError as exc:
                 last_exc = exc
                 continue
-            try:
-                yield resp
-            finally:
-                resp.close()
-            return
+            async with resp:
+                return await self._answer(resp, cap, start, html_only)
         assert last_exc is not None
         raise last_exc
+
+    async def _answer(self, resp: aiohttp.ClientResponse, cap: int, start: float,
+                      html_only: bool) -> tuple[str | None, int, str | None, bytes]:
+        status = resp.status
+        if status in _REDIRECTS:
+            location = resp.headers.get("location")
+            if not location:
+                raise _Stop("failed", "http_error", "redirect without Location", status)
+            return location.strip(), status, None, b""
+        ctype = _content_type(resp.headers.get("content-type"))
+        total = self.settings.total_timeout
+        if status >= 400:
+            body = await _read_capped(resp, 64 * 1024, start, total, truncate=True)
+            raise _http_failure(status, resp.headers, body)
+        if html_only and ctype is not None and ctype not in HTML_TYPES:
+            raise _Stop("skipped", "not_html", f"content type {ctype}", status)
+        length = resp.headers.get("content-length")
+        if length and length.isdigit() and int(length) > cap:
+            raise _Stop("skipped", "too_large",
+                        f"Content-Length {length} over the {cap}-byte cap", status)
+        body = await _read_capped(resp, cap, start, total)
+        if html_only and ctype is None and not _sniff_html(body):
+            raise _Stop("skipped", "not_html", "no content type and not HTML", status)
+        return None, status, resp.headers.get("content-type"), body
 
     @contextlib.contextmanager
     def _host_slot(self, url: str) -> Iterator[None]:
@@ -310,7 +358,7 @@ class PageFetcher:
                 return "allow"  # no robots.txt: everything is allowed
             log.info("robots.txt unreachable origin=%s reason=%s", origin, stop.reason)
             return "deny"
-        except (httpx.HTTPError, FetchError, OSError) as exc:
+        except (aiohttp.ClientError, FetchError, OSError) as exc:
             log.info("robots.txt unreachable origin=%s error=%s", origin, exc)
             return "deny"
         parser = RobotFileParser(robots_url)
@@ -359,27 +407,43 @@ def _sniff_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta"))
 
 
-def _read_capped(resp: httpx.Response, cap: int, start: float, total: float,
-                 truncate: bool = False) -> bytes:
-    """The decompressed body, stopping at ``cap`` bytes and at the wall-clock deadline."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in resp.iter_bytes():  # as it arrives, so the deadline is checked often
-        size += len(chunk)
-        if size > cap:
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int, start: float, total: float,
+                       truncate: bool = False) -> bytes:
+    """The decompressed body, stopping at ``cap`` bytes and at the wall-clock deadline.
+
+    We decompress ourselves with ``max_length``, so a gzip bomb stops at the cap instead of
+    filling memory."""
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    decoder = (zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip")
+               else zlib.decompressobj() if encoding == "deflate" else None)
+    out = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):  # as it arrives
+        if decoder is None:
+            out += chunk
+        else:
+            data = chunk
+            while data and len(out) <= cap:
+                out += decoder.decompress(data, cap + 1 - len(out))
+                data = decoder.unconsumed_tail
+        if len(out) > cap:
             if truncate:
-                chunks.append(chunk[: cap - (size - len(chunk))])
-                break
+                return bytes(out[:cap])
             raise _Stop("skipped", "too_large", f"body over the {cap}-byte cap (decompressed)",
-                        resp.status_code)
-        chunks.append(chunk)
+                        resp.status)
         if time.monotonic() - start > total:
-            raise _Stop("failed", "timeout", f"page took longer than {total:g}s",
-                        resp.status_code)
-    return b"".join(chunks)
+            raise _Stop("failed", "timeout", f"page took longer than {total:g}s", resp.status)
+    if decoder is not None:
+        with contextlib.suppress(zlib.error):
+            out += decoder.flush()
+    if len(out) > cap:
+        if truncate:
+            return bytes(out[:cap])
+        raise _Stop("skipped", "too_large", f"body over the {cap}-byte cap (decompressed)",
+                    resp.status)
+    return bytes(out)
 
 
-def _http_failure(status: int, headers: httpx.Headers, body: bytes) -> _Stop:
+def _http_failure(status: int, headers: Any, body: bytes) -> _Stop:
     text = body.decode("utf-8", "replace")
     if status in (401, 402):
         return _Stop("failed", "paywall", f"HTTP {status}", status)
@@ -423,7 +487,7 @@ def _charset_alias(name: str) -> str:
 
 
 def enrich_articles(settings: Settings, articles: list[dict[str, Any]],
-                    client: httpx.Client | None = None,
+                    client: PageClient | None = None,
                     resolver: Resolver | None = None) -> list[dict[str, Any]]:
     """Fetch and extract each article's page; return the dicts with text and metadata.
 

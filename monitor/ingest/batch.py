@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from monitor.ingest import derive
 from monitor.ingest.fetch import FeedState, FetchResult, fetch_all
 from monitor.ingest.keys import article_id, canonical_url, content_hash, drop_seen, keys_for_feed
-from monitor.ingest.parse import parse_feed
 from monitor.ingest.plan import Plan, load_state
 from monitor.ingest.stage import stage_records
 from monitor.settings import Settings
@@ -106,6 +105,8 @@ def _read_result(result: FetchResult, source: Source, states: dict[str, FeedStat
         # The server ignored conditional GET but nothing changed: skip all later work.
         row.update(outcome="not_modified", parser="content-hash")
         return []
+    from monitor.ingest.parse import parse_feed  # not loaded for polls where nothing changed
+
     parsed = parse_feed(body, result.final_url or source.url, result.headers,
                         source_language=source.language)
     row["parser"] = parsed.parser
@@ -156,6 +157,8 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
     as live ingestion would; ``ingested_via`` records how they came. Returns the staged path
     (None when nothing was new), entries seen, new articles and per-document errors.
     """
+    from monitor.ingest.parse import parse_feed
+
     groups: list[tuple[Source, list[Any]]] = []
     errors: list[tuple[int, str]] = []
     for index, doc in enumerate(documents):

@@ -22,12 +22,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from monitor import warehouse
-from monitor.ingest.parse import Entry
 from monitor.settings import Settings
+
+if TYPE_CHECKING:  # the parser (and feedparser) is loaded only when a feed has changed
+    from monitor.ingest.parse import Entry
 
 __all__ = ["canonical_url", "entry_key", "article_id", "keys_for_feed", "content_hash",
            "drop_seen", "known_keys"]

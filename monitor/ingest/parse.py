@@ -7,8 +7,15 @@ Two parsers, one contract (feedparser's: always the same shape back, with a bozo
   UTF-8 text as Latin-1 and lost links and dates that feedparser found — see bench/README);
 * ``feedparser`` is the reference for robustness. We fall back to it whenever the fast path
   might differ: bytes that are not clean UTF-8 or declare another encoding (in the XML
-  declaration or the HTTP header), a bozo result, or no entries where the document has items.
-  ``tests/ingest/test_parser_agreement.py`` proves the two agree on our fixtures.
+  declaration or the HTTP header), a document lxml cannot parse, more item/entry elements
+  than the items we read (RSS 0.90), or an item the fast path cannot answer for.
+
+The contract: for every field we store (title, link, GUID, date, text, author) and for the
+entry count, the fast path gives what feedparser would, or declines the whole document.
+:mod:`monitor.ingest.items` reads one item and decides (feedparser's element precedence,
+and a safety net: an item with a field missing and a child we did not read is declined).
+``tests/ingest/test_parser_agreement.py`` checks it on a fixture per element class and on
+seeded generated items; bench/README.md ("Parse") has the run over feedparser's own tests.
 
 Encodings: feedparser knows the HTTP charset and the XML declaration; for undeclared
 non-UTF-8 bytes (windows-1251, KOI8-R, Shift_JIS, GB2312 served without a charset) we detect
@@ -20,7 +27,6 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import html
 import json
 import logging
 import re
@@ -32,6 +38,9 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 from lxml import etree
 
+from monitor.ingest.items import NS_ATOM, NS_DC, NS_RDF, NS_RSS1, Decline, read_item
+from monitor.ingest.text import clean_text
+
 __all__ = ["Entry", "ParsedFeed", "parse_feed", "clean_text"]
 
 log = logging.getLogger(__name__)
@@ -40,14 +49,11 @@ log = logging.getLogger(__name__)
 _MIN_DATE = datetime(1990, 1, 1)
 #: Dates further in the future than this are absurd too (a wrong time zone is not).
 _FUTURE_SLACK = timedelta(days=2)
-_MAX_SUMMARY = 20_000
 _MAX_TITLE = 1_000
 
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
 _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
 _HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
-_ITEM = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(item|entry)[\s>]", re.I)
-_WS = re.compile(r"\s+")
 
 
 @dataclass
@@ -78,84 +84,11 @@ class ParsedFeed:
     error: str | None = None
 
 
-def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
-    """Markup → plain text: tags removed (scripts and styles with their content), entities
-    decoded, mojibake repaired, whitespace folded.
-
-    Feed titles and summaries are small HTML fragments, so a regular-expression tag
-    stripper does the job at a fraction of an HTML parser's cost (this runs for every
-    entry of every archive file); anything that still looks like markup afterwards (a
-    comment, CDATA, an unclosed tag) goes through BeautifulSoup.
-    """
-    if not value:
-        return ""
-    text = value
-    if "<" in text:
-        text = _DROP_BLOCKS.sub(" ", text)
-        text = _BLOCK_TAGS.sub(" ", text)
-        text = _TAGS.sub("", text)
-        if "<" in text and _LEFTOVER.search(text):
-            from bs4 import BeautifulSoup
-
-            text = BeautifulSoup(text, "html.parser").get_text(" ")
-    if "&" in text:
-        text = html.unescape(text)
-        if "<" in text and _TAGS.search(text):
-            # Double-escaped markup ("&lt;b&gt;"): once decoded it is markup again.
-            return clean_text(text, limit)
-    if not text.isascii():
-        text = fix_mojibake(text)
-    text = _WS.sub(" ", text).strip()
-    return text[:limit]
-
-
-_DROP_BLOCKS = re.compile(
-    r"<(script|style|template|noscript|iframe|object)\b[^>]*>.*?(</\1\s*>|$)", re.I | re.S)
-_BLOCK_TAGS = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b[^>]*>|</(?:p|div|li|tr|h[1-6])\s*>",
-                         re.I)
-_TAGS = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->|<!\[CDATA\[|\]\]>", re.S)
-_LEFTOVER = re.compile(r"<[A-Za-z/!]")
-
-
 #: Undeclared encodings we trust charset-normalizer to detect: Cyrillic and CJK ones, where
 #: feedparser's windows-1252 fallback would produce nonsense.
 _TRANSCODE = {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "shift_jis",
               "cp932", "euc_jp", "iso2022_jp", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
               "euc_kr", "cp949", "utf_16", "utf_16_le", "utf_16_be"}
-
-
-def _mojibake_pattern() -> re.Pattern[str]:
-    """UTF-8 bytes that were decoded as windows-1252/latin-1 ("Ã©", "â€™", "Å\x8d")."""
-    cont = "".join(sorted({bytes([b]).decode("cp1252", errors="ignore") or chr(b)
-                           for b in range(0x80, 0xC0)}))
-    cont = re.escape(cont)
-    lead2 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xC2, 0xE0)))
-    lead3 = re.escape("".join(bytes([b]).decode("cp1252") for b in range(0xE0, 0xF0)))
-    return re.compile(f"[{lead2}][{cont}]|[{lead3}][{cont}]{{2}}")
-
-
-_MOJIBAKE = _mojibake_pattern()
-
-
-def _fix_one(match: re.Match[str]) -> str:
-    text = match.group(0)
-    raw = bytearray()
-    for ch in text:
-        try:
-            raw += ch.encode("cp1252")
-        except UnicodeEncodeError:
-            if ord(ch) > 0xFF:
-                return text
-            raw.append(ord(ch))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return text
-
-
-def fix_mojibake(text: str) -> str:
-    """Repair UTF-8 text that was once decoded as windows-1252 (common in real feeds)."""
-    return _MOJIBAKE.sub(_fix_one, text)
 
 
 def _is_clean_utf8(body: bytes) -> bool:
@@ -254,6 +187,9 @@ def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language:
         data = _transcode_undeclared(body) or body
         clean_utf8 = data is not body and _is_clean_utf8(data)
 
+    if headers.get("content-location"):
+        # feedparser resolves relative links against Content-Location; so do we.
+        base_url = urljoin(base_url, headers["content-location"].strip())
     if clean_utf8 and declared in utf8_names and http_charset in (None, "utf-8", "ascii") \
             and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         fast = _parse_fast(data, base_url, source_language, now)
@@ -271,13 +207,11 @@ def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language:
                             now, looks_feed)
 
 
-_NS_ATOM = "http://www.w3.org/2005/Atom"
-_NS_RSS1 = "http://purl.org/rss/1.0/"
-_NS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
-_NS_DC = "http://purl.org/dc/elements/1.1/"
-_NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_NS_MEDIA = "http://search.yahoo.com/mrss/"
-_ITEM_NS = (None, _NS_RSS1)
+_NS_ATOM = NS_ATOM
+_NS_RSS1 = NS_RSS1
+_NS_DC = NS_DC
+_NS_RDF = NS_RDF
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def _xml_parser() -> etree.XMLParser:
@@ -294,8 +228,8 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     """lxml on well-formed RSS 2.0, RSS 1.0 and Atom 1.0.
 
     Returns None ("use the reference parser") on anything unusual: a parse error, a DOCTYPE,
-    an unknown root. Field choices follow feedparser's (title, link, id, summary else
-    content, published else updated) so both paths give the same entries.
+    an unknown root, an item :func:`monitor.ingest.items.read_item` declines, more
+    item/entry elements in the tree than items read. Field choices are feedparser's.
     """
     if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
         return None
@@ -339,11 +273,23 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     out = ParsedFeed(parser="lxml", language=language, bozo=bozo,
                      title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
                                       _MAX_TITLE))
-    for item in items:
-        entry = _rss_entry(item, base_url, language, now) if kind == "rss" \
-            else _atom_entry(item, base_url, language, now)
-        out.entries.append(entry)
+    atom = kind == "atom"
+    try:
+        xml_base = b"xml:base" in data
+        out.entries = [_entry(item, atom, base_url, language, now, xml_base) for item in items]
+    except Decline as exc:
+        log.debug("fast path declined url=%s: %s", base_url, exc)
+        return None
+    if _item_elements(root) > len(items):
+        # More item/entry elements in the document than items we read (RSS 0.90's
+        # namespace, items outside the channel ...): feedparser may find entries we would lose.
+        return None
     return out
+
+
+def _item_elements(root: etree._Element) -> int:
+    """Item and entry elements anywhere in the tree, in any namespace (lxml walks in C)."""
+    return sum(1 for _ in root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM"))
 
 
 _ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
@@ -367,83 +313,22 @@ def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, .
     return None
 
 
-def _media_description(item: etree._Element) -> str | None:
-    """Media RSS description (YouTube, some newspapers), feedparser's last resort summary."""
-    for el in item.iter(f"{{{_NS_MEDIA}}}description"):
-        return "".join(el.itertext())
-    return None
-
-
-def _children(item: etree._Element) -> dict[str, etree._Element]:
-    """One pass over an item's children: first element per (namespace, local name).
-
-    Keys are ``"{ns}name"`` as lxml spells tags; un-namespaced RSS 2.0 elements and RSS 1.0
-    elements are both stored under their bare name as well, so lookups stay simple.
-    """
-    found: dict[str, etree._Element] = {}
-    for child in item:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        found.setdefault(tag, child)
-        if tag.startswith("{" + _NS_RSS1 + "}"):
-            found.setdefault(tag[len(_NS_RSS1) + 2:], child)
-    return found
-
-
-def _text(el: etree._Element | None) -> str | None:
-    if el is None:
-        return None
-    if len(el) == 0:
-        return el.text
-    return "".join(el.itertext())
-
-
-def _rss_entry(item: etree._Element, base_url: str, language: str | None,
-               now: datetime) -> Entry:
-    kids = _children(item)
-    title = _text(kids.get("title"))
-    link = _text(kids.get("link"))
-    guid_el = kids.get("guid")
-    guid = (guid_el.text or "").strip() if guid_el is not None else None
-    about = item.get(f"{{{_NS_RDF}}}about")
-    if not guid and about:
-        guid = about.strip()
-    if not link and guid_el is not None and guid and \
-            guid_el.get("isPermaLink", "true").lower() == "true" and "://" in guid:
-        link = guid
-    summary = _text(kids.get("description"))
-    if not summary:
-        summary = _text(kids.get(f"{{{_NS_CONTENT}}}encoded")) or _media_description(item)
-    stamp = _text(kids.get("pubDate")) or _text(kids.get(f"{{{_NS_DC}}}date"))
-    author = _text(kids.get(f"{{{_NS_DC}}}creator")) or _text(kids.get("author"))
-    source_name = clean_text(_text(kids.get("source")), 200) or None
-    return Entry(title=clean_text(title, _MAX_TITLE), link=_absolute(link, base_url),
-                 guid=guid or None, summary=clean_text(summary),
-                 author=clean_text(author, 300) or None, language=language,
-                 source_name=source_name, **_dated(stamp, now))
-
-
-def _atom_entry(item: etree._Element, base_url: str, language: str | None,
-                now: datetime) -> Entry:
-    kids = _children(item)
-    link = None
-    for el in item.iterchildren(f"{{{_NS_ATOM}}}link"):
-        rel = el.get("rel", "alternate")
-        if rel == "alternate" and el.get("href"):
-            link = el.get("href")
-            break
-    summary = (_text(kids.get(f"{{{_NS_ATOM}}}summary"))
-               or _text(kids.get(f"{{{_NS_ATOM}}}content")) or _media_description(item))
-    stamp = _text(kids.get(f"{{{_NS_ATOM}}}published")) or _text(kids.get(
-        f"{{{_NS_ATOM}}}updated"))
-    author_el = kids.get(f"{{{_NS_ATOM}}}author")
-    author = _child_text(author_el, "name", (_NS_ATOM,)) if author_el is not None else None
-    guid = (_text(kids.get(f"{{{_NS_ATOM}}}id")) or "").strip() or None
-    lang = _lang(item.get("{http://www.w3.org/XML/1998/namespace}lang")) or language
-    return Entry(title=clean_text(_text(kids.get(f"{{{_NS_ATOM}}}title")), _MAX_TITLE),
-                 link=_absolute(link, base_url), guid=guid, summary=clean_text(summary),
-                 author=clean_text(author, 300) or None, language=lang, **_dated(stamp, now))
+def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None,
+           now: datetime, xml_base: bool = False) -> Entry:
+    raw = read_item(item)
+    if xml_base and raw.link and not raw.link.startswith(("http://", "https://")):
+        # A relative link under xml:base: feedparser resolves it there; we do not.
+        raise Decline("relative link under xml:base")
+    lang = _lang(item.get(_XML_LANG)) or language if atom else language
+    entry = Entry(title=clean_text(raw.title, _MAX_TITLE), link=_absolute(raw.link, base_url),
+                  guid=raw.guid or None, summary=clean_text(raw.text),
+                  author=clean_text(raw.author, 300) or None, language=lang,
+                  source_name=clean_text(raw.source, 200) or None, **_dated(raw.dates, now))
+    if raw.guid_is_link and not (entry.title or entry.summary or entry.link):
+        # Nothing but a non-URL GUID: feedparser keeps the entry (with the GUID as a
+        # relative link), parse_feed would drop ours. Never fewer entries: decline.
+        raise Decline("an item with nothing but a GUID")
+    return entry
 
 
 _RFC822 = re.compile(
@@ -484,23 +369,27 @@ def _quick_date(stamp: str) -> datetime | None:
     return None
 
 
-def _dated(stamp: str | None, now: datetime) -> dict[str, Any]:
-    """Parse a feed date with feedparser's own date parser (same results on both paths)."""
+def _dated(stamps: list[str], now: datetime) -> dict[str, Any]:
+    """The first stamp that parses, in feedparser's order (published, updated, created).
+
+    Dates go through feedparser's own date parser unless :func:`_quick_date` knows the
+    shape, so both paths agree; a stamp that does not parse is skipped as feedparser skips
+    it, and a parsed date out of range is flagged absurd (as :func:`_date` does).
+    """
     from feedparser.datetimes import _parse_date
 
-    if not stamp or not stamp.strip():
-        return {"published_at": None, "date_flag": "missing"}
-    stamp = stamp.strip()
-    quick = _quick_date(stamp)
-    if quick is not None:
-        if quick < _MIN_DATE or quick > now + _FUTURE_SLACK:
+    for stamp in stamps:
+        when = _quick_date(stamp)
+        if when is None:
+            parsed = _parse_date(stamp)
+            if not parsed:
+                continue
+            published, flag = _date({"published_parsed": parsed}, now)
+            return {"published_at": published, "date_flag": flag}
+        if when < _MIN_DATE or when > now + _FUTURE_SLACK:
             return {"published_at": None, "date_flag": "absurd"}
-        return {"published_at": quick, "date_flag": None}
-    parsed = _parse_date(stamp)
-    if not parsed:
-        return {"published_at": None, "date_flag": "absurd"}
-    published, flag = _date({"published_parsed": parsed}, now)
-    return {"published_at": published, "date_flag": flag}
+        return {"published_at": when, "date_flag": None}
+    return {"published_at": None, "date_flag": "missing"}
 
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],

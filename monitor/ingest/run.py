@@ -80,6 +80,8 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     lost: list[str] = []  # why worker processes ended early
     try:
         if workers > 1:
+            import monitor.ingest.parse  # noqa: F401  (loaded once, before the workers fork)
+
             with Workers(settings, run_id, plan, workers) as pool:
                 fetcher = pool.fetch(every, bar)
                 with warehouse.writer(settings) as con:

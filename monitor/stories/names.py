@@ -7,7 +7,8 @@ module loads and validates it once (:func:`load_names`, cached) and offers a sma
 :func:`find_entities`, that follows those rules so other code need not re-implement them:
 
 * text and forms are normalised alike (:func:`normalise`): NFKC, lower case, ё → е,
-  hyphens and dashes → space, runs of white space → one space;
+  Latin diacritics, quote marks and brackets dropped, middle dots made one, hyphens,
+  dashes and slashes → space, runs of white space → one space;
 * Latin and Cyrillic forms match at word starts as prefixes (``путин`` finds ``путину``);
   a form ending in ``$`` matches a whole word only (no letter or digit may follow);
 * Japanese and Chinese forms match anywhere (no spaces in those scripts);
@@ -18,6 +19,11 @@ module loads and validates it once (:func:`load_names`, cached) and offers a sma
 * Chinese text and forms are both read in simplified characters, so 習近平 meets 习近平:
   through ``opencc`` when it is installed, else through a small table of the characters
   the lexicon's names use.
+
+Code with its own scanner (story features) can take the forms from :func:`load_names` or
+:func:`flat_tables`, but must pass its text through :func:`normalise` first and apply the
+rules above itself; :meth:`Matcher.hits` gives (id, position, form) for code that wants
+positions without re-implementing them.
 """
 
 from __future__ import annotations
