@@ -1,13 +1,17 @@
-"""Story clustering quality on our labelled pairs: precision and recall, by kind of pair.
+"""Story clustering quality and cost: our labelled pairs, the story dev set, the speed.
 
     .venv/bin/python bench/clusters.py [--pairs tests/extract/fixtures/cluster_pairs.toml]
+    .venv/bin/python bench/clusters.py --train   # refit monitor/stories/pair_model.json
 
-Two measurements in one run:
+Four measurements in one run (the third skips cleanly without shared/labels):
 
 * pairwise: ``monitor.stories.clusters.match`` on each labelled pair (reprint / rewrite / crosslang
   should match; "different" pairs, two stories on one topic the same day, must not);
 * end to end: every article stored in a throw-away warehouse, ``assign_clusters`` run in
-  publication order, then each pair judged by whether both ended in one cluster.
+  publication order, then each pair judged by whether both ended in one cluster;
+* the story dev set (``shared/labels/clusters-dev.jsonl``), cross-validated by story group:
+  precision, recall, cross-language recall, non-English members (``bench/story_dev.py``);
+* the time per 1,000 new articles against a window of 10,000 stored (synthetic) ones.
 
 Prints figures; asserts nothing (the floors live in tests/extract/test_clusters.py).
 """
@@ -28,6 +32,9 @@ sys.path.insert(0, str(REPO))
 from monitor import warehouse  # noqa: E402
 from monitor.settings import load_settings  # noqa: E402
 from monitor.stories.clusters import assign_clusters, evaluate_pairs  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import story_dev  # noqa: E402
 
 DEFAULT_PAIRS = REPO / "tests" / "extract" / "fixtures" / "cluster_pairs.toml"
 
@@ -68,7 +75,7 @@ def end_to_end(articles: list[dict], pairs: list[dict]) -> dict:
             "seconds": seconds, "rows": rows}
 
 
-def scaling(articles: list[dict], window: int, new: int = 50) -> tuple[float, float, int]:
+def scaling(articles: list[dict], window: int, new: int = 1000) -> tuple[float, float, int]:
     """Seconds for ``assign_clusters`` of ``new`` articles against ``window`` stored ones.
 
     Two calls: the first ("cold") sketches every window article and stores the sketches,
@@ -129,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
     ap.add_argument("--show", action="store_true", help="print every pair's outcome")
     ap.add_argument("--window", type=int, action="append",
-                    help="time one call against this many stored articles (default 1000, 4000)")
+                    help="time one call against this many stored articles (default 10000)")
+    ap.add_argument("--new", type=int, default=1000, help="new articles per timed call")
+    ap.add_argument("--no-dev", action="store_true", help="skip the story dev set")
+    ap.add_argument("--train", action="store_true",
+                    help="refit the pair model on the story dev set (bench/story_dev.py --train)")
     args = ap.parse_args(argv)
+    if args.train:
+        return story_dev.main(["--train"])
     articles, pairs = load(args.pairs)
 
     pairwise = evaluate_pairs(articles, pairs)
@@ -146,10 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         group = [r for r in e2e["rows"] if r["label"] == label]
         ok = sum(1 for r in group if r["merged"] == (label != "different"))
         print(f"  {label:<10} {ok:>2}/{len(group):<2} {'kept apart' if label == 'different' else 'same cluster'}")
-    for size in args.window or [1000, 4000]:
-        cold, warm, merged = scaling(articles, size)
-        print(f"cost: 50 new articles against a window of {size} stored: {cold:.2f} s cold "
-              f"(window sketched), {warm:.2f} s warm (sketches re-read); {merged} false merges "
+    if not args.no_dev:
+        path = story_dev.find_dev()
+        if path is None:
+            print("story dev set (shared/labels/clusters-dev.jsonl) not found: skipped")
+        else:
+            for line in story_dev.report(story_dev.load_dev(path)):
+                print(line)
+    for size in args.window or [10_000]:
+        cold, warm, merged = scaling(articles, size, args.new)
+        print(f"cost: {args.new} new articles against a window of {size} stored: {cold:.2f} s "
+              f"cold (window sketched), {warm:.2f} s warm (sketches re-read, as every later "
+              f"run): {warm / args.new * 1000:.2f} s per 1,000 new; {merged} false merges "
               "among these unrelated synthetic stories")
     if args.show:
         for r in pairwise["rows"]:

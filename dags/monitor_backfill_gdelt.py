@@ -2,6 +2,7 @@
 
 ```
 stage_days ──► store_days (pool duckdb_writer, Asset) ──► refresh_trends (pool duckdb_writer)
+                                                     └──► check_slices
 ```
 
 - **Which day**: the run's *data interval* (never `{{ ds }}`): the DAG is scheduled daily at
@@ -20,8 +21,11 @@ stage_days ──► store_days (pool duckdb_writer, Asset) ──► refresh_tr
   the entries like live ingestion (dedup, classification). It never writes DuckDB.
 - A scheduled (daily) run also asks again for the slices of the previous seven days that
   failed (GDELT down, no network) or were not settled; backfill runs own only their own day.
-- **store_days** stores the staged batch (`ingested_via = 'backfill_gdelt'`) and records the
-  finished slices; **refresh_trends** updates the trend tables for the days that changed.
+- **store_days** stores the staged batch (`ingested_via = 'backfill_gdelt'`), records the
+  finished slices and the run (`ingest_runs`, `via = backfill_gdelt`, counts in slices);
+  **refresh_trends** updates the trend tables for the days that changed.
+- **check_slices** fails the run when every slice it asked failed (GDELT down, no network),
+  naming the slices and their errors, so the run is red and the failure alert goes out.
 
 Settings: `MONITOR_GDELT_API_URL` (a mirror or test server), `MONITOR_GDELT_INTERVAL` (seconds
 between requests, default 5). The same code runs as `monitor backfill --gdelt --since DATE`.
@@ -73,12 +77,31 @@ def monitor_backfill_gdelt() -> None:
 
     @task(pool=WRITER_POOL, outlets=[ARTICLES], retries=5,
           execution_timeout=timedelta(minutes=30))
-    def store_days(staged: list[dict], run_id: str | None = None) -> list[dict]:
-        from monitor.backfill.gdelt import store_gdelt_day
+    def store_days(staged: list[dict], run_id: str | None = None, dag_run=None) -> dict:
+        from monitor.backfill.gdelt import gdelt_blind_message, record_gdelt_run, store_gdelt_day
         from monitor.settings import load_settings
 
         settings = load_settings()
-        return [store_gdelt_day(settings, item, run_id) for item in staged]
+        stored = [store_gdelt_day(settings, item, run_id) for item in staged]
+        started = getattr(dag_run, "start_date", None)
+        if started is not None and started.tzinfo is not None:
+            started = started.astimezone(UTC).replace(tzinfo=None)
+        record = record_gdelt_run(
+            settings, run_id, sum(s.get("asked", 0) for s in staged),
+            sum(s.get("errors", 0) for s in staged), sum(s.get("unreached", 0) for s in staged),
+            [f for s in staged for f in s.get("failed", [])],
+            sum(s["articles_new"] for s in stored), started_at=started)
+        return {"days": stored, "health": record.health,
+                "message": gdelt_blind_message(record) if record.health == "blind" else ""}
+
+    @task
+    def check_slices(stored: dict) -> str:
+        """Fail the run when every GDELT slice asked failed (AirflowFailException: no retry)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if stored.get("health") == "blind":
+            raise AirflowFailException(stored["message"])
+        return stored.get("health", "ok")
 
     @task(pool=WRITER_POOL, retries=3)
     def refresh_trends() -> dict:
@@ -87,7 +110,9 @@ def monitor_backfill_gdelt() -> None:
 
         return refresh_trend_tables(load_settings())
 
-    store_days(stage_days()) >> refresh_trends()
+    stored = store_days(stage_days())
+    stored >> refresh_trends()
+    check_slices(stored)
 
 
 monitor_backfill_gdelt()

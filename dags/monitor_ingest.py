@@ -2,6 +2,7 @@
 
 ```
 plan ──► fetch_and_stage[batch 1..n] (mapped) ──► store (pool duckdb_writer, Asset) ──► refresh_trends
+                                                        └──► check_health
 ```
 
 - **plan** decides which sources are due (failing ones back off) and groups them into batches;
@@ -14,6 +15,12 @@ plan ──► fetch_and_stage[batch 1..n] (mapped) ──► store (pool duckdb
   It runs even when some batches failed (their sources are recorded as failures) and also
   stores batches an earlier run staged but could not store. It updates the
   `monitor_warehouse_articles` Asset.
+- **store** also records the run in `ingest_runs` (`via = airflow`) from this run's
+  `fetches` rows, with its health: ok, degraded (some sources failed) or blind (none
+  answered, or the failing share reached `blind_failure_share`).
+- **check_health** fails on a blind run with a message that says what to check (network,
+  proxy, `monitor sources`, the failing errors), so the run is red and the failure alert
+  mails the operator; a degraded run stays green and says so in this task's log.
 - **refresh_trends** brings the trend tables up to date and publishes the read snapshot, so
   the Trends view shows the new articles.
 - **watcher** fails the run if any task failed (since `store` runs regardless, the run's
@@ -25,7 +32,7 @@ Runs by hand or through the REST API need no logical date: everything is keyed b
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -77,13 +84,38 @@ def monitor_ingest() -> None:
 
     @task(pool=WRITER_POOL, outlets=[ARTICLES], trigger_rule="all_done", retries=5,
           execution_timeout=timedelta(minutes=30))
-    def store(staged: list[dict | None], run_id: str | None = None) -> dict:
+    def store(staged: list[dict | None], batches: list[list[str]] | None,
+              run_id: str | None = None, dag_run=None) -> dict:
         from monitor.ingest.store import store_staged
         from monitor.settings import load_settings
 
         paths = [item["path"] for item in staged or [] if item and item.get("path")]
-        # Also stores batches an earlier run staged but could not store (lock timeout).
-        return store_staged(load_settings(), paths, run_id)
+        planned = [source_id for batch in batches or [] for source_id in batch]
+        started = getattr(dag_run, "start_date", None)
+        if started is not None and started.tzinfo is not None:
+            started = started.astimezone(UTC).replace(tzinfo=None)
+        # Also stores batches an earlier run staged but could not store (lock timeout), and
+        # records the run and its health in ingest_runs.
+        return store_staged(load_settings(), paths, run_id, record_via="airflow",
+                            planned=planned, started_at=started)
+
+    @task
+    def check_health(stored: dict) -> str:
+        """Fail a blind run (red in the UI, the failure alert mails the operator); a
+        degraded run stays green and says so here. AirflowFailException is not retried."""
+        import logging
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        health = (stored or {}).get("health") or {}
+        verdict = health.get("health", "ok")
+        if verdict == "blind":
+            raise AirflowFailException(health.get("message", "the monitor is blind"))
+        if verdict == "degraded":
+            logging.getLogger("monitor.ingest.health").warning(
+                "degraded run: %s failed of %s planned: %s", health.get("failed"),
+                health.get("planned"), "; ".join(health.get("failing", [])))
+        return verdict
 
     @task(pool=WRITER_POOL, retries=3)
     def refresh_trends() -> dict:
@@ -102,10 +134,11 @@ def monitor_ingest() -> None:
 
     batches = plan()
     staged = fetch_and_stage.expand(batch=batches)
-    stored = store(staged)
+    stored = store(staged, batches)
     refreshed = refresh_trends()
     stored >> refreshed
-    [batches, staged, stored, refreshed] >> watcher()
+    checked = check_health(stored)
+    [batches, staged, stored, refreshed, checked] >> watcher()
 
 
 monitor_ingest()

@@ -112,6 +112,11 @@ class Settings:
     reader_lock_timeout: float = 10.0
     staging_retention_days: int = 14
 
+    # --- run health ----------------------------------------------------------------------
+    #: A run is blind (``monitor ingest`` exits 3, Airflow's run fails) when none of its
+    #: sources answered or when this share of them failed; 1.0: only when every one failed.
+    blind_failure_share: float = 1.0
+
     # --- schedule, time ------------------------------------------------------------------
     timezone: str = "UTC"
     ingest_every_minutes: int = 30
@@ -321,6 +326,8 @@ def _problems(s: Settings) -> list[tuple[str, str]]:
         out.append(("timezone", "an IANA time zone name such as UTC, Europe/Berlin, "
                                 "Asia/Tokyo"))
     need(0 <= s.digest_hour <= 23, "digest_hour", "an hour from 0 to 23")
+    need(0 < s.blind_failure_share <= 1, "blind_failure_share",
+         "a share above 0 and at most 1 (1.0: a run is blind only when every source failed)")
     for name in ("smtp_port", "airflow_port"):
         need(1 <= getattr(s, name) <= 65535, name, "a TCP port from 1 to 65535")
     for name in ("connect_timeout", "read_timeout", "total_timeout", "run_deadline_seconds",

@@ -7,6 +7,12 @@ Format (other tools and the tests rely on it): an array of tables ``[[sources]]`
 The file is the operator's intent; the warehouse's ``sources`` table is the state. Syncing
 keeps what the fetcher learned (a permanent redirect's new URL, a 410's ``enabled = false``)
 until the file itself changes that source's URL.
+
+Lifecycle: the configured file is the truth. A stored source missing from it is *retired*
+(``status = 'retired'``, ``retired_at``): never polled on schedule, its articles and fetch
+history kept, and active again as soon as it reappears in the file. A one-off file
+(``monitor ingest --sources FILE``) is synced with ``configured=False``: its sources are
+stored and updated but the configured set (who is active, who is retired) does not change.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import duckdb
 from monitor.errors import ConfigError
 from monitor.settings import Settings
 
-__all__ = ["Source", "load_sources", "sync_sources", "active_sources", "initialise"]
+__all__ = ["Source", "load_sources", "sync_sources", "active_sources", "stored_sources",
+           "initialise"]
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _KINDS = ("feed", "search")
@@ -92,11 +99,15 @@ def load_sources(path: Path) -> list[Source]:
     return sources
 
 
-def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], *,
+                 configured: bool = True) -> None:
     """Upsert the file's sources into the ``sources`` table in one transaction.
 
     A source whose configured URL is unchanged keeps its stored URL (which may be a permanent
     redirect's target) and its disabled state; a changed URL in the file resets both.
+    ``configured``: this is the configured sources file, so its sources are active and every
+    other stored feed source is retired. A one-off file (``configured=False``) changes no
+    source's status; sources new to the warehouse start retired (not in the configured set).
     """
     con.execute("BEGIN")
     try:
@@ -108,9 +119,11 @@ def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
             if row is None:
                 con.execute(
                     "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
-                    " enabled, configured_url, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                    [s.id, s.url, s.outlet, s.language, s.country, s.kind, s.enabled, s.url],
+                    " enabled, configured_url, updated_at, status, retired_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?,"
+                    " CASE WHEN ? THEN NULL ELSE now()::TIMESTAMP END)",
+                    [s.id, s.url, s.outlet, s.language, s.country, s.kind, s.enabled, s.url,
+                     "active" if configured else "retired", configured],
                 )
                 continue
             configured_url, _enabled, reason = row
@@ -128,23 +141,57 @@ def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
                 " enabled = ?, updated_at = now()::TIMESTAMP WHERE source_id = ?",
                 [s.outlet, s.language, s.country, s.kind, enabled, s.id],
             )
+        if configured:
+            _apply_lifecycle(con, [s.id for s in sources])
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
 
 
+def _apply_lifecycle(con: duckdb.DuckDBPyConnection, configured_ids: list[str]) -> None:
+    """The configured file's sources are active; every other stored source is retired.
+
+    Backfill sources (GDELT queries, archive files) are never in the file: they are retired
+    too, which changes nothing for them (they are stored disabled and never polled).
+    """
+    con.execute(
+        "UPDATE sources SET status = 'active', retired_at = NULL, updated_at = now()::TIMESTAMP"
+        " WHERE source_id IN (SELECT unnest(?::VARCHAR[])) AND status <> 'active'",
+        [configured_ids])
+    con.execute(
+        "UPDATE sources SET status = 'retired', retired_at = now()::TIMESTAMP,"
+        " updated_at = now()::TIMESTAMP"
+        " WHERE source_id NOT IN (SELECT unnest(?::VARCHAR[])) AND status = 'active'",
+        [configured_ids])
+
+
+def _rows_to_sources(rows: list[tuple]) -> list[Source]:
+    return [Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4], kind=r[5])
+            for r in rows]
+
+
 def active_sources(con: duckdb.DuckDBPyConnection, ids: set[str] | None = None) -> list[Source]:
-    """Enabled sources as stored (URLs after permanent redirects), optionally limited to ids."""
+    """Enabled, active (configured) sources as stored (URLs after permanent redirects),
+    optionally limited to ids. Retired sources are never polled on schedule."""
     rows = con.execute(
         "SELECT source_id, url, outlet, language, country, kind FROM sources"
-        " WHERE enabled ORDER BY source_id"
+        " WHERE enabled AND status = 'active' ORDER BY source_id"
     ).fetchall()
-    out = [Source(id=r[0], url=r[1], outlet=r[2], language=r[3], country=r[4], kind=r[5])
-           for r in rows]
+    out = _rows_to_sources(rows)
     if ids is not None:
         out = [s for s in out if s.id in ids]
     return out
+
+
+def stored_sources(con: duckdb.DuckDBPyConnection, ids: set[str]) -> list[Source]:
+    """The stored sources with these ids whatever their status: what ``--only`` and a one-off
+    ``--sources FILE`` poll (a retired source is polled once when asked for by name)."""
+    rows = con.execute(
+        "SELECT source_id, url, outlet, language, country, kind FROM sources"
+        " WHERE source_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY source_id", [sorted(ids)]
+    ).fetchall()
+    return _rows_to_sources(rows)
 
 
 def initialise(settings: Settings) -> tuple[int, int]:

@@ -457,6 +457,7 @@ def backfill_dir(settings: Settings, root: Path, *, outlet: str | None = None,
     a summary with ``interrupted=True``.
     """
     started = time.monotonic()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
     root = Path(root)
     if not root.is_dir():
         from monitor.errors import ConfigError
@@ -496,18 +497,31 @@ def backfill_dir(settings: Settings, root: Path, *, outlet: str | None = None,
         log.warning("backfill interrupted run_id=%s: storing the batch in hand", summary.run_id)
     run.flush()
     summary.sources = run.used
-    _publish(settings)
     summary.seconds = time.monotonic() - started
+    _record_and_publish(settings, summary, started_at)
     return summary
 
 
-def _publish(settings: Settings) -> None:
-    """Publish the read snapshot once at the end (file records were written without it)."""
+def _record_and_publish(settings: Settings, summary: ArchiveSummary,
+                        started_at: datetime) -> None:
+    """Record the run in ``ingest_runs`` (via ``backfill_archive``; the counts are files
+    read) and publish the read snapshot once at the end (file records were written without
+    it)."""
+    from monitor.ingest.health import RunRecord, judge, record_run
+
+    read = summary.files_ok + summary.files_failed
+    record = RunRecord(run_id=summary.run_id, via="backfill_archive", started_at=started_at,
+                       sources_planned=read, sources_ok=summary.files_ok,
+                       sources_failed=summary.files_failed, entries_seen=summary.entries,
+                       articles_new=summary.articles_new, seconds=summary.seconds,
+                       failures=list(summary.errors),
+                       health=judge(settings, read, summary.files_ok, summary.files_failed))
     try:
-        with warehouse.writer(settings):
-            pass
+        with warehouse.writer(settings) as con:
+            record_run(con, record)
     except Exception:  # the next writer publishes; a busy warehouse is no reason to fail
-        log.warning("could not publish the read snapshot after the backfill", exc_info=True)
+        log.warning("could not record the run or publish the read snapshot after the "
+                    "backfill", exc_info=True)
 
 
 def refresh_trends_after(settings: Settings) -> dict[str, Any]:

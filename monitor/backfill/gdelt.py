@@ -51,6 +51,7 @@ import aiohttp
 from monitor import warehouse
 from monitor.ingest.batch import stage_entries
 from monitor.ingest.fetch import BodyTooLarge, build_async_client, parse_retry_after, read_body
+from monitor.ingest.health import RunRecord, judge, record_run
 from monitor.ingest.parse import Entry, clean_text
 from monitor.ingest.plan import new_run_id
 from monitor.ingest.store import store_staged
@@ -59,7 +60,8 @@ from monitor.sources import Source
 
 __all__ = ["GdeltConfig", "GdeltQuery", "QUERIES", "known_query_ids", "backfill_gdelt",
            "backfill_gdelt_day", "stage_gdelt_day", "store_gdelt_day", "GdeltSummary",
-           "parse_articles", "days_for_interval", "days_to_retry", "VIA", "GDELT_REASON"]
+           "parse_articles", "days_for_interval", "days_to_retry", "VIA", "GDELT_REASON",
+           "record_gdelt_run", "gdelt_blind_message"]
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,8 @@ class _Answer:
     entries: list[Entry] = field(default_factory=list)
     error: str | None = None
     requests: int = 0
+    #: GDELT answered (status 200), even if with an error text or malformed JSON.
+    reached: bool = False
 
 
 class _Api:
@@ -300,6 +304,7 @@ class _Api:
                 answer.error = f"HTTP {status}: {body[:200]!r}"
                 return answer
             else:
+                answer.reached = True
                 try:
                     answer.entries = parse_articles(body)
                     answer.error = None
@@ -416,7 +421,8 @@ def stage_gdelt_day(settings: Settings, day: date, run_id: str, *,
     api = _Api(settings, config)
     groups: list[tuple[Source, list[Entry]]] = []
     slices: list[dict[str, Any]] = []
-    totals = {"requests": 0, "articles": 0, "split": 0, "errors": 0, "skipped": 0}
+    totals = {"requests": 0, "articles": 0, "split": 0, "errors": 0, "skipped": 0,
+              "unreached": 0}
     try:
         for query in chosen:
             source = _source(query, config)
@@ -450,6 +456,7 @@ def stage_gdelt_day(settings: Settings, day: date, run_id: str, *,
                 if answer.error is not None:
                     status = "error"
                     totals["errors"] += 1
+                    totals["unreached"] += not answer.reached
                     log.warning("gdelt slice failed query=%s start=%s end=%s error=%s",
                                 query.id, start, end, answer.error)
                 elif end > settled_before:
@@ -482,8 +489,11 @@ def stage_gdelt_day(settings: Settings, day: date, run_id: str, *,
     staged = (stage_entries(settings, groups, run_id, via=VIA, classify=classify) if groups
               else {"path": None, "entries": 0, "new": 0})
     slices_path = _write_slices(settings, run_id, day, slices, [q.id for q in chosen], config)
+    failed = [f"{s['query_id']} {s['slice_start'][:16]}..{s['slice_end'][11:16]}: {s['error']}"
+              for s in slices if s["status"] == "error"]
     return {"day": day.isoformat(), "path": staged["path"], "slices_path": str(slices_path),
-            "entries": staged["entries"], "new": staged["new"], **totals}
+            "entries": staged["entries"], "new": staged["new"], "asked": len(slices),
+            "failed": failed[:20], **totals}
 
 
 def _write_slices(settings: Settings, run_id: str, day: date, slices: list[dict[str, Any]],
@@ -614,8 +624,15 @@ class GdeltSummary:
     slices_split: int = 0
     slices_skipped: int = 0
     errors: int = 0
+    #: Failed slices GDELT never answered (network, proxy, HTTP errors).
+    unreached: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    #: Slices asked (not finished before), and "query start..end: error" of failed ones.
+    asked: int = 0
+    failed: list[str] = field(default_factory=list)
+    #: The run as recorded in ingest_runs (health blind: every slice asked failed).
+    record: RunRecord | None = None
 
     def describe(self) -> str:
         text = (f"gdelt backfill {self.run_id}: {self.days} days in {self.seconds:.0f}s — "
@@ -626,6 +643,8 @@ class GdeltSummary:
             text += " (recorded in backfill_slices; the next run asks again)"
         if self.interrupted:
             text += "\n  interrupted: run the same command again to resume"
+        if self.record is not None and self.record.health != "ok":
+            text += f"\n  run health: {self.record.health}"
         return text
 
 
@@ -637,6 +656,7 @@ def backfill_gdelt(settings: Settings, first: date, last: date, *,
     """Every day from ``first`` to ``last`` (inclusive, UTC), one stored day at a time, so an
     interruption loses at most the day in hand; trend tables are refreshed at the end."""
     started = time.monotonic()
+    started_at = _now()
     summary = GdeltSummary(run_id=run_id or new_run_id("gdelt"))
     with warehouse.writer(settings):  # migrations (backfill_slices) before the first read
         pass
@@ -654,6 +674,9 @@ def backfill_gdelt(settings: Settings, first: date, last: date, *,
             summary.slices_split += out["split"]
             summary.slices_skipped += out["skipped"]
             summary.errors += out["errors"]
+            summary.asked += out["asked"]
+            summary.unreached += out["unreached"]
+            summary.failed += out["failed"]
             if on_day:
                 on_day(day)
             day += timedelta(days=1)
@@ -665,4 +688,44 @@ def backfill_gdelt(settings: Settings, first: date, last: date, *,
 
         refresh_trend_tables(settings)
     summary.seconds = time.monotonic() - started
+    summary.record = record_gdelt_run(settings, summary.run_id, summary.asked, summary.errors,
+                                      summary.unreached, summary.failed, summary.articles_new,
+                                      started_at=started_at, seconds=summary.seconds)
     return summary
+
+
+def record_gdelt_run(settings: Settings, run_id: str, asked: int, errors: int,
+                     unreached: int, failed: list[str], articles_new: int, *,
+                     started_at: datetime | None, seconds: float | None = None) -> RunRecord:
+    """Record a GDELT backfill run in ``ingest_runs`` (via ``backfill_gdelt``; the counts
+    are GDELT time slices, not sources).
+
+    Blind when every slice asked failed, unless GDELT answered every one of them (a
+    malformed or plain-text answer to a query, which a re-run that asks only for the
+    slices that failed before can meet again): that is degraded, the API is reachable.
+    """
+    record = RunRecord(run_id=run_id, via=VIA, started_at=started_at or _now(),
+                       sources_planned=asked, sources_ok=asked - errors,
+                       sources_failed=errors, articles_new=articles_new,
+                       failures=[tuple(f.split(": ", 1)) if ": " in f else (f, "error")
+                                 for f in failed])
+    record.seconds = seconds if seconds is not None else (
+        _now() - record.started_at).total_seconds()
+    record.health = judge(settings, asked, asked - errors, errors)
+    if record.health == "blind" and not unreached:
+        record.health = "degraded"
+    with warehouse.writer(settings) as con:
+        record_run(con, record)
+    return record
+
+
+def gdelt_blind_message(record: RunRecord) -> str:
+    """Every GDELT slice failed: say which, and what to check."""
+    lines = [f"GDELT backfill {record.run_id} failed: all {record.sources_planned} time "
+             "slices asked failed."]
+    lines += [f"  {where}: {error}" for where, error in record.failures[:10]]
+    if record.sources_failed > 10:
+        lines.append(f"  … and {record.sources_failed - 10} more (see backfill_slices)")
+    lines.append("Check the network and any proxy (HTTPS_PROXY), and the GDELT API URL "
+                 "(gdelt_api_url, --api-url); failed slices are asked again by the next run.")
+    return "\n".join(lines)

@@ -53,7 +53,11 @@ def backfill(settings: Settings, from_dir: Path | None, outlet: str | None,
     Articles go through the same dedup, classification and store as live ingestion, keep
     the dates their entries (or GDELT) give, and are marked `ingested_via` = backfill_dir or
     backfill_gdelt. Finished files and GDELT time slices are recorded: Ctrl-C and the same
-    command again resumes, and a repeated run adds nothing.
+    command again resumes, and a repeated run adds nothing. Each run is a row in
+    ingest_runs (via backfill_archive or backfill_gdelt).
+
+    Exit status: 0 done; 130 interrupted; 3 every GDELT time slice asked failed (the
+    message lists them).
 
     \b
     Examples:
@@ -130,6 +134,12 @@ def _gdelt(settings: Settings, first: date, last: date, queries: tuple[str, ...]
     click.echo(summary.describe())
     if summary.interrupted:
         sys.exit(130)
+    if summary.record is not None and summary.record.health == "blind":
+        from monitor.backfill.gdelt import gdelt_blind_message
+        from monitor.ingest.health import EXIT_BLIND
+
+        click.echo("error: " + gdelt_blind_message(summary.record), err=True)
+        sys.exit(EXIT_BLIND)
 
 
 class _ArchiveProgress:

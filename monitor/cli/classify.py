@@ -98,7 +98,8 @@ def evaluate(settings: Settings, file: Path, confusions: int, as_json: bool) -> 
     for a retrained model the human labels it was fitted on): such scores flatter the model.
     """
     from monitor.classify import load_classifier
-    from monitor.classify.evaluate import read_gold, score, summary_line, training_overlap
+    from monitor.classify.evaluate import read_gold, score, summary_line
+    from monitor.classify.overlap import training_overlap
 
     gold, problems = read_gold(file)
     for p in problems:

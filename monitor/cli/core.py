@@ -108,7 +108,8 @@ def sql(settings: Settings, query: str | None, sql_file, fmt: str, primary: bool
 
 #: Columns of ``monitor sources`` in the terminal (one line per source at 80 columns); --wide
 #: and the CSV/JSON formats carry every column.
-_SOURCES_NARROW = {"source_id": "source", "last_outcome": "last", "last_ok": "last ok",
+_SOURCES_NARROW = {"source_id": "source", "status": "status", "last_outcome": "last",
+                   "last_ok": "last ok",
                    "failures": "fails", "last_error": "error"}
 
 
@@ -117,20 +118,24 @@ _SOURCES_NARROW = {"source_id": "source", "last_outcome": "last", "last_ok": "la
 @click.option("--wide", is_flag=True,
               help="Every column, at least 120 wide (default: one line per source that fits "
                    "the terminal; errors cut).")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list retired sources (no longer in the sources file; not polled).")
 @pass_settings
-def sources(settings: Settings, fmt: str, wide: bool) -> None:
-    """Each source with its health: last success, consecutive failures, last error."""
+def sources(settings: Settings, fmt: str, wide: bool, show_all: bool) -> None:
+    """Each active source with its health: last success, consecutive failures, last error."""
     from monitor import warehouse
 
     with warehouse.reader(settings) as con:
         result = con.execute(
             "SELECT s.source_id, s.outlet, s.kind, s.enabled,"
+            + (" s.status," if show_all else "") +
             " strftime(f.last_ok_at, '%Y-%m-%d %H:%M') AS last_ok,"
             " coalesce(f.consecutive_failures, 0) AS failures, f.last_outcome, f.last_status,"
             " strftime(f.next_poll_at, '%Y-%m-%d %H:%M') AS next_poll,"
             " coalesce(s.disabled_reason, f.last_error) AS last_error"
             " FROM sources s LEFT JOIN feed_state f USING (source_id)"
-            " ORDER BY failures DESC, s.source_id"
+            " WHERE ? OR s.status = 'active'"
+            " ORDER BY failures DESC, s.source_id", [show_all]
         )
         columns = [d[0] for d in result.description]
         rows = result.fetchall()
@@ -149,21 +154,39 @@ def sources(settings: Settings, fmt: str, wide: bool) -> None:
 
 @cli.command()
 @click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="Use this sources file instead of the configured one.")
-@click.option("--only", multiple=True, help="Fetch only these source ids (repeatable).")
+              path_type=Path),
+              help="Poll exactly the sources in this file, once. It does not change the "
+                   "configured set: its sources are stored, but scheduled runs keep polling "
+                   "the configured sources file (edit that to add or retire sources).")
+@click.option("--only", multiple=True,
+              help="Fetch only these source ids (repeatable); any stored source, retired "
+                   "ones included (polled once, on request).")
 @click.option("--all", "poll_all", is_flag=True,
-              help="Ignore the back-off of failing sources and poll every enabled source.")
+              help="Ignore the back-off of failing sources and poll every active source.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print the summary only.")
 @pass_settings
 def ingest(settings: Settings, sources_file: Path | None, only: tuple[str, ...],
            poll_all: bool, quiet: bool) -> None:
-    """Fetch every enabled source once, parse, dedup, classify and store new articles."""
+    """Fetch every active source that is due once, parse, dedup, classify and store new
+    articles, and record the run's health in ingest_runs.
+
+    \b
+    Exit status:
+      0  the run is ok, or degraded (some sources failed; listed above)
+      1  a configuration or usage problem (message says which)
+      3  the run is blind: no source answered, or the failing share reached
+         blind_failure_share (see `monitor config`)
+    """
+    from monitor.ingest.health import EXIT_BLIND, blind_message
     from monitor.ingest.run import run_ingest
 
-    if sources_file is not None:
-        settings = settings.with_(sources_file=sources_file)
     summary = run_ingest(settings, only=set(only) or None, poll_all=poll_all,
-                         progress=not quiet)
+                         progress=not quiet, sources_file=sources_file)
     click.echo(summary.describe())
-    if summary.sources_total and summary.sources_failed == summary.sources_total:
-        fail("every source failed: check the network and `monitor sources` for the errors")
+    if summary.health == "blind" and summary.record is not None:
+        click.echo("error: " + blind_message(summary.record), err=True)
+        raise SystemExit(EXIT_BLIND)
+    if summary.health == "degraded":
+        click.echo(f"warning: degraded run: {summary.sources_failed} of "
+                   f"{summary.record.sources_planned if summary.record else '?'} sources "
+                   "failed (see `monitor sources`)", err=True)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from monitor import trends
+from monitor.digest.health import build_health
 from monitor.settings import Settings
 
 __all__ = ["build_digest", "default_day", "normalise_title", "make_lead", "local_day_bounds",
@@ -52,8 +53,6 @@ MAX_DAY_ARTICLES = 5000
 #: How far before the day an article may have been first seen for its live cluster id to be
 #: read (articles are first seen after they are published, so a few days is plenty).
 CLUSTER_LOOKBACK = timedelta(days=3)
-#: Feed-health warnings listed by name; the rest are counted.
-MAX_FEED_WARNINGS = 20
 TITLE_CHARS = 300
 LEAD_CHARS = 280
 OUTLET_CHARS = 80
@@ -368,11 +367,6 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
             "chart_start": chart_start,
         })
 
-    warnings = [
-        {"source_id": r["source_id"], "outlet": _clip(r["outlet"], OUTLET_CHARS),
-         "hours_failing": r["hours_failing"], "last_error": _clip(r["last_error"], 200)}
-        for r in trends.feed_health(con, now) if r["status"] == "failing_24h"
-    ]
     data = {
         "day": day,
         "timezone": tz,
@@ -387,8 +381,8 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
         },
         "sections": sections,
         "stories": stories,
-        "feed_warnings": warnings[:MAX_FEED_WARNINGS],
-        "feed_warnings_more": max(0, len(warnings) - MAX_FEED_WARNINGS),
+        # Could the monitor see on this day? (monitor.digest.health)
+        "health": build_health(con, *local_day_bounds(day, tz)),
     }
     log.info("digest built day=%s articles=%s stories=%s sections=%s", day, total,
              len(stories), len(sections))

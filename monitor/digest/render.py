@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from monitor import trends
 from monitor.digest.build import STORIES_PER_SECTION
+from monitor.digest.health import day_verdict, health_html, health_text
 
 __all__ = ["render_html", "render_text", "render_digest", "make_subject", "safe_url",
            "header_safe", "compose_message", "filter_topics", "MAX_HTML_BYTES"]
@@ -78,7 +79,10 @@ def make_subject(data: dict[str, Any]) -> str:
     n = summary["articles"]
     parts = [f"Russia–Asia digest {data['day'].isoformat()}"]
     if not n:
-        parts.append("no relevant articles")
+        # A reader must tell a quiet day from a dead pipeline from the subject alone.
+        verdict = day_verdict(data.get("health"))
+        parts.append("BLIND: no source answered, no relevant articles" if verdict == "blind"
+                     else "quiet day: no relevant articles")
     else:
         parts.append(f"{n} article{'s' if n != 1 else ''}")
         mover = summary["biggest_mover"]
@@ -103,7 +107,11 @@ def _change_text(mover: dict[str, Any]) -> str:
 def _summary_sentences(data: dict[str, Any]) -> list[str]:
     s = data["summary"]
     if not s["articles"]:
-        return [f"No relevant articles on {data['day'].isoformat()}."]
+        if day_verdict(data.get("health")) == "blind":
+            return [f"No relevant articles on {data['day'].isoformat()}, because the monitor "
+                    "was blind: no source answered (see Pipeline health below)."]
+        return [f"No relevant articles on {data['day'].isoformat()}: a quiet day (sources "
+                "answered)."]
     dyads = ", ".join(f"{trends.label(d)} {n}" for d, n in s["dyads"].items() if n)
     lines = [f"{_plural(s['articles'], 'relevant article')} in "
              f"{_plural(s['stories'], 'story', 'stories')}" + (f" ({dyads})." if dyads else ".")]
@@ -234,7 +242,9 @@ def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
                    f"{_e(names)}</p>")
     if not data["sections"]:
         out.append('<p class="empty" style="color:#555">Nothing to report for this day: no '
-                   "relevant articles were published or first seen.</p>")
+                   "relevant articles were published or first seen"
+                   + (" (the monitor was blind)" if day_verdict(data.get("health")) == "blind"
+                      else "") + ".</p>")
     for section in data["sections"]:
         shown = section["stories"][:per_section]
         more = len(section["stories"]) - len(shown)
@@ -252,17 +262,7 @@ def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
             out.append('<div class="more" style="color:#777;font-size:12px">its stories are '
                        "listed under another topic above</div>")
         out.append("</div>")
-    if data["feed_warnings"]:
-        out.append('<div class="feed-warnings" style="border-top:1px solid #ddd;margin-top:14px;'
-                   'padding-top:8px;color:#8a4b00;font-size:12px"><h2 style="font-size:14px">'
-                   "Feeds failing for over 24 hours</h2><ul>")
-        for w in data["feed_warnings"]:
-            out.append(f"<li>{_e(w['outlet'])} ({_e(w['source_id'])}): failing for "
-                       f"{_e(_duration(w['hours_failing']))}, "
-                       f"{_e(w['last_error'] or 'no message')}</li>")
-        if data.get("feed_warnings_more"):
-            out.append(f"<li>and {data['feed_warnings_more']} more</li>")
-        out.append("</ul></div>")
+    out.append(health_html(data.get("health"), data["day"]))
     out.append('<p class="footer" style="color:#999;font-size:11px;margin-top:16px">Days in '
                f"{_e(data['timezone'])}. Russia–Asia news monitor.</p>")
     out.append("</div></body></html>")
@@ -302,13 +302,7 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
         more = len(section["stories"]) - per_section
         if more > 0:
             lines.append(f"  … and {more} more")
-    if data["feed_warnings"]:
-        lines += ["", "Feeds failing for over 24 hours:"]
-        lines += [f"  - {w['outlet']} ({w['source_id']}): failing for "
-                  f"{_duration(w['hours_failing'])}, "
-                  f"{w['last_error'] or 'no message'}" for w in data["feed_warnings"]]
-        if data.get("feed_warnings_more"):
-            lines.append(f"  - and {data['feed_warnings_more']} more")
+    lines += health_text(data.get("health"), data["day"])
     lines += ["", f"Days in {data['timezone']}."]
     return "\n".join(_CONTROL.sub(" ", line) for line in lines) + "\n"
 
@@ -320,12 +314,6 @@ def _count_text(section: dict[str, Any]) -> str:
         return str(section["count"])
     return f"{section['count']}: " + ", ".join(f"{trends.label(d)} {n}"
                                              for d, n in dyads.items())
-
-
-def _duration(hours: float | None) -> str:
-    if hours is None:
-        return "an unknown time"
-    return f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hours"
 
 
 def _sparkline(values: list[int]) -> str:

@@ -22,6 +22,6 @@ imports nothing, so loading one stage does not load them all):
     batch.fetch_and_stage, batch.stage_documents, batch.stage_entries, batch.Document
     stage.stage_records, stage.pending_batches
     store.store_staged
-    run.run_ingest, run.IngestSummary, run.record_run
+    run.run_ingest, run.IngestSummary
     workers.warm_up
 """

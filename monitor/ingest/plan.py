@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
 
 from monitor import warehouse
+from monitor.errors import ConfigError
 from monitor.ingest.fetch import FeedState
 from monitor.settings import Settings
 from monitor.sources import (
@@ -23,6 +25,7 @@ from monitor.sources import (
     load_sources,
     remember_synced,
     sources_digest,
+    stored_sources,
     sync_sources,
 )
 
@@ -44,10 +47,11 @@ def new_run_id(prefix: str = "cli") -> str:
 
 def plan_ingest(settings: Settings, *, only: set[str] | None = None,
                 poll_all: bool = False) -> list[list[str]]:
-    """Sync the sources file and return batches of ids of the enabled sources due now.
+    """Sync the sources file and return batches of ids of the active sources due now.
 
     A failing source is polled again only after its back-off (``feed_state.next_poll_at``);
-    ``poll_all`` ignores that. Unknown ids in ``only`` are an error, not a silent no-op.
+    ``poll_all`` ignores that. ``only`` may name any stored source, retired ones included
+    (polled once, on request); unknown ids are an error, not a silent no-op.
     When the sources file is unchanged since the last sync, planning only reads the
     snapshot: a run with nothing new opens no write session for it.
     """
@@ -69,28 +73,49 @@ class Plan:
                 {i: self.states[i] for i in ids if i in self.states})
 
 
-def make_plan(settings: Settings, *, only: set[str] | None, poll_all: bool) -> Plan:
-    sources = load_sources(settings.sources_file)
+def make_plan(settings: Settings, *, only: set[str] | None, poll_all: bool,
+              sources_file: Path | None = None) -> Plan:
+    """The sources due now. The configured file (``settings.sources_file``) is synced first:
+    its sources are active, the others retired. ``sources_file``: a one-off file whose
+    sources, exactly, are polled; it is synced without changing the configured set."""
+    configured = load_sources(settings.sources_file)
+    one_off = load_sources(sources_file) if sources_file is not None else None
+    wanted = {s.id for s in one_off} if one_off is not None else None
     if only:
-        unknown = only - {s.id for s in sources}
-        if unknown:
-            from monitor.errors import ConfigError
-
-            raise ConfigError(f"unknown source ids: {', '.join(sorted(unknown))}")
-    planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file))
+        wanted = set(only) if wanted is None else wanted & set(only)
+    planned = None
+    if one_off is None:
+        planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file), only)
     if planned is None:
         with warehouse.writer(settings) as con:
-            sync_sources(con, sources)
-            remember_synced(con, settings.sources_file)
-            planned = _due(con)
-    active, waiting, states = planned
+            if not _synced(con, settings.sources_file):
+                sync_sources(con, configured)
+                remember_synced(con, settings.sources_file)
+            if one_off is not None:
+                sync_sources(con, one_off, configured=False)
+            planned = _due(con, wanted)
+    picked, waiting, states = planned
     if only:
-        active = [s for s in active if s.id in only]
-    if poll_all:
+        unknown = set(only) - {s.id for s in picked} - ({s.id for s in one_off or []})
+        if unknown:
+            raise ConfigError(f"unknown source ids: {', '.join(sorted(unknown))} (not in the "
+                              "warehouse; `monitor sources --all` lists every stored source)")
+    if poll_all or only or one_off is not None:
+        # Asked for by name or file: polled now, back-off or not.
         waiting = set()
-    due = [s for s in active if s.id not in waiting]
+    due = [s for s in picked if s.id not in waiting]
+    if one_off is not None:
+        # A disabled entry in the one-off file stays unpolled, like in the configured file.
+        off = {s.id for s in one_off if not s.enabled}
+        due = [s for s in due if s.id not in off]
     return Plan(batches=host_batches(due), sources={s.id: s for s in due},
-                 states={k: v for k, v in states.items() if k not in waiting})
+                states={k: v for k, v in states.items() if k not in waiting})
+
+
+def _synced(con: Any, path: Path) -> bool:
+    row = con.execute(
+        "SELECT value FROM monitor_state WHERE key = 'sources_file_sha1'").fetchone()
+    return bool(row) and row[0] == sources_digest(path)
 
 
 def host_batches(sources: list[Source], size: int = BATCH_SIZE) -> list[list[str]]:
@@ -117,12 +142,15 @@ def host_batches(sources: list[Source], size: int = BATCH_SIZE) -> list[list[str
     return batches
 
 
-def _due(con: Any) -> tuple[list[Source], set[str], dict[str, FeedState]]:
-    """Enabled sources, the ids still backing off after failures, and every source's
-    validators (ETag, Last-Modified, content hash) for conditional GETs."""
+def _due(con: Any, ids: set[str] | None = None
+         ) -> tuple[list[Source], set[str], dict[str, FeedState]]:
+    """Active enabled sources (or the stored sources named by ``ids``, whatever their
+    status), the ids still backing off after failures, and every source's validators
+    (ETag, Last-Modified, content hash) for conditional GETs."""
     waiting = con.execute(
         "SELECT source_id FROM feed_state WHERE next_poll_at > ?", [_now()]).fetchall()
-    return active_sources(con), {r[0] for r in waiting}, _states(con)
+    picked = active_sources(con) if ids is None else stored_sources(con, ids)
+    return picked, {r[0] for r in waiting}, _states(con)
 
 
 def _states(con: Any, ids: list[str] | None = None) -> dict[str, FeedState]:
@@ -132,7 +160,7 @@ def _states(con: Any, ids: list[str] | None = None) -> dict[str, FeedState]:
     return {r[0]: FeedState(etag=r[1], last_modified=r[2], content_hash=r[3]) for r in rows}
 
 
-def _plan_from_snapshot(settings: Settings, digest: str
+def _plan_from_snapshot(settings: Settings, digest: str, ids: set[str] | None = None
                         ) -> tuple[list[Source], set[str], dict[str, FeedState]] | None:
     if not settings.snapshot_path.exists():
         return None
@@ -142,7 +170,7 @@ def _plan_from_snapshot(settings: Settings, digest: str
                 "SELECT value FROM monitor_state WHERE key = 'sources_file_sha1'").fetchone()
             if not row or row[0] != digest:
                 return None
-            return _due(con)
+            return _due(con, ids)
     except duckdb.Error:  # an older snapshot without the table: plan through the writer
         return None
 

@@ -16,13 +16,14 @@ from typing import Any
 
 from monitor import warehouse
 from monitor.ingest.batch import fetch_and_stage
+from monitor.ingest.health import RunRecord, record_from_fetches
 from monitor.ingest.plan import make_plan, new_run_id
 from monitor.ingest.progress import Progress
 from monitor.ingest.store import derive, store_files, store_path
 from monitor.ingest.workers import Workers, worker_count
 from monitor.settings import Settings
 
-__all__ = ["IngestSummary", "record_run", "run_ingest"]
+__all__ = ["IngestSummary", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class IngestSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     #: Wall seconds per phase (plan, fetch = fetch+parse+classify+stage, store).
     phases: dict[str, float] = field(default_factory=dict)
+    #: ok | degraded | blind (monitor.ingest.health), as recorded in ``ingest_runs``.
+    health: str = "ok"
+    #: The recorded run (for the blind message).
+    record: RunRecord | None = None
 
     def describe(self) -> str:
         lines = [
@@ -54,6 +59,8 @@ class IngestSummary:
         ]
         if self.phases:
             lines[0] += " (" + ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items()) + ")"
+        if self.health != "ok":
+            lines[0] += f" [{self.health}]"
         for source_id, error in self.failures[:20]:
             lines.append(f"  failed: {source_id}: {error}")
         if len(self.failures) > 20:
@@ -62,16 +69,18 @@ class IngestSummary:
 
 
 def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool = False,
-               progress: bool = False, run_id: str | None = None) -> IngestSummary:
-    """One ingest: plan, fetch and stage, store, summarise.
+               progress: bool = False, run_id: str | None = None,
+               sources_file: Path | None = None) -> IngestSummary:
+    """One ingest: plan, fetch and stage, store, summarise, record the run and its health.
 
     With enough sources (and CPUs) the fetching, parsing and classifying run in worker
     processes, and this process stores each staged group while the workers go on.
+    ``sources_file``: poll exactly this file's sources, once (the configured set is kept).
     """
     t0 = time.monotonic()
     started = _now()
     run_id = run_id or new_run_id()
-    plan = make_plan(settings, only=only, poll_all=poll_all)
+    plan = make_plan(settings, only=only, poll_all=poll_all, sources_file=sources_file)
     summary = IngestSummary(run_id=run_id, sources_total=sum(len(b) for b in plan.batches))
     summary.phases["plan"] = time.monotonic() - t0
     workers = worker_count(settings, summary.sources_total)
@@ -96,7 +105,8 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
                     fetcher.join()
                     summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
                     derive(con, totals)
-                    _summarise(con, summary, started, t0, planned=every, lost=lost)
+                    _summarise(con, settings, summary, started, t0, planned=every,
+                               lost=lost)
         else:
             paths = []
             if every:
@@ -110,7 +120,7 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
             summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
             with warehouse.writer(settings) as con:
                 store_files(con, settings, paths, run_id)
-                _summarise(con, summary, started, t0)
+                _summarise(con, settings, summary, started, t0, planned=every)
     finally:
         if bar is not None:
             bar.close()
@@ -119,8 +129,8 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
     return summary
 
 
-def _summarise(con: Any, summary: IngestSummary, started: datetime, t0: float, *,
-               planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
+def _summarise(con: Any, settings: Settings, summary: IngestSummary, started: datetime,
+               t0: float, *, planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
     """Fill the summary from this run's ``fetches`` rows and record the run. ``lost``: why
     worker processes ended early; the ``planned`` sources without a row are theirs."""
     rows = con.execute(
@@ -149,13 +159,7 @@ def _summarise(con: Any, summary: IngestSummary, started: datetime, t0: float, *
                                      errors))
             summary.sources_failed += len(missing)
     summary.seconds = time.monotonic() - t0
-    record_run(con, summary, "cli", started)
-
-
-
-def record_run(con: Any, s: IngestSummary, via: str, started: datetime) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [s.run_id, started, _now(), via, s.sources_ok, s.sources_not_modified,
-         s.sources_failed, s.entries_seen, s.articles_new],
-    )
+    summary.record = record_from_fetches(
+        con, settings, summary.run_id, "cli", planned, started_at=started,
+        seconds=summary.seconds, lost="; ".join(dict.fromkeys(lost)) or None)
+    summary.health = summary.record.health

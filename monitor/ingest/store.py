@@ -224,15 +224,33 @@ def cluster_recent(con: Any) -> None:
         log.exception("story clustering failed for %d articles; retried next batch", len(ids))
 
 
-def store_staged(settings: Settings, paths: list[str] | None, run_id: str) -> dict[str, Any]:
+def store_staged(settings: Settings, paths: list[str] | None, run_id: str, *,
+                 record_via: str | None = None, planned: list[str] | None = None,
+                 started_at: datetime | None = None) -> dict[str, Any]:
     """Store staged batches (``None``: every pending one). The warehouse's only writer.
 
     Each batch is one transaction; a stored batch's file is renamed ``.done`` (kept for
     ``staging_retention_days`` for audit, then removed by maintenance). Batches an earlier,
-    failed run left behind are stored too.
+    failed run left behind are stored too. ``record_via`` (``airflow``): also record the run
+    and its health in ``ingest_runs`` from this run's ``fetches`` rows (``planned``: the
+    source ids it meant to poll; one without a row counts as failed), in the same session;
+    the totals then carry ``health`` (see :mod:`monitor.ingest.health`).
     """
     with warehouse.writer(settings) as con:
-        return store_files(con, settings, paths, run_id)
+        totals = store_files(con, settings, paths, run_id)
+        if record_via is not None:
+            from monitor.ingest.health import blind_message, record_from_fetches
+
+            record = record_from_fetches(con, settings, run_id, record_via, planned or [],
+                                         started_at=started_at)
+            totals["health"] = {
+                "health": record.health, "planned": record.sources_planned,
+                "ok": record.sources_ok, "not_modified": record.sources_not_modified,
+                "failed": record.sources_failed,
+                "failing": [f"{s}: {e}"[:200] for s, e in record.failures[:20]],
+                "message": blind_message(record) if record.health == "blind"
+                else record.describe()}
+        return totals
 
 
 def store_files(con: Any, settings: Settings, paths: list[str] | None,

@@ -93,6 +93,8 @@ class TrendsData:
     #: Relevant articles without a topic ("other relations news"): counts and the latest.
     topicless: dict[str, int] = field(default_factory=dict)
     other_articles: list[dict[str, Any]] = field(default_factory=list)
+    #: The latest ingest run and its health (monitor.ingest.health.latest_run), or None.
+    run: dict[str, Any] | None = None
 
 
 def _build_series(counts: list[int], end: date, days: int,
@@ -168,6 +170,7 @@ def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsD
                 data.articles[topic] = trends.latest_articles(
                     con, topic=topic, dyad=dyad, limit=ARTICLES_PER_TOPIC, days=days, end=end)
             data.health = trends.feed_health(con)
+            data.run = _latest_run(con)
     except WarehouseBusy as exc:
         raise Busy(str(exc)) from exc
     except duckdb.IOException as exc:
@@ -276,6 +279,40 @@ def _label(data: TrendsData, key: str) -> str:
     return data.dyads.get(key) or data.topics.get(key) or key
 
 
+def _latest_run(con: Any) -> dict[str, Any] | None:
+    import duckdb
+
+    from monitor.ingest.health import latest_run
+
+    try:
+        return latest_run(con)
+    except duckdb.Error:  # a snapshot from before run health (migration 0060)
+        return None
+
+
+_RUN_COLORS = {"ok": ("#eef6ee", "#2e6b2e"), "degraded": ("#fff4e0", "#8a4b00"),
+               "blind": ("#fde8e8", "#a00000")}
+
+
+def _run_banner(run: dict[str, Any] | None) -> str:
+    """The latest ingest run's health, and its failing sources when there are any."""
+    if run is None:
+        return '<p class="meta run-health">No ingest run recorded yet.</p>'
+    health = run.get("health") or "ok"
+    bg, fg = _RUN_COLORS.get(health, _RUN_COLORS["blind"])
+    answered = (run.get("sources_ok") or 0) + (run.get("sources_not_modified") or 0)
+    text = (f"Latest ingest run ({_e(run.get('via'))}, {_when(run.get('started_at'))} UTC): "
+            f"<b>{_e(health)}</b> — {answered} of {run.get('sources_planned') or 0} sources "
+            "answered.")
+    failing = run.get("failing") or []
+    if failing:
+        text += " Failing: " + "; ".join(_e(f) for f in failing[:8])
+        if len(failing) > 8:
+            text += f"; and {len(failing) - 8} more"
+    return (f'<p class="run-health" data-health="{_e(health)}" style="background:{bg};'
+            f'color:{fg};padding:6px 8px;font-size:13px">{text}</p>')
+
+
 def render(data: TrendsData) -> str:
     """The whole page as HTML (self-contained: inline CSS and SVG, no scripts)."""
     from monitor import trends
@@ -292,6 +329,7 @@ def render(data: TrendsData) -> str:
         "<title>Trends · Russia–Asia monitor</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Trends: Russia–Japan and Russia–China coverage</h1>",
+        _run_banner(data.run),
         f'<p class="meta summary">{data.articles_total} {_e(which)} articles in the last '
         f"{data.days} days "
         f"(UTC days, to {data.end.isoformat()}). Warehouse snapshot of "

@@ -186,3 +186,15 @@ def test_repeated_items_are_cut_before_parsing_without_changing_entries(settings
     assert rows[0][1] == "Report number 0 on Russia and Japan."
     assert rows[-1][1] == "not an item Report number 13 on Russia and Japan."
     assert all(r[2] == BASE + timedelta(hours=int(r[0].rsplit(" ", 1)[1])) for r in rows)
+
+
+def test_the_run_is_recorded_in_ingest_runs(settings, archive) -> None:
+    root, expected = archive
+    summary = backfill_dir(settings, root)
+    with warehouse.reader(settings) as con:
+        rows = con.execute("SELECT run_id, via, health, sources_planned, sources_ok,"
+                           " sources_failed, articles_new FROM ingest_runs").fetchall()
+    # Counts are files: the bad ones are failures, the rest answered: degraded, not blind.
+    assert rows == [(summary.run_id, "backfill_archive", "degraded", expected["files"],
+                     expected["files"] - expected["bad"], expected["bad"],
+                     summary.articles_new)]

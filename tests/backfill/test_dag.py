@@ -85,3 +85,29 @@ def test_a_run_loads_its_interval_day_idempotently(dagbag, monitor_env, http_ser
     assert len(fake.calls) - asked == 2  # only the two slices that failed are asked again
     with warehouse.reader(monitor_env) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 640
+    with warehouse.reader(monitor_env) as con:
+        runs = con.execute("SELECT via, health, sources_failed FROM ingest_runs").fetchall()
+    # Two runs recorded; the malformed and error answers make them degraded, not blind.
+    assert runs == [("backfill_gdelt", "degraded", 2)] * 2
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+@pytest.mark.xdist_group("airflow")
+def test_a_run_whose_every_slice_failed_fails(dagbag, monitor_env, http_server,  # noqa: F811
+                                              monkeypatch) -> None:
+    from airflow.utils.state import DagRunState
+
+    # An endpoint that answers 404 to everything: every slice fails at once.
+    monkeypatch.setenv("MONITOR_GDELT_API_URL", http_server.url("/no/such/api"))
+    monkeypatch.setenv("MONITOR_GDELT_INTERVAL", "0")
+    run = dagbag.dags[DAG_ID].test(logical_date=datetime(2025, 3, 2, 3, tzinfo=UTC))
+    assert run.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["store_days"] == "success" and states["check_slices"] == "failed"
+    with warehouse.reader(monitor_env) as con:
+        [(via, health, asked, failed, failing)] = con.execute(
+            "SELECT via, health, sources_planned, sources_failed, failing FROM ingest_runs"
+        ).fetchall()
+    assert (via, health) == ("backfill_gdelt", "blind") and asked == failed == 5
+    assert any(f.startswith("russia_japan 2025-03-01") and "HTTP 404" in f for f in failing)

@@ -182,3 +182,20 @@ def test_a_failed_slice_is_asked_alone_and_found_for_retry(settings, gdelt, conf
     backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china"],
                        hints={"russia_china": 86400.0})
     assert [(c[2], c[3]) for c in gdelt.calls[asked:]] == [("20250301180000", "20250301235959")]
+
+
+def test_cli_fails_when_every_slice_failed_and_says_which(settings, http_server) -> None:
+    from monitor.cli import cli
+
+    result = CliRunner().invoke(cli, [
+        "--home", str(settings.home), "backfill", "--gdelt", "--since", "2025-03-01",
+        "--until", "2025-03-02", "--api-url", http_server.url("/no/such/api"),
+        "--interval", "0", "--query", "russia_japan", "--no-progress"])
+    assert result.exit_code == 3, result.output
+    assert "all 2 time slices asked failed" in result.output
+    assert "russia_japan 2025-03-01T00:00..00:00: HTTP 404" in result.output
+    assert "russia_japan 2025-03-02T00:00..00:00: HTTP 404" in result.output
+    assert "Check the network" in result.output
+    with warehouse.reader(settings) as con:
+        assert con.execute("SELECT via, health, sources_planned, sources_failed"
+                           " FROM ingest_runs").fetchall() == [("backfill_gdelt", "blind", 2, 2)]

@@ -145,9 +145,11 @@ def test_day_without_articles(settings: Settings):
     settings = settings.with_(recipients=("alice@example.org",))
     run_digest(settings, date(2026, 1, 1))
     msg = parse(next((settings.outbox_dir / "2026-01-01").glob("*.eml")).read_bytes())
-    assert msg["Subject"] == "Russia–Asia digest 2026-01-01 · no relevant articles"
+    # Nothing configured, nothing answered: a blind day, not a quiet one.
+    assert msg["Subject"] == ("Russia–Asia digest 2026-01-01 · BLIND: no source answered, "
+                              "no relevant articles")
     text, html = parts(msg)
-    assert "No relevant articles on 2026-01-01." in text
+    assert "No relevant articles on 2026-01-01, because the monitor was blind" in text
     assert 'class="empty"' in html
 
 

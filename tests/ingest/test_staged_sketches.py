@@ -10,7 +10,7 @@ from monitor.ingest.batch import fetch_and_stage
 from monitor.ingest.plan import plan_ingest
 from monitor.ingest.run import run_ingest
 from monitor.ingest.store import store_staged
-from monitor.stories import clusters
+from monitor.stories import assign, clusters
 from tests.ingest.conftest import FeedEnv
 
 
@@ -28,7 +28,7 @@ def test_store_reuses_the_staged_sketches(feeds: FeedEnv, query,
     def no_recompute(*args, **kwargs):
         raise AssertionError("the writer recomputed a sketch the fetch step had staged")
 
-    monkeypatch.setattr(clusters, "features", no_recompute)
+    monkeypatch.setattr(assign, "features", no_recompute)
     store_staged(feeds.settings, staged, "run-s")
     rows = query("SELECT count(*), count(cluster_id), (SELECT count(*) FROM article_sketches"
                  " WHERE version = ?) FROM articles", [clusters.FEATURE_VERSION])

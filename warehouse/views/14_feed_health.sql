@@ -4,6 +4,8 @@
 -- counted from failing_since, else from the last success). Fetch and error counts cover the
 -- 24 hours before `as_of`, new articles the 24 hours and the 7 days before it (a range on
 -- fetches.started_at, so the cost follows the window, not the history of fetches).
+-- Retired sources (no longer in the configured sources file, migration 0060) are left out:
+-- they are not polled, so they need no attention; `monitor sources --all` lists them.
 CREATE OR REPLACE MACRO feed_health_at(as_of) AS TABLE
 WITH recent AS (
     SELECT source_id,
@@ -39,7 +41,8 @@ SELECT s.source_id, s.outlet, s.country, s.kind, s.enabled, s.disabled_reason,
             ELSE 'failing' END AS status
 FROM sources s
 LEFT JOIN feed_state f USING (source_id)
-LEFT JOIN recent r USING (source_id);
+LEFT JOIN recent r USING (source_id)
+WHERE s.status = 'active';
 
 CREATE OR REPLACE VIEW feed_health AS
 SELECT * FROM feed_health_at(timezone('UTC', now()));
