@@ -51,6 +51,7 @@ __all__ = [
     "feed_health",
     "latest_articles",
     "local_day_counts",
+    "topicless",
     "label",
 ]
 
@@ -72,7 +73,8 @@ DYADS: dict[str, str] = {"russia_japan": "Russia–Japan", "russia_china": "Russ
 #: In ``trend_daily`` this stands for "any dyad" / "any topic".
 ANY = "*"
 
-#: A spike: at least this many articles on the day (one article is never a spike) ...
+#: A spike: at least this many stories on the day (one story is never a spike, however many
+#: outlets reprint it) ...
 SPIKE_MIN_COUNT = 5
 #: ... and at least this many times the smoothed trailing average, (n + 1) / (avg + 1) ...
 SPIKE_RATIO = 3.0
@@ -130,12 +132,12 @@ _INSERT_TREND_ARTICLES = f"""
 """
 
 _INSERT_DAILY = """
-    INSERT INTO trend_daily
-    SELECT day, dyad, topic, count(*)::INTEGER
+    INSERT INTO trend_daily (day, dyad, topic, articles, stories)
+    SELECT day, dyad, topic, count(*)::INTEGER, count(DISTINCT story_key)::INTEGER
     FROM (
-        SELECT day, dyad, unnest(list_append(list_distinct(topics), '*')) AS topic
+        SELECT day, dyad, story_key, unnest(list_append(list_distinct(topics), '*')) AS topic
         FROM (
-            SELECT day, topics, unnest(list_append(list_distinct(dyads), '*')) AS dyad
+            SELECT day, topics, story_key, unnest(list_append(list_distinct(dyads), '*')) AS dyad
             FROM trend_articles
             WHERE relevant AND day IN (SELECT day FROM _trend_days)
         )
@@ -272,7 +274,8 @@ _DENSE_WINDOW = """
         SELECT DISTINCT dyad, topic FROM trend_daily
         WHERE day BETWEEN ? AND ? AND dyad = ANY(?) AND topic = ANY(?)
     )
-    SELECT s.dyad, s.topic, list(coalesce(t.articles, 0) ORDER BY cal.day) AS counts
+    SELECT s.dyad, s.topic, list(coalesce(t.articles, 0) ORDER BY cal.day) AS counts,
+           list(coalesce(t.stories, 0) ORDER BY cal.day) AS stories
     FROM cal
     CROSS JOIN series s
     LEFT JOIN trend_daily t ON t.day = cal.day AND t.dyad = s.dyad AND t.topic = s.topic
@@ -281,19 +284,24 @@ _DENSE_WINDOW = """
 
 
 def _dense(con: duckdb.DuckDBPyConnection, start: date, end: date, dyads: Sequence[str],
-           topics: Sequence[str]) -> dict[tuple[str, str], list[int]]:
-    """Daily counts of the given series from start to end inclusive, zeros filled in."""
+           topics: Sequence[str], *, stories: bool = False
+           ) -> dict[tuple[str, str], list[int]]:
+    """Daily counts of relevant articles (``stories``: of stories) of the given series from
+    start to end inclusive, zeros filled in."""
     rows = con.execute(
         _DENSE_WINDOW, [start, end, start, end, list(dyads), list(topics)]
     ).fetchall()
-    return {(dyad, topic): list(counts) for dyad, topic, counts in rows}
+    return {(dyad, topic): list(by_story if stories else counts)
+            for dyad, topic, counts, by_story in rows}
 
 
 def _series_rows(counts: dict[tuple[str, str], list[int]], days: int, key_of: Any,
-                 end: date) -> list[dict[str, Any]]:
+                 end: date, story_counts: dict[tuple[str, str], list[int]] | None = None,
+                 ) -> list[dict[str, Any]]:
     out = []
     for ident, values in counts.items():
         current, previous = values[-days:], values[:-days]
+        stories = (story_counts or {}).get(ident, [0] * len(values))
         total, prev_total = sum(current), sum(previous)
         change = None if prev_total == 0 else (total - prev_total) / prev_total
         key = key_of(ident)
@@ -305,6 +313,9 @@ def _series_rows(counts: dict[tuple[str, str], list[int]], days: int, key_of: An
             "start": end - timedelta(days=days - 1),
             "end": end,
             "counts": current,
+            # Stories per day beside articles per day (one event reprinted 40 times is 1).
+            "stories": stories[-days:],
+            "story_total": sum(stories[-days:]),  # a story on two days counts on both
             "total": total,
             "previous_total": prev_total,
             "change": change,
@@ -325,7 +336,8 @@ def topic_series(con: duckdb.DuckDBPyConnection, days: int = 30, *, dyad: str | 
     start = end - timedelta(days=2 * days - 1)
     topics = [topic] if topic else list(_known_topics(con, start, end))
     counts = _dense(con, start, end, [dyad or ANY], topics)
-    return _series_rows(counts, days, lambda ident: ident[1], end)
+    stories = _dense(con, start, end, [dyad or ANY], topics, stories=True)
+    return _series_rows(counts, days, lambda ident: ident[1], end, stories)
 
 
 def dyad_series(con: duckdb.DuckDBPyConnection, days: int = 30, *, topic: str | None = None,
@@ -334,7 +346,8 @@ def dyad_series(con: duckdb.DuckDBPyConnection, days: int = 30, *, topic: str | 
     end = end or latest_day(con)
     start = end - timedelta(days=2 * days - 1)
     counts = _dense(con, start, end, [*DYADS, ANY], [topic or ANY])
-    return _series_rows(counts, days, lambda ident: ident[0], end)
+    stories = _dense(con, start, end, [*DYADS, ANY], [topic or ANY], stories=True)
+    return _series_rows(counts, days, lambda ident: ident[0], end, stories)
 
 
 def _known_topics(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Iterable[str]:
@@ -361,18 +374,21 @@ def spikes(con: duckdb.DuckDBPyConnection, day: date, *,
            dyads: Sequence[str] = (ANY, *DYADS)) -> list[dict[str, Any]]:
     """The series (topic within a dyad, '*' = any) that spiked on ``day`` (a UTC day).
 
-    Reads only the 29 days it needs. Rows: dyad, topic, articles, baseline_avg, ratio; the
-    biggest ratio first.
+    Measured on stories, not articles: one event reprinted 40 times is one story and no
+    spike. Reads only the 29 days it needs. Rows: dyad, topic, stories, articles,
+    baseline_avg (stories per day), ratio; the biggest ratio first.
     """
     start = day - timedelta(days=BASELINE_DAYS)
     topics = [ANY, *_known_topics(con, start, day)]
-    counts = _dense(con, start, day, list(dyads), topics)
+    stories = _dense(con, start, day, list(dyads), topics, stories=True)
+    articles = _dense(con, start, day, list(dyads), topics)
     out = []
-    for (dyad, topic), values in counts.items():
+    for (dyad, topic), values in stories.items():
         n, baseline = values[-1], values[:-1]
         avg = sum(baseline) / len(baseline) if baseline else 0.0
         if is_spike(n, avg):
-            out.append({"day": day, "dyad": dyad, "topic": topic, "articles": n,
+            out.append({"day": day, "dyad": dyad, "topic": topic, "stories": n,
+                        "articles": articles[(dyad, topic)][-1],
                         "baseline_avg": round(avg, 2), "ratio": round(spike_ratio(n, avg), 2)})
     out.sort(key=lambda r: (-r["ratio"], r["dyad"], r["topic"]))
     return out
@@ -435,10 +451,26 @@ def feed_health(con: duckdb.DuckDBPyConnection, now: datetime | None = None, *,
 
 # --- articles -------------------------------------------------------------------------------
 
+def topicless(con: duckdb.DuckDBPyConnection, days: int = 30, *, dyad: str | None = None,
+              end: date | None = None) -> dict[str, int]:
+    """Relevant articles without a topic ("other relations news") in the window: how many
+    articles and stories. They count in every relation total but in no topic's."""
+    end = end or latest_day(con)
+    row = con.execute(
+        "SELECT count(*), count(DISTINCT story_key) FROM trend_articles"
+        " WHERE relevant AND day BETWEEN ? AND ? AND len(topics) = 0"
+        "   AND (?::VARCHAR IS NULL OR list_contains(dyads, ?::VARCHAR))",
+        [end - timedelta(days=days - 1), end, dyad, dyad],
+    ).fetchone()
+    return {"articles": int(row[0]), "stories": int(row[1])}
+
+
 def latest_articles(con: duckdb.DuckDBPyConnection, *, topic: str | None = None,
                     dyad: str | None = None, limit: int = 20, days: int = 30,
-                    end: date | None = None) -> list[dict[str, Any]]:
-    """The newest relevant articles within ``days`` days ending ``end``, with their topics.
+                    end: date | None = None, without_topic: bool = False,
+                    ) -> list[dict[str, Any]]:
+    """The newest relevant articles within ``days`` days ending ``end``, with their topics
+    (``without_topic``: only those with none, the "other relations news").
 
     Looks at the last day first and widens (3, 7, … ``days`` days) only while fewer than
     ``limit`` articles were found, so the cost follows ``limit`` rather than the window.
@@ -455,8 +487,10 @@ def latest_articles(con: duckdb.DuckDBPyConnection, *, topic: str | None = None,
             " WHERE relevant AND day BETWEEN ? AND ?"
             "   AND (?::VARCHAR IS NULL OR list_contains(topics, ?::VARCHAR))"
             "   AND (?::VARCHAR IS NULL OR list_contains(dyads, ?::VARCHAR))"
+            "   AND (NOT ? OR len(topics) = 0)"
             " ORDER BY ts DESC, article_id LIMIT ?",
-            [end - timedelta(days=width - 1), end, topic, topic, dyad, dyad, limit],
+            [end - timedelta(days=width - 1), end, topic, topic, dyad, dyad, without_topic,
+             limit],
         )
         rows = result.fetchall()
         if len(rows) >= limit:
@@ -468,27 +502,30 @@ def latest_articles(con: duckdb.DuckDBPyConnection, *, topic: str | None = None,
 
 
 def local_day_counts(con: duckdb.DuckDBPyConnection, start: date, end: date,
-                     tz: str) -> list[tuple[date, str, str, int]]:
-    """Relevant articles per (local day, dyad, topic) in timezone ``tz``, start..end inclusive.
+                     tz: str, *, stories: bool = False) -> list[tuple[date, str, str, int]]:
+    """Relevant articles (``stories``: distinct stories) per (local day, dyad, topic) in
+    timezone ``tz``, start..end inclusive.
 
     The digest's "yesterday" is a day in the configured timezone, not a UTC day; this reads
     ``trend_articles`` for the UTC days that overlap the local ones (one either side) and
     buckets by local date. '*' rows are the totals, as in ``trend_daily``.
     """
+    measure = "count(DISTINCT story_key)" if stories else "count(*)"  # a constant
     rows = con.execute(
-        """
+        f"""
         WITH local AS (
-            SELECT timezone(?, ts AT TIME ZONE 'UTC')::DATE AS lday, dyads, topics
+            SELECT timezone(?, ts AT TIME ZONE 'UTC')::DATE AS lday, dyads, topics, story_key
             FROM trend_articles
             WHERE relevant AND day BETWEEN ? AND ?
         )
-        SELECT lday, dyad, topic, count(*)::INTEGER
+        SELECT lday, dyad, topic, {measure}::INTEGER
         FROM (
-            SELECT lday, dyad, unnest(list_append(list_distinct(topics), '*')) AS topic
-            FROM (SELECT lday, topics, unnest(list_append(list_distinct(dyads), '*')) AS dyad
+            SELECT lday, dyad, story_key, unnest(list_append(list_distinct(topics), '*')) AS topic
+            FROM (SELECT lday, topics, story_key,
+                         unnest(list_append(list_distinct(dyads), '*')) AS dyad
                   FROM local WHERE lday BETWEEN ? AND ?)
         )
-        GROUP BY ALL
+        GROUP BY lday, dyad, topic
         """,
         [tz, start - timedelta(days=1), end + timedelta(days=1), start, end],
     ).fetchall()

@@ -38,6 +38,7 @@ from monitor.classify.rules import (
     Analysis,
     analyse,
     rule_score_matrix,
+    sport_veto,
 )
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, Taxonomy
 from monitor.settings import REPO_ROOT
@@ -265,6 +266,12 @@ class Classifier:
             if labels is not None:
                 labels[key] = found
         dyads, topics, scores = list(found[0]), list(found[1]), dict(found[2])
+        if dyads:
+            sport = sport_veto(analysis)
+            if sport:  # a match between national teams is not relations news
+                return Prediction(id=item.get("id"), relevant=False, dyads=[], topics=[],
+                                  scores=scores, evidence={"sport": [sport]},
+                                  model_version=self.version)
         return Prediction(id=item.get("id"), relevant=bool(dyads), dyads=dyads, topics=topics,
                           scores=scores, evidence=self.evidence(analysis, dyads, topics),
                           model_version=self.version)

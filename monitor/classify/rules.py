@@ -38,6 +38,7 @@ __all__ = [
     "rule_score_matrix",
     "RULE_THRESHOLDS",
     "FEATURE_NAMES",
+    "sport_veto",
 ]
 
 #: Only the start of a very long text is analysed: news puts the story first, and a 5 MB page
@@ -333,6 +334,32 @@ def _pairs(a: list[tuple[int, int, str]], b: list[tuple[int, int, str]]) -> set[
                 found.add(s)
                 break
     return found
+
+
+#: A story is a sports story when its headline holds a sports cue and so does another
+#: sentence (or it has at most SPORT_SHORT sentences), or when this share of all its
+#: sentences hold one. (Two stories run together, drills and a volleyball match, are not.)
+SPORT_SHARE = 0.5
+SPORT_SHORT = 3
+
+
+def sport_veto(result: Analysis) -> str | None:
+    """Why a story is sport, not relations news, or None.
+
+    A match between national teams (a Japan–Russia volleyball game, a Russian team at the
+    Beijing Olympics) names both countries and often "meets", "beats", "talks" — the dyad
+    evidence looks strong. It is not relations news unless it is about the relations (a ban,
+    a boycott, visas, a diplomatic protest): the ``sports_relations`` cues of topics.toml.
+    """
+    sport = result.hits.get("neg:sports")
+    if not sport or result.hits.get("neg:sports_relations"):
+        return None
+    n = len(result.sentences)
+    in_title = result.has_title and 0 in sport
+    if (in_title and (len(sport) >= 2 or n <= SPORT_SHORT)) or len(sport) / n >= SPORT_SHARE:
+        first = min(sport)
+        return f"[{sport[first]}] {result.sentences[first][:200]}"
+    return None
 
 
 def rule_scores(f: dict[str, float]) -> dict[str, float]:

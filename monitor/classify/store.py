@@ -128,7 +128,10 @@ def reclassify(settings: Settings, since: date | datetime | None = None) -> int:
     with warehouse.reader(settings, primary=True) as con:
         rows = con.execute(
             "SELECT article_id, coalesce(title, ''), coalesce(body, summary, '') FROM articles"
-            " WHERE ? IS NULL OR first_seen_at >= ? ORDER BY article_id",
+            " WHERE (? IS NULL OR first_seen_at >= ?)"
+            # Feed items that are not articles (index pages, headline lists …) keep their
+            # not-relevant classification from the fetch step.
+            " AND coalesce(page_kind, 'article') = 'article' ORDER BY article_id",
             [since, since],
         ).fetchall()
     total = 0

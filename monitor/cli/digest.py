@@ -48,7 +48,8 @@ def digest(settings: Settings, day: datetime | None, send: bool, preview: Path |
                  "it or choose another path")
         result = preview_digest(settings, the_day, preview, wanted)
         click.echo(f"subject:  {result['subject']}")
-        click.echo(f"articles: {result['articles']} in {result['stories']} stories")
+        n, k = result["articles"], result["stories"]
+        click.echo(f"articles: {n} in {k} {'story' if k == 1 else 'stories'}")
         click.echo(f"preview:  {result['path']}")
         return
     result = run_digest(settings, the_day, send=send, force=force)

@@ -7,10 +7,20 @@ The day is a calendar day in ``settings.timezone`` (readers think in their own "
 so counts come from ``trend_articles`` bucketed by local date rather than from the UTC-day
 views. One story carried by several outlets is one entry: articles are grouped by their
 story key (cluster id, else article id) and by identical normalised titles.
+
+Each story shows (see :func:`group_stories`):
+
+* its **best headline**: the title most of its members carry (reprints of a wire text repeat
+  it), ties going to an English title and then to the earliest. A reader of an English
+  digest gets the headline most outlets used, in English when any member has one;
+* **why it counted**: one evidence sentence of the classifier (``classifications.evidence``)
+  of the headline's article, else of the earliest member that has one;
+* the outlets and their countries, who reported first and when, and the languages.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
@@ -26,7 +36,8 @@ from monitor.digest.health import build_health
 from monitor.settings import Settings
 
 __all__ = ["build_digest", "default_day", "normalise_title", "make_lead", "local_day_bounds",
-           "STORIES_PER_SECTION", "CHART_DAYS"]
+           "cut_words", "evidence_sentence", "group_stories", "STORIES_PER_SECTION",
+           "CHART_DAYS"]
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +81,31 @@ def normalise_title(title: str | None) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
-def make_lead(text: str | None, title: str | None = None, limit: int = LEAD_CHARS) -> str:
-    """One or two sentences of the summary, never more than ``limit`` characters."""
+def cut_words(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary with "…" when cut
+    ("38 billion cubic me" is never shown). A text with no space in reach (Chinese,
+    Japanese) is cut at the character."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:-–—") + "…"
+
+
+def make_lead(text: str | None, title: str | None = None, limit: int = LEAD_CHARS, *,
+              cut: bool = False) -> str:
+    """One or two sentences of the summary, never more than ``limit`` characters.
+
+    ``cut``: the text was cut at its end (``trend_articles.lead`` keeps the first
+    ``trends.LEAD_CHARS`` characters of the summary), so its last word may be a stump: it is
+    dropped and the text ends with "…" ("… 38 billion cubic me" never shows).
+    """
     text = " ".join((text or "").split())
+    if cut and " " in text:
+        text = text[: text.rfind(" ")].rstrip(" ,;:-–—") + "…"
     if title and normalise_title(text).startswith(normalise_title(title)) and title.strip():
         text = text[len(title.strip()):].lstrip(" .:-–—")
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
@@ -83,13 +116,12 @@ def make_lead(text: str | None, title: str | None = None, limit: int = LEAD_CHAR
             break
         lead = candidate
     if not lead and text:
-        lead = text[: limit - 1].rstrip() + "…" if len(text) > limit else text
+        lead = cut_words(text, limit)
     return lead
 
 
 def _clip(text: str | None, limit: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return cut_words(" ".join((text or "").split()), limit)
 
 
 def _day_articles(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> list[dict[str, Any]]:
@@ -98,7 +130,8 @@ def _day_articles(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> list[di
     # a story after its trend row was derived); the first_seen_at bound keeps that read to
     # recent row groups. Older first-seen articles keep the key from their trend row.
     result = con.execute(
-        "SELECT t.article_id, t.ts, t.outlet, t.title, t.url, t.lead, t.dyads, t.topics,"
+        "SELECT t.article_id, t.ts, t.outlet, t.country, t.title, t.url, t.lead, t.dyads,"
+        "       t.topics,"
         "       coalesce(a.cluster_id, t.story_key) AS story_key"
         " FROM trend_articles t"
         " LEFT JOIN (SELECT article_id, cluster_id FROM articles WHERE first_seen_at >= ?) a"
@@ -108,7 +141,71 @@ def _day_articles(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> list[di
         [start - CLUSTER_LOOKBACK, start.date(), end.date(), start, end, MAX_DAY_ARTICLES],
     )
     columns = [d[0] for d in result.description]
-    return [dict(zip(columns, r, strict=True)) for r in result.fetchall()]
+    articles = [dict(zip(columns, r, strict=True)) for r in result.fetchall()]
+    _add_details(con, articles)
+    return articles
+
+
+def _add_details(con: duckdb.DuckDBPyConnection, articles: list[dict[str, Any]]) -> None:
+    """Each article's language and the evidence of its current classification (read for the
+    day's relevant articles only: at most MAX_DAY_ARTICLES ids)."""
+    if not articles:
+        return
+    rows = con.execute(
+        "SELECT a.article_id, a.language, c.evidence"
+        " FROM articles a LEFT JOIN ("
+        "   SELECT article_id, evidence FROM classifications"
+        "   WHERE article_id IN (SELECT unnest(?::VARCHAR[]))"
+        "   QUALIFY row_number() OVER (PARTITION BY article_id"
+        "                              ORDER BY classified_at DESC, model_version DESC) = 1"
+        " ) c USING (article_id)"
+        " WHERE a.article_id IN (SELECT unnest(?::VARCHAR[]))",
+        [[a["article_id"] for a in articles]] * 2,
+    ).fetchall()
+    found = {r[0]: (r[1], r[2]) for r in rows}
+    for art in articles:
+        art["language"], art["evidence"] = found.get(art["article_id"], (None, None))
+
+
+#: Evidence sentences are clipped to this many characters.
+EVIDENCE_CHARS = 240
+_CITED_TERMS = re.compile(r"^\[[^\]]*\]\s*")
+
+
+def evidence_sentence(evidence: Any, labels: list[str], title: str | None) -> str:
+    """The first evidence sentence for ``labels`` (dyads first) that is not the headline
+    itself, without its "[matched, terms]" prefix; "" when there is none."""
+    if isinstance(evidence, str):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return ""
+    if not isinstance(evidence, dict):
+        return ""
+    keys = [k for k in labels if k in evidence] + [k for k in evidence if k not in labels]
+    fallback = ""
+    for key in keys:
+        for cited in evidence.get(key) or []:
+            if not isinstance(cited, str):
+                continue
+            sentence = _CITED_TERMS.sub("", cited).strip()
+            if not sentence:
+                continue
+            if title and normalise_title(sentence) == normalise_title(title):
+                fallback = fallback or sentence
+                continue
+            return cut_words(sentence, EVIDENCE_CHARS)
+    return cut_words(fallback, EVIDENCE_CHARS)
+
+
+def _best_headline(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The member whose title most members carry; ties: English first, then the earliest
+    (``members`` are in time order)."""
+    counts: dict[str, int] = defaultdict(int)
+    for art in members:
+        counts[normalise_title(art["title"])] += 1
+    return min(members, key=lambda a: (-counts[normalise_title(a["title"])] if a["title"] else 0,
+                                       (a.get("language") or "en") != "en"))
 
 
 def group_stories(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -140,26 +237,45 @@ def group_stories(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stories = []
     for members in groups.values():
         members.sort(key=lambda a: (a["ts"], a["article_id"]))
-        lead = members[0]
+        first = members[0]
+        best = _best_headline(members)
         outlets: list[str] = []
+        countries: list[str] = []
+        languages: list[str] = []
         for art in members:
             outlet = _clip(art["outlet"], OUTLET_CHARS)
             if outlet and outlet not in outlets:
                 outlets.append(outlet)
+            if art.get("country") and art["country"] not in countries:
+                countries.append(art["country"])
+            if art.get("language") and art["language"] not in languages:
+                languages.append(art["language"])
         topics: list[str] = []
         dyads: list[str] = []
         for art in members:
             topics += [t for t in art["topics"] if t not in topics]
             dyads += [d for d in art["dyads"] if d not in dyads]
+        why = ""
+        for art in [best, *(m for m in members if m is not best)]:
+            why = evidence_sentence(art.get("evidence"), [*dyads, *topics], art["title"])
+            if why:
+                break
         stories.append({
-            "story_key": lead["story_key"],
-            "article_id": lead["article_id"],
-            "title": _clip(lead["title"], TITLE_CHARS) or "(untitled)",
-            "url": lead["url"],
+            "story_key": first["story_key"],
+            "article_id": best["article_id"],
+            "title": _clip(best["title"], TITLE_CHARS) or "(untitled)",
+            "url": best["url"],
+            # Who reported first and when; the other outlets in the order they followed.
             "outlet": outlets[0] if outlets else "",
             "also_in": outlets[1:],
-            "published_at": lead["ts"],
-            "lead": make_lead(lead["lead"], lead["title"]),
+            "published_at": first["ts"],
+            "first_outlet": _clip(first["outlet"], OUTLET_CHARS),
+            "first_country": first.get("country") or "",
+            "lead": make_lead(best["lead"], best["title"],
+                              cut=len(best["lead"] or "") >= trends.LEAD_CHARS),
+            "evidence": why,
+            "countries": sorted(countries),
+            "languages": sorted(languages),
             "topics": topics,
             "dyads": dyads,
             "articles": len(members),
@@ -179,9 +295,14 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
     counts: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
     for lday, dyad, topic, n in trends.local_day_counts(con, first, day, tz):
         counts[(dyad, topic)][lday] = n
+    # Spikes are measured on stories: one event reprinted 40 times is one story.
+    story_counts: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
+    for lday, dyad, topic, n in trends.local_day_counts(con, base_start, day, tz, stories=True):
+        story_counts[(dyad, topic)][lday] = n
 
-    def series(key: tuple[str, str], start: date, days: int) -> list[int]:
-        got = counts.get(key, {})
+    def series(key: tuple[str, str], start: date, days: int,
+               source: dict[tuple[str, str], dict[date, int]] = counts) -> list[int]:
+        got = source.get(key, {})
         return [got.get(start + timedelta(days=i), 0) for i in range(days)]
 
     total = series((trends.ANY, trends.ANY), day, 1)[0]
@@ -205,12 +326,13 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
                      key=lambda m: m["diff"])[:3]
 
     found_spikes = []
-    for (dyad, topic), _ in sorted(counts.items()):
-        base = series((dyad, topic), base_start, trends.BASELINE_DAYS)
-        n = series((dyad, topic), day, 1)[0]
+    for (dyad, topic), _ in sorted(story_counts.items()):
+        base = series((dyad, topic), base_start, trends.BASELINE_DAYS, story_counts)
+        n = series((dyad, topic), day, 1, story_counts)[0]
         avg = sum(base) / len(base)
         if trends.is_spike(n, avg):
-            found_spikes.append({"dyad": dyad, "topic": topic, "articles": n,
+            found_spikes.append({"dyad": dyad, "topic": topic, "stories": n,
+                                 "articles": series((dyad, topic), day, 1)[0],
                                  "label": _series_label(dyad, topic),
                                  "baseline_avg": round(avg, 1),
                                  "ratio": round(trends.spike_ratio(n, avg), 1)})
@@ -233,7 +355,11 @@ def build_digest(con: duckdb.DuckDBPyConnection, day: date, settings: Settings, 
         sections.append({
             "topic": topic,
             "label": trends.label(topic) if topic else "Other relations news",
-            "count": series((trends.ANY, topic), day, 1)[0] if topic else len(members),
+            # Articles: with the topic (an article may have two), or (other relations
+            # news) in the stories listed; every story is listed in exactly one section.
+            "count": (series((trends.ANY, topic), day, 1)[0] if topic
+                      else sum(m["articles"] for m in members)),
+            "story_count": len(members),
             "dyads": {d: series((d, topic), day, 1)[0] for d in trends.DYADS
                       if topic and series((d, topic), day, 1)[0]},
             "stories": members,

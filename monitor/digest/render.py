@@ -93,7 +93,8 @@ def make_subject(data: dict[str, Any]) -> str:
         others = [s for s in summary["spikes"] if s["dyad"] == trends.ANY
                   and s["topic"] not in (trends.ANY, mover and mover["topic"])]
         if others:
-            parts.append(f"spike: {others[0]['label']} ({others[0]['articles']})")
+            parts.append(f"spike: {others[0]['label']} "
+                         f"({_plural(others[0]['stories'], 'story', 'stories')})")
     return header_safe(" · ".join(parts))
 
 
@@ -112,8 +113,8 @@ def _summary_sentences(data: dict[str, Any]) -> list[str]:
         return [f"No relevant articles on {data['day'].isoformat()}: a quiet day (sources "
                 "answered)."]
     dyads = ", ".join(f"{trends.label(d)} {n}" for d, n in s["dyads"].items() if n)
-    lines = [f"{s['articles']} relevant articles in {s['stories']} stories"
-             + (f" ({dyads})." if dyads else ".")]
+    lines = [f"{_plural(s['articles'], 'relevant article')} in "
+             f"{_plural(s['stories'], 'story', 'stories')}" + (f" ({dyads})." if dyads else ".")]
     if s["rising"]:
         lines.append("Rose: " + "; ".join(
             f"{m['label']} {m['count']} vs {m['average']:g}/day" for m in s["rising"]) + ".")
@@ -124,7 +125,8 @@ def _summary_sentences(data: dict[str, Any]) -> list[str]:
     shown = [x for x in s["spikes"] if x["dyad"] == trends.ANY and x["topic"] != trends.ANY]
     if shown or s["spikes"]:
         lines.append("Spikes: " + "; ".join(
-            f"{x['label']} {x['articles']} (usual {x['baseline_avg']:g}/day)"
+            f"{x['label']} {_plural(x['stories'], 'story', 'stories')} in "
+            f"{_plural(x['articles'], 'article')} (usual {x['baseline_avg']:g} stories/day)"
             for x in (shown or s["spikes"])[:5]) + ".")
     return lines
 
@@ -172,7 +174,7 @@ def _story_html(story: dict[str, Any], data: dict[str, Any]) -> str:
     head = (f'<a class="story-link" href="{_e(url)}" style="color:#1a4d80;font-weight:bold">'
             f'{title}</a>' if url else f'<span class="story-title" style="font-weight:bold">'
             f'{title}</span>')
-    meta = f"{_e(story['outlet'])} · {_e(_time(story['published_at'], data))}"
+    meta = _e(_first_text(story, data))
     badges = " ".join(
         f'<span class="dyad" style="background:#eef;color:#335;font-size:11px;padding:0 4px;'
         f'border-radius:3px">{_e(trends.label(d))}</span>' for d in story["dyads"])
@@ -180,9 +182,42 @@ def _story_html(story: dict[str, Any], data: dict[str, Any]) -> str:
             f'{_e(", ".join(story["also_in"]))}</div>' if story["also_in"] else "")
     lead = (f'<div class="lead" style="font-size:13px;color:#222">{_e(story["lead"])}</div>'
             if story["lead"] else "")
+    why = (f'<div class="evidence" style="font-size:12px;color:#444;font-style:italic">'
+           f'Why: {_e(story["evidence"])}</div>' if story.get("evidence") else "")
+    carried = _carried_text(story)
+    carried = (f'<div class="carried" style="color:#555;font-size:12px">{_e(carried)}</div>'
+               if carried else "")
     return (f'<div class="story" style="margin:8px 0 12px 0">{head}'
             f'<div class="meta" style="color:#666;font-size:12px">{meta} {badges}</div>'
-            f'{lead}{also}</div>')
+            f'{lead}{why}{also}{carried}</div>')
+
+
+def _first_text(story: dict[str, Any], data: dict[str, Any]) -> str:
+    """Who reported first and when: "TASS (RU) · 08:00", "first of 3" when others followed."""
+    outlet = story.get("first_outlet") or story["outlet"]
+    if story.get("first_country"):
+        outlet = f"{outlet} ({story['first_country']})"
+    text = f"{outlet} · {_time(story['published_at'], data)}"
+    n = len(story["also_in"]) + 1
+    return f"first of {n} outlets: {text}" if story["also_in"] else text
+
+
+def _carried_text(story: dict[str, Any]) -> str:
+    """Countries and languages of the outlets that carried the story ("" for one article
+    with neither known)."""
+    parts = []
+    if story.get("countries"):
+        parts.append("countries: " + ", ".join(story["countries"]))
+    if story.get("languages"):
+        parts.append("languages: " + ", ".join(story["languages"]))
+    if story.get("articles", 1) > 1:
+        parts.insert(0, _plural(story["articles"], "article"))
+    return " · ".join(parts)
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 story", "5 stories", "1 article", "2 articles"."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def render_html(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) -> str:
@@ -250,13 +285,17 @@ def render_text(data: dict[str, Any], per_section: int = STORIES_PER_SECTION) ->
             lines.append("")
             lines += textwrap.wrap(f"* {story['title']}", 78, subsequent_indent="  ")
             dyads = ", ".join(trends.label(d) for d in story["dyads"])
-            lines.append(f"  {story['outlet']} · {_time(story['published_at'], data)}"
-                         + (f" · {dyads}" if dyads else ""))
+            lines.append(f"  {_first_text(story, data)}" + (f" · {dyads}" if dyads else ""))
             if story["lead"]:
                 lines += textwrap.wrap(story["lead"], 78, initial_indent="  ",
                                        subsequent_indent="  ")
+            if story.get("evidence"):
+                lines += textwrap.wrap(f"Why: {story['evidence']}", 78, initial_indent="  ",
+                                       subsequent_indent="  ")
             if story["also_in"]:
                 lines.append("  also in: " + ", ".join(story["also_in"]))
+            if _carried_text(story):
+                lines.append(f"  {_carried_text(story)}")
             url = safe_url(story["url"])
             if url:
                 lines.append(f"  {url}")

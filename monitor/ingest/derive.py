@@ -1,5 +1,5 @@
-"""What is derived from new articles before they are staged: language, full text,
-classification and story sketches.
+"""What is derived from new articles before they are staged: language, full text, page
+kind, classification and story sketches.
 
 Each runs in the (parallel) fetch step so the single writer only stores. Each fails soft: an
 article that could not be enriched, classified or sketched is still staged and stored.
@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor.settings import Settings
 
-__all__ = ["classify", "detect_languages", "enrich", "sketch"]
+__all__ = ["classify", "detect_languages", "enrich", "page_kinds", "sketch"]
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,16 @@ def detect_languages(articles: list[dict[str, Any]]) -> None:
 
 
 def enrich(settings: Settings, articles: list[dict[str, Any]]) -> None:
-    """Fetch and extract the full page of possibly relevant new articles (cheap first)."""
+    """Fetch and extract the full page of possibly relevant new articles (cheap first).
+    Feed items that are not articles (page kinds, decided here from the feed's data) are
+    not fetched: an index page's text is a list of other stories."""
     if not settings.extract_enabled or not articles:
         return
     from monitor.classify import is_candidate
 
-    wanted = [a for a in articles
-              if not settings.extract_only_candidates or is_candidate(a["title"], a["summary"])]
+    page_kinds(articles)
+    wanted = [a for a in articles if a["page_kind"] == "article" and (
+        not settings.extract_only_candidates or is_candidate(a["title"], a["summary"]))]
     if not wanted:
         return
     from monitor.enrich.pages import enrich_articles
@@ -72,23 +75,55 @@ def enrich(settings: Settings, articles: list[dict[str, Any]]) -> None:
             a.update({k: v for k, v in by_id[a["article_id"]].items() if k in a})
 
 
+def page_kinds(articles: list[dict[str, Any]]) -> None:
+    """Tag each article with what it is (``page_kind``, ``page_kind_reason``): an article,
+    or an index page, live-blog shell, video, gallery, "most read" box or headline list.
+    Idempotent: an article already tagged keeps its tag."""
+    from monitor.enrich.pagekind import page_kind
+
+    for a in articles:
+        if a.get("page_kind"):
+            continue
+        a["page_kind"], reason = page_kind(a.get("title"), a.get("summary"), a.get("url"),
+                                           a.get("body"))
+        a["page_kind_reason"] = reason or None
+
+
+def _not_an_article(a: dict[str, Any], model_version: str) -> dict[str, Any]:
+    """The classification of a feed item that is not an article: not relevant, with the
+    page-kind rule as its evidence (the classifier never sees it: a list of headlines names
+    every country and would look like relations news)."""
+    return {
+        "type": "classification", "article_id": a["article_id"], "model_version": model_version,
+        "relevant": False, "dyads": [], "topics": [], "scores": "{}",
+        "evidence": json.dumps({"page_kind": [f"{a['page_kind']}: {a['page_kind_reason']}"]},
+                               ensure_ascii=False),
+    }
+
+
 def classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Classify new articles; a classifier failure leaves them unclassified, not lost."""
+    """Classify new articles; a classifier failure leaves them unclassified, not lost.
+
+    Page kinds are decided first (by :func:`enrich` when it ran); items that are not
+    articles get a not-relevant classification with the reason, without the classifier.
+    """
     if not articles:
         return []
+    page_kinds(articles)
     try:
         from monitor.classify import load_classifier
 
         classifier = load_classifier(settings)
         items = [{"id": a["article_id"], "title": a["title"],
                   "text": a["body"] or a["summary"] or "", "language": a["language"]}
-                 for a in articles]
-        predictions = classifier.classify(items)
+                 for a in articles if a["page_kind"] == "article"]
+        predictions = classifier.classify(items) if items else []
     except Exception:
         log.exception("classification failed; articles are stored unclassified "
                       "(run `monitor reclassify` once fixed)")
         return []
-    out = []
+    out = [_not_an_article(a, classifier.version) for a in articles
+           if a["page_kind"] != "article"]
     for p in predictions:
         d = p.to_json()
         out.append({
@@ -104,6 +139,7 @@ def sketch(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Story-cluster sketches of new articles, computed here in the (parallel) fetch step so
     the single writer only compares them. A failure costs nothing: the store computes what
     is missing."""
+    articles = [a for a in articles if a.get("page_kind", "article") == "article"]
     if not articles:
         return []
     try:

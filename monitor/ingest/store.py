@@ -93,11 +93,12 @@ def _load_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]
             con.execute(
                 "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
                 " summary, body, text_source, author, outlet, source_id, language, published_at,"
-                " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error)"
+                " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error,"
+                " page_kind, page_kind_reason)"
                 " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
                 " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
                 " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
-                " extract_status, extract_error FROM stage_article s"
+                " extract_status, extract_error, page_kind, page_kind_reason FROM stage_article s"
                 # article_id is derived from entry_key (or remapped to an existing article
                 # above), so matching on it alone also catches a known entry_key; an equi-join
                 # keeps this a hash join instead of a nested loop over the whole table.
@@ -209,6 +210,7 @@ def cluster_recent(con: Any) -> None:
 
     ids = [r[0] for r in con.execute(
         "SELECT article_id FROM articles WHERE cluster_id IS NULL"
+        " AND coalesce(page_kind, 'article') = 'article'"  # index pages etc. are no stories
         " AND first_seen_at > now()::TIMESTAMP - INTERVAL 3 DAY ORDER BY first_seen_at"
     ).fetchall()]
     if not ids:

@@ -31,6 +31,8 @@ class Series:
     counts: Sequence[int]
     rolling: Sequence[float]
     spikes: Sequence[bool]
+    #: Stories per day beside the articles (empty when not known); spikes are measured on them.
+    stories: Sequence[int] = ()
     bucket: int = 1
 
     def span_end(self, i: int) -> date:
@@ -106,6 +108,8 @@ def daily_chart(series: Series, *, title: str, width: int = 320, height: int = 9
         when = day.isoformat() if series.bucket == 1 else \
             f"{day.isoformat()} to {series.span_end(i).isoformat()}"
         label = f"{when}: {count} article{'s' if count != 1 else ''}" + (
+            f" in {series.stories[i]} stor{'y' if series.stories[i] == 1 else 'ies'}"
+            if series.stories else "") + (
             f", 7-day mean {_fmt(series.rolling[i])}" if series.rolling else "")
         if spike:
             label += " (spike)"

@@ -86,25 +86,36 @@ class TrendsData:
     articles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     health: list[dict[str, Any]] = field(default_factory=list)
     articles_total: int = 0
+    #: Stories beside articles: (dyad key or "*" or "relations") -> key -> stories in window
+    #: (the sum of daily story counts; spikes are measured on them).
+    story_totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    stories_total: int = 0
+    #: Relevant articles without a topic ("other relations news"): counts and the latest.
+    topicless: dict[str, int] = field(default_factory=dict)
+    other_articles: list[dict[str, Any]] = field(default_factory=list)
     #: The latest ingest run and its health (monitor.ingest.health.latest_run), or None.
     run: dict[str, Any] | None = None
 
 
-def _build_series(counts: list[int], end: date, days: int) -> Series:
-    """Cut the last ``days`` of a longer series; spikes and the 7-day mean use the lookback."""
+def _build_series(counts: list[int], end: date, days: int,
+                  stories: list[int] | None = None) -> Series:
+    """Cut the last ``days`` of a longer series; spikes and the 7-day mean use the lookback.
+    Spikes are measured on ``stories`` (the daily story counts) when given."""
     from monitor import trends
 
     start = end - timedelta(days=days - 1)
     offset = len(counts) - days
     window = counts[offset:]
     means = rolling_mean(counts)[offset:]
+    measured = stories if stories is not None else counts
     flags = []
-    for i in range(offset, len(counts)):
-        base = counts[max(0, i - trends.BASELINE_DAYS):i]
+    for i in range(offset, len(measured)):
+        base = measured[max(0, i - trends.BASELINE_DAYS):i]
         avg = sum(base) / len(base) if base else 0.0
-        flags.append(trends.is_spike(counts[i], avg))
+        flags.append(trends.is_spike(measured[i], avg))
     return Series(days=[start + timedelta(days=i) for i in range(days)], counts=window,
-                  rolling=means, spikes=flags)
+                  rolling=means, spikes=flags,
+                  stories=list(stories[offset:]) if stories is not None else ())
 
 
 def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsData:
@@ -133,16 +144,28 @@ def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsD
                                            end=end)
                 per_topic: dict[str, Series] = {}
                 totals: dict[str, int] = {}
+                story_totals: dict[str, int] = {}
                 for row in rows:
-                    per_topic[row["topic"]] = _build_series(row["counts"], end, days)
+                    per_topic[row["topic"]] = _build_series(row["counts"], end, days,
+                                                            row["stories"])
                     totals[row["topic"]] = sum(row["counts"][-days:])
+                    story_totals[row["topic"]] = sum(row["stories"][-days:])
                 data.series[key] = per_topic
                 data.totals[key] = totals
+                data.story_totals[key] = story_totals
             for row in trends.dyad_series(con, span, end=end):
                 data.series.setdefault("relations", {})[row["dyad"]] = _build_series(
-                    row["counts"], end, days)
+                    row["counts"], end, days, row["stories"])
                 data.totals.setdefault("relations", {})[row["dyad"]] = sum(row["counts"][-days:])
+                data.story_totals.setdefault("relations", {})[row["dyad"]] = sum(
+                    row["stories"][-days:])
             data.articles_total = data.totals.get("relations", {}).get(dyad or trends.ANY, 0)
+            data.stories_total = data.story_totals.get("relations", {}).get(
+                dyad or trends.ANY, 0)
+            data.topicless = trends.topicless(con, days, dyad=dyad, end=end)
+            data.other_articles = trends.latest_articles(
+                con, dyad=dyad, limit=ARTICLES_PER_TOPIC, days=days, end=end,
+                without_topic=True)
             for topic in data.topics:
                 data.articles[topic] = trends.latest_articles(
                     con, topic=topic, dyad=dyad, limit=ARTICLES_PER_TOPIC, days=days, end=end)
@@ -159,15 +182,16 @@ def load(settings: Settings, days: int = 30, dyad: str | None = None) -> TrendsD
         raise Busy(f"The warehouse is being set up ({exc}).", retry_after=15) from exc
     for key, per_topic in data.series.items():
         for topic, series in per_topic.items():
-            for day, count, spike in zip(series.days, series.counts, series.spikes,
-                                         strict=True):
+            stories = series.stories or series.counts
+            for day, count, n_stories, spike in zip(series.days, series.counts, stories,
+                                                    series.spikes, strict=True):
                 if not spike:
                     continue
                 # "relations" charts are per dyad over all topics.
                 dyad_key, topic_key = (topic, "*") if key == "relations" else (key, topic)
                 data.spikes.append({"day": day, "dyad": dyad_key, "topic": topic_key,
-                                    "articles": count})
-    data.spikes.sort(key=lambda s: (s["day"], s["articles"]), reverse=True)
+                                    "articles": count, "stories": n_stories})
+    data.spikes.sort(key=lambda s: (s["day"], s["stories"], s["articles"]), reverse=True)
     log.info("trends page loaded days=%d dyad=%s ms=%d", days, dyad,
              (time.monotonic() - started) * 1000)
     return data
@@ -246,7 +270,7 @@ def _legend(bucket: int) -> str:
     return (f'<p class="legend meta"><span><i class="sw" style="background:{BAR}"></i>'
             f'articles per day</span><span><i class="sw" style="background:{LINE}"></i>'
             f'7-day mean</span><span><i class="sw" style="background:{SPIKE}"></i>'
-            f"spike (≥ 5 articles and ≥ 3× the trailing 28-day mean)</span></p>")
+            f"spike (≥ 5 stories and ≥ 3× the trailing 28-day mean of stories)</span></p>")
 
 
 def _label(data: TrendsData, key: str) -> str:
@@ -310,6 +334,7 @@ def render(data: TrendsData) -> str:
         f"{data.days} days "
         f"(UTC days, to {data.end.isoformat()}). Warehouse snapshot of "
         f"{_when(data.snapshot_at)} UTC.</p>",
+        _story_line(data),
         _nav(data),
         _legend(bucket),
     ]
@@ -326,9 +351,12 @@ def render(data: TrendsData) -> str:
         series = relations.get(key)
         if series is None:
             continue
-        title = f"{_label(data, key)}: {data.totals['relations'].get(key, 0)} articles"
+        n_stories = data.story_totals.get("relations", {}).get(key, 0)
+        title = (f"{_label(data, key)}: {data.totals['relations'].get(key, 0)} articles, "
+                 f"{n_stories} stories")
         out.append(f'<div class="cell relation" data-key="{_e(key)}"><h3>{_e(_label(data, key))}'
-                   f' <span class="n">{data.totals["relations"].get(key, 0)}</span></h3>'
+                   f' <span class="n">{data.totals["relations"].get(key, 0)}</span>'
+                   f' <span class="n stories">· {n_stories} stories</span></h3>'
                    f"{daily_chart(series, title=title, y_max=scale)}</div>")
     out.append("</div>")
     # Topics per dyad.
@@ -360,7 +388,8 @@ def render(data: TrendsData) -> str:
             topic = "All topics" if s["topic"] == "*" else _label(data, s["topic"])
             dyad = "all relations" if s["dyad"] == "*" else _label(data, s["dyad"])
             out.append(f'<li class="spike-item">{_e(s["day"].isoformat())}: '
-                       f'<b>{_e(topic)}</b> ({_e(dyad)}), {s["articles"]} articles</li>')
+                       f'<b>{_e(topic)}</b> ({_e(dyad)}), {s["stories"]} stories in '
+                       f'{s["articles"]} articles</li>')
         out.append("</ul>")
     else:
         out.append(f'<p class="meta">No spikes in the last {data.days} days.</p>')
@@ -380,6 +409,7 @@ def render(data: TrendsData) -> str:
                        f' <span class="meta">— {_e(a.get("outlet"))}, '
                        f'{_when(a.get("published_at"))} · {_e(rel)}</span></li>')
         out.append("</ul></section>")
+    out.append(_other_section(data))
     out.append("</div>")
     # Feed health.
     failing = [h for h in data.health if h.get("status") not in ("ok",)]
@@ -399,6 +429,34 @@ def render(data: TrendsData) -> str:
             f"<td>{_e(h.get('new_7d'))}</td><td class=\"err\">{_e(error)}</td></tr>")
     out.append("</tbody></table>")
     out.append("</body></html>")
+    return "".join(out)
+
+
+def _story_line(data: TrendsData) -> str:
+    """Stories beside articles, and the relevant articles no topic holds, so the topic
+    charts and lists add up to the headline count."""
+    other = data.topicless.get("articles", 0)
+    return (f'<p class="meta story-counts">{data.stories_total} stories (a story counts once '
+            f"a day however many outlets carry it; spikes are measured on stories). "
+            f'<a href="#other">{other} relevant article{"" if other == 1 else "s"} without a '
+            f"topic</a> (other relations news).</p>")
+
+
+def _other_section(data: TrendsData) -> str:
+    """The latest relevant articles without a topic: counted in every total, in no topic."""
+    n = data.topicless.get("articles", 0)
+    out = [f'<section id="other" data-topic=""><h3>Other relations news '
+           f'<span class="meta">({n})</span></h3>']
+    if not data.other_articles:
+        out.append('<p class="meta">No articles in this window.</p></section>')
+        return "".join(out)
+    out.append('<ul class="arts">')
+    for a in data.other_articles:
+        rel = ", ".join(_label(data, d) for d in (a.get("dyads") or []))
+        out.append(f'<li class="article">{_link(a.get("url"), a.get("title") or "(untitled)")}'
+                   f' <span class="meta">— {_e(a.get("outlet"))}, '
+                   f'{_when(a.get("published_at"))} · {_e(rel)}</span></li>')
+    out.append("</ul></section>")
     return "".join(out)
 
 

@@ -1,7 +1,7 @@
 """Feeds for the Airflow tests, served by ``tests.support.httpserver.LocalHTTPServer``.
 
 Two outlets (one Japanese, one Chinese) carry relevant Russia–Japan / Russia–China stories
-spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 articles
+spread over the last ten days, plus six Kuril Islands stories today (a spike: ≥ 5 stories
 and ≥ 3× the trailing mean), one irrelevant story (must not show as relevant) and one title
 with a script tag (ingest cleans it to text; nothing may execute). A third source answers 500, so
 feed health has a failing source to list first.
@@ -34,6 +34,28 @@ _STORIES = [
 ]
 
 
+_KURILS_TODAY = [
+    ("Japan protests Russian missile deployment on Iturup",
+     "Japan's Foreign Ministry protested to Moscow after Russia deployed Bastion coastal "
+     "missile systems on Iturup, one of the disputed Kuril Islands."),
+    ("Russia bans Japanese fishing boats near Shikotan for a month",
+     "The Russian border service closed waters off Shikotan to Japanese fishing vessels, "
+     "a blow to Hokkaido crab fishermen, Tokyo said on Monday."),
+    ("Former Kunashir residents ask Moscow to allow grave visits",
+     "Japanese former islanders of Kunashir urged Russia to resume visa-free visits to "
+     "family graves on the disputed Kurils, halted since 2022."),
+    ("Medvedev visits Habomai outpost, Tokyo lodges complaint",
+     "Dmitry Medvedev landed on the Habomai islets to inspect a new border post, and Japan "
+     "lodged a formal complaint over the visit to the Northern Territories."),
+    ("Russian duty-free zone on southern Kurils draws Japanese criticism",
+     "Japan criticised Russia's new special economic zone on the southern Kurils, saying "
+     "foreign investment there undermines its claim to the Northern Territories."),
+    ("Kishida and Putin aides discuss peace treaty talks on Kuril dispute",
+     "Aides to the Japanese prime minister and to Vladimir Putin discussed how to restart "
+     "peace treaty negotiations stalled over the Kuril Islands, officials in Tokyo said."),
+]
+
+
 def _item(title: str, text: str, link: str, when: datetime) -> str:
     return (f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
             f"<guid>{escape(link)}</guid><description>{escape(text)}</description>"
@@ -56,10 +78,10 @@ def serve_feeds(server: LocalHTTPServer, now: datetime | None = None) -> dict[st
         link = f"https://news.example.org/{topic}/{day}"
         (japan if topic == "kurils" else china).append(
             _item(title.format(n=f"(day {day})"), text, link, when))
-    for n in range(6):
-        _topic, title, text = _STORIES[0]
-        japan.append(_item(title.format(n=f"— update {n}"), text,
-                           f"https://news.example.org/kurils/today-{n}",
+    # Six different Kuril events today: spikes are measured on stories, so reprints of one
+    # text would be one story and no spike.
+    for n, (title, text) in enumerate(_KURILS_TODAY):
+        japan.append(_item(title, text, f"https://news.example.org/kurils/today-{n}",
                            now - timedelta(minutes=10 + n)))
     japan.append(_item(HOSTILE_TITLE, _STORIES[0][2] + " Fishing quotas near the islands.",
                        "https://news.example.org/kurils/hostile", now - timedelta(minutes=5)))

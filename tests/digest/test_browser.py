@@ -71,7 +71,7 @@ def test_digest_renders_in_chromium_without_requests(digest_settings, browser, t
     assert page.evaluate("typeof window.__xss") == "undefined"
     hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
     assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs)
-    assert page.locator(".feed-warnings li").count() == 1
+    assert page.locator(".pipeline-health li").count() == 1  # the failing source
 
     assert requests == [], f"the digest tried to load {requests}"
     assert errors == []

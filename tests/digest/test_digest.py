@@ -76,7 +76,7 @@ def test_smtp_delivery_parts_subject_stories_and_escaping(digest_settings, smtp_
     assert "== Energy (9: Russia–China 9) ==" in text
     assert "== Kuril Islands (2: Russia–Japan 2) ==" in text
     assert html.count('class="chart"') >= 2
-    assert "Spikes: Energy 9" in text
+    assert "Spikes: Energy 8 stories in 9 articles" in text  # measured on stories
     assert "Down Daily" in html and "&lt;b&gt;busy&lt;/b&gt;" in html
     assert "<b>busy" not in html
 

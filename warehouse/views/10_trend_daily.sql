@@ -3,24 +3,33 @@
 -- a query for the last 30 days costs the same whatever the size of history.
 -- A day is the article's publication date in UTC; when the feed gave no usable date the time
 -- the monitor first saw the article stands in. Only relevant articles (at least one dyad) count.
+-- `stories` beside `articles`: distinct stories (cluster_id, else the article) with an article
+-- on the day; one event reprinted by 40 outlets is 40 articles and 1 story (migration 0091).
 
--- topic_daily: relevant articles per topic per day (days without articles have no row).
+-- topic_daily: relevant articles and stories per topic per day (days without articles have no row).
 CREATE OR REPLACE VIEW topic_daily AS
-SELECT day, topic, articles
+SELECT day, topic, articles, stories
 FROM trend_daily
 WHERE dyad = '*' AND topic <> '*';
 
 -- dyad_daily: relevant articles per relation (russia_japan, russia_china) per day.
 CREATE OR REPLACE VIEW dyad_daily AS
-SELECT day, dyad, articles
+SELECT day, dyad, articles, stories
 FROM trend_daily
 WHERE topic = '*' AND dyad <> '*';
 
 -- topic_dyad_daily: a topic within one relation per day (energy in Russia–China coverage).
 CREATE OR REPLACE VIEW topic_dyad_daily AS
-SELECT day, dyad, topic, articles
+SELECT day, dyad, topic, articles, stories
 FROM trend_daily
 WHERE dyad <> '*' AND topic <> '*';
+
+-- stories_daily: relevant articles and the stories they make, per day.
+--   SELECT day, articles, stories FROM stories_daily ORDER BY day DESC LIMIT 14;
+CREATE OR REPLACE VIEW stories_daily AS
+SELECT day, articles, stories
+FROM trend_daily
+WHERE dyad = '*' AND topic = '*';
 
 -- articles_daily: every classified article per day, and how many of them were relevant.
 CREATE OR REPLACE VIEW articles_daily AS
