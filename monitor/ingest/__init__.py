@@ -11,6 +11,7 @@
     batch    one batch of sources from fetch to its staging file (an Airflow mapped task)
     workers  worker processes that parse, derive and stage what ``run`` fetches
     run      the whole of ``monitor ingest``: plan, fetch and stage, store, summarise
+    health   a run's verdict (ok, degraded, blind) and its ``ingest_runs`` row
 
 Staging files are the hand-over between fetching and storing: a killed task, a busy warehouse
 or a full disk leaves the batch staged, and the next store picks it up.
