@@ -131,35 +131,23 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
 
 def _summarise(con: Any, settings: Settings, summary: IngestSummary, started: datetime,
                t0: float, *, planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
-    """Fill the summary from this run's ``fetches`` rows and record the run. ``lost``: why
-    worker processes ended early; the ``planned`` sources without a row are theirs."""
-    rows = con.execute(
-        "SELECT source_id, outcome, coalesce(entries_seen, 0), coalesce(entries_new, 0),"
-        " error FROM fetches WHERE run_id = ?", [summary.run_id]
-    ).fetchall()
-    for source_id, outcome, seen, new, error in rows:
-        if outcome == "ok":
-            summary.sources_ok += 1
-        elif outcome == "not_modified":
-            summary.sources_not_modified += 1
-        else:
-            summary.sources_failed += 1
-            summary.failures.append((source_id, error or "error"))
-        summary.entries_seen += seen
-        summary.articles_new += new
-    if lost:
-        # What a worker staged before it died was stored; the rest is polled next run.
-        recorded = {r[0] for r in rows}
-        missing = [i for i in planned if i not in recorded]
-        errors = "; ".join(dict.fromkeys(lost))
-        log.error("ingest workers lost %d sources (polled again next run): %s",
-                  len(missing), errors)
-        if missing:
-            summary.failures.append((f"{len(missing)} sources ({', '.join(missing[:3])}…)",
-                                     errors))
-            summary.sources_failed += len(missing)
-    summary.seconds = time.monotonic() - t0
-    summary.record = record_from_fetches(
-        con, settings, summary.run_id, "cli", planned, started_at=started,
-        seconds=summary.seconds, lost="; ".join(dict.fromkeys(lost)) or None)
-    summary.health = summary.record.health
+    """Record the run (``health.record_from_fetches`` counts this run's ``fetches`` rows,
+    judges it and writes ``ingest_runs``) and fill the summary from that same record, so
+    what the CLI prints and what the warehouse keeps agree. ``lost``: why worker processes
+    ended early; the ``planned`` sources without a row are theirs (polled again next run)."""
+    errors = "; ".join(dict.fromkeys(lost)) or None
+    record = record_from_fetches(con, settings, summary.run_id, "cli", planned,
+                                 started_at=started, seconds=time.monotonic() - t0,
+                                 lost=errors)
+    if errors:
+        log.error("ingest workers ended early (their unstaged sources are polled next run): %s",
+                  errors)
+    summary.sources_ok = record.sources_ok
+    summary.sources_not_modified = record.sources_not_modified
+    summary.sources_failed = record.sources_failed
+    summary.entries_seen = record.entries_seen
+    summary.articles_new = record.articles_new
+    summary.failures = list(record.failures)
+    summary.seconds = record.seconds
+    summary.record = record
+    summary.health = record.health
