@@ -1,0 +1,84 @@
+"""Does an article anticipate an event, report it, or react to it afterwards?
+
+A preview ("Abe will present a plan in Sochi on Friday", published the day before) and a
+follow-up ("Tokyo keeps its position, the PM said two days later") share an event's names,
+places and numbers, so the pair features alone join them to the event's story. What sets
+them apart is the tense and modality of the headline and first sentence: a preview speaks
+of what *will* happen, a follow-up *reacts* to what happened. Neither marker alone says
+"another event" (a report may quote a plan), so the pair model sees them only together with
+the time order (:func:`monitor.stories.pairs.pair_vector`): one side anticipates and the
+other does not, and they lie a day or more apart.
+
+Markers are read in the title and the first ``HEAD_CHARS`` of the lead, in the four
+languages the monitor reads (en, ru, ja, zh). Regexes are compiled once; the text is the
+normalised, lowered title + lead of :func:`monitor.stories.features.features`
+(simplified Chinese, ё as е).
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Characters of the lead read after the title: the first sentence or two.
+HEAD_CHARS = 240
+
+#: Verbs of the events the monitor reports (meetings, visits, signings, drills, patrols).
+_EN_EVENT_VERBS = (
+    r"(?:hold|meet|visit|present|sign|travel|attend|discuss|propose|launch|begin|start|"
+    r"conduct|host|unveil|open|stage|make|take part|participate|head|fly|arrive|kick off)"
+)
+
+#: Anticipation: future, plan, intent, schedule, "ahead of", preview.
+_ANTICIPATION = re.compile("|".join((
+    # English
+    rf"\b(?:will|would|shall)\s+(?:\w+\s+)?{_EN_EVENT_VERBS}\b",
+    r"\b(?:is|are|was|were)\s+(?:expected|scheduled|set|due|slated|poised|planning|"
+    r"preparing|going)\s+to\b",
+    r"\bplans?\s+to\b", r"\bintends?\s+to\b", r"\bahead\s+of\b", r"\bon\s+the\s+eve\s+of\b",
+    r"\bpreview\b", r"\bupcoming\b", r"\bforthcoming\b", r"\bnext\s+week\b",
+    # Russian
+    r"намерен", r"планиру", r"запланирован", r"предстоящ", r"в\s+преддверии", r"собира[ею]тся",
+    r"\bбуд(?:ет|ут)\b", r"ожида[ею]тся", r"\bпроведут\b", r"\bпосетит\b", r"\bподпишут\b",
+    r"\bпредставит\b", r"\bпроведет\b", r"\bпримет\s+участие\b", r"\bпродолжит\b",
+    r"\bпродолжат\b", r"в\s+ближайш",
+    # Japanese
+    r"予定", r"方針", r"見通し", r"見込み", r"意向", r"する考え", r"調整して", r"へ調整",
+    r"(?:提示|訪問|会談|署名|出席|表明|開催|実施|協議|参加|提案)する(?:。|と|方向)",
+    # Chinese (simplified after normalisation)
+    r"即将", r"将于", r"拟于", r"拟将", r"前瞻", r"预计", r"筹备", r"计划于", r"届时",
+    r"下周", r"将(?:出席|举行|访问|会见|会晤|签署|开展|进行|参加)",
+)), re.IGNORECASE)
+
+#: A headline ending in へ ("首脳会談へ", "in the direction of"): a Japanese preview.
+_JA_TITLE_TOWARD = re.compile(r"へ\s*$|へ[\s　、]")
+
+#: Reaction / follow-up: the article answers, comments on or draws on an earlier event.
+_REACTION = re.compile("|".join((
+    # English
+    r"\breiterat", r"\bin\s+response\s+to\b", r"\bresponded\b", r"\breacted\b",
+    r"\bin\s+the\s+wake\s+of\b", r"\bdays\s+after\b", r"\bfollowing\s+(?:the|his|her|their|"
+    r"last)\s+(?:talks|meeting|summit|visit|proposal|remarks|statement)",
+    r"\bafter\s+(?:the|his|her|their|last)\s+(?:talks|meeting|summit|visit|proposal)",
+    r"\bcommented\s+on\b", r"\bremains?\s+committed\b", r"\bmaintains?\s+(?:its|his)\s+"
+    r"position\b", r"\bkeeps?\s+(?:its|his)\s+position\b",
+    # Russian
+    r"по\s+итогам", r"после\s+(?:переговоров|встречи|саммита|визита)", r"в\s+ответ\s+на",
+    r"прокомментировал", r"отреагировал", r"придерживаться\s+позиции", r"\bвновь\b",
+    r"ранее\s+(?:заявил|предложил)",
+    # Japanese
+    r"を受け", r"会談後", r"改めて", r"反論", r"について問われ", r"に反応",
+    # Chinese
+    r"会谈后", r"会晤后", r"回应", r"重申", r"对此", r"再次表示", r"驳斥",
+)), re.IGNORECASE)
+
+
+def markers(title: str, lead: str) -> tuple[float, float]:
+    """(anticipation, reaction) of an article, each 0.0 or 1.0.
+
+    ``title`` and ``lead`` are the lowered, normalised texts; only the title and the first
+    ``HEAD_CHARS`` of the lead are read (a report's later paragraphs often look ahead).
+    """
+    head = f"{title}\n{lead[:HEAD_CHARS]}"
+    anticipates = bool(_ANTICIPATION.search(head) or _JA_TITLE_TOWARD.search(title))
+    reacts = bool(_REACTION.search(head))
+    return float(anticipates), float(reacts)
