@@ -43,7 +43,9 @@ _ANTICIPATION = re.compile("|".join((
     r"\bпродолжат\b", r"в\s+ближайш",
     # Japanese
     r"予定", r"方針", r"見通し", r"見込み", r"意向", r"する考え", r"調整して", r"へ調整",
-    r"(?:提示|訪問|会談|署名|出席|表明|開催|実施|協議|参加|提案)する(?:。|と|方向)",
+    # a Sino-Japanese verb in the plain non-past at a sentence end: news reports an event
+    # in the past (した), so 提示する。/ 訪問する。 tells what is to come
+    r"[\u4e00-\u9fff]{2}する(?:。|方向)",
     # Chinese (simplified after normalisation)
     r"即将", r"将于", r"拟于", r"拟将", r"前瞻", r"预计", r"筹备", r"计划于", r"届时",
     r"下周", r"将(?:出席|举行|访问|会见|会晤|签署|开展|进行|参加)",
@@ -59,16 +61,22 @@ _REACTION = re.compile("|".join((
     r"\bin\s+the\s+wake\s+of\b", r"\bdays\s+after\b", r"\bfollowing\s+(?:the|his|her|their|"
     r"last)\s+(?:talks|meeting|summit|visit|proposal|remarks|statement)",
     r"\bafter\s+(?:the|his|her|their|last)\s+(?:talks|meeting|summit|visit|proposal)",
-    r"\bcommented\s+on\b", r"\bremains?\s+committed\b", r"\bmaintains?\s+(?:its|his)\s+"
-    r"position\b", r"\bkeeps?\s+(?:its|his)\s+position\b",
+    r"\bcommented\s+on\b", r"\bremains?\s+committed\b",
+    # a stance kept or restated: the answer to an event, not the event
+    r"\b(?:maintains?|keeps?|sticks?\s+to|stands?\s+by)\s+(?:its|his|her|their)\s+"
+    r"(?:position|stance)\b", r"\bposition\s+(?:remains|is)\s+unchanged\b",
     # Russian
     r"по\s+итогам", r"после\s+(?:переговоров|встречи|саммита|визита)", r"в\s+ответ\s+на",
-    r"прокомментировал", r"отреагировал", r"придерживаться\s+позиции", r"\bвновь\b",
+    r"прокомментировал", r"отреагировал", r"\bвновь\b",
+    r"придерживат\w*\s+(?:\w+\s+)?позиции", r"сохраня\w*\s+(?:\w+\s+)?позици",
+    r"позици\w\s+(?:\w+\s+)?не\s+измен", r"неизменн",
     r"ранее\s+(?:заявил|предложил)",
     # Japanese
     r"を受け", r"会談後", r"改めて", r"反論", r"について問われ", r"に反応",
+    r"立場(?:は|に)?変わ(?:り|ら)", r"従来の立場", r"立場を堅持",
     # Chinese
     r"会谈后", r"会晤后", r"回应", r"重申", r"对此", r"再次表示", r"驳斥",
+    r"立场不变", r"一贯立场", r"坚持\S{0,6}立场",
 )), re.IGNORECASE)
 
 
