@@ -51,6 +51,9 @@ _ANTICIPATION = re.compile("|".join((
     r"下周", r"将(?:出席|举行|访问|会见|会晤|签署|开展|进行|参加)",
 )), re.IGNORECASE)
 
+#: A headline in the infinitive ("Abe to hold talks with Putin"): English headlines' future.
+_EN_TITLE_TO = re.compile(rf"\bto\s+{_EN_EVENT_VERBS}\b")
+
 #: A headline ending in へ ("首脳会談へ", "in the direction of"): a Japanese preview.
 _JA_TITLE_TOWARD = re.compile(r"へ\s*$|へ[\s　、]")
 
@@ -87,6 +90,7 @@ def markers(title: str, lead: str) -> tuple[float, float]:
     ``HEAD_CHARS`` of the lead are read (a report's later paragraphs often look ahead).
     """
     head = f"{title}\n{lead[:HEAD_CHARS]}"
-    anticipates = bool(_ANTICIPATION.search(head) or _JA_TITLE_TOWARD.search(title))
+    anticipates = bool(_ANTICIPATION.search(head) or _JA_TITLE_TOWARD.search(title)
+                       or _EN_TITLE_TO.search(title))
     reacts = bool(_REACTION.search(head))
     return float(anticipates), float(reacts)
