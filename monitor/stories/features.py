@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from monitor.stories.lexicon import COUNTRIES, ENTITIES, EXCLUDES
-from monitor.stories.modality import markers
+from monitor.stories.modality import HEAD_CHARS, markers
 from monitor.stories.names import _vetoed
 from monitor.stories.script import date_anchors, fold_han, katakana_runs, number_values, sound_key
 
@@ -441,7 +441,7 @@ def modality_of(title: str | None, text: str | None) -> tuple[float, float]:
     with this from the title and lead the window query reads anyway.
     """
     title = _normalise(_OUTLET_SUFFIX.sub("", title or ""))
-    lead = _normalise((text or "")[:LEAD_CHARS])
+    lead = _normalise((text or "")[:HEAD_CHARS + 40])  # markers read HEAD_CHARS of it
     return markers(title.lower(), lead.lower())
 
 
