@@ -26,6 +26,7 @@ from monitor.stories.features import (
     Features,
     features,
     idf_of,
+    modality_of,
 )
 from monitor.stories.pairs import PairModel, Pool
 
@@ -211,10 +212,14 @@ def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
         text_hash = _text_hash(title, lead)
         if version == FEATURE_VERSION and stored_hash == text_hash and has_minhash:
             stored_at.append(len(out))
+            # The sketch keeps no modality markers: regexes over the title and lead read
+            # here anyway, so stored sketches stay valid (no FEATURE_VERSION bump).
+            anticipates, reacts = modality_of(title, lead)
             out.append(Features(
                 article_id=article_id, at=at, language=language or None,
                 minhash=_EMPTY_SIGNATURE, terms=Counter(json.loads(terms)),
-                anchors=set(anchors), countries=set(countries), cluster_id=cluster_id))
+                anchors=set(anchors), countries=set(countries), cluster_id=cluster_id,
+                anticipates=anticipates, reacts=reacts))
             continue
         item = features(article_id, title, lead, language, at, cluster_id)
         out.append(item)

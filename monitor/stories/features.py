@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from monitor.stories.lexicon import COUNTRIES, ENTITIES, EXCLUDES
+from monitor.stories.modality import HEAD_CHARS, markers
 from monitor.stories.names import _vetoed
 from monitor.stories.script import date_anchors, fold_han, katakana_runs, number_values, sound_key
 
@@ -197,6 +198,10 @@ class Features:
     vector: dict[str, float] = field(default_factory=dict, repr=False)
     norm: float = 0.0
     vector_for: dict[str, float] | None = field(default=None, repr=False)
+    # Tense and modality of the headline and first sentence (monitor.stories.modality):
+    # 1.0 when the article looks ahead (a preview) / reacts to an earlier event (a follow-up).
+    anticipates: float = 0.0
+    reacts: float = 0.0
 
 
 #: Anchors share the IDF table with terms under this prefix (no term starts with it).
@@ -422,9 +427,22 @@ def features(article_id: str, title: str | None, text: str | None,
                                               None if has_cjk else set(opening))
     else:
         anchors, countries = set(), set()
+    anticipates, reacts = markers(title.lower(), lead.lower())
     return Features(article_id=article_id, at=at, language=(language or None),
                     minhash=_minhash(_shingles_of_units(units)), terms=Counter(term_list),
-                    anchors=anchors | numbers, countries=countries, cluster_id=cluster_id)
+                    anchors=anchors | numbers, countries=countries, cluster_id=cluster_id,
+                    anticipates=anticipates, reacts=reacts)
+
+
+def modality_of(title: str | None, text: str | None) -> tuple[float, float]:
+    """(anticipates, reacts) of an article, as :func:`features` finds them.
+
+    Regexes only, no sketch needed: a stored sketch (which does not keep them) is completed
+    with this from the title and lead the window query reads anyway.
+    """
+    title = _normalise(_OUTLET_SUFFIX.sub("", title or ""))
+    lead = _normalise((text or "")[:HEAD_CHARS + 40])  # markers read HEAD_CHARS of it
+    return markers(title.lower(), lead.lower())
 
 
 def _jaccard(a: Features, b: Features) -> float:
