@@ -93,20 +93,31 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
 
             with Workers(settings, run_id, plan, workers) as pool:
                 fetcher = pool.fetch(every, bar)
-                with warehouse.writer(settings) as con:
-                    totals = store_files(con, settings, [], run_id)  # earlier runs' leftovers
-                    for kind, payload in pool.messages():
-                        if kind == "staged":
-                            store_path(con, settings, Path(payload["path"]), totals)
-                            if bar is not None:
-                                bar.stored(totals["articles_new"])
-                        elif kind == "lost":
-                            lost.append(payload)
+                try:
+                    with warehouse.writer(settings) as con:
+                        totals = store_files(con, settings, [], run_id)  # earlier leftovers
+                        for kind, payload in pool.messages():
+                            if kind == "staged":
+                                store_path(con, settings, Path(payload["path"]), totals)
+                                if bar is not None:
+                                    bar.stored(totals["articles_new"])
+                            elif kind == "lost":
+                                lost.append(payload)
+                        fetcher.join()
+                        # The rows of what needed no parsing (304s, errors, bodies as before).
+                        if (kept := pool.stage_kept()) is not None:
+                            store_path(con, settings, Path(kept["path"]), totals)
+                        summary.phases["fetch"] = (time.monotonic() - t0
+                                                   - summary.phases["plan"])
+                        derive(con, totals)
+                        _summarise(con, settings, summary, started, t0, planned=every,
+                                   lost=lost)
+                except Exception:
+                    # The warehouse stayed busy: stage those rows for the next run to store,
+                    # as the workers do with theirs.
                     fetcher.join()
-                    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
-                    derive(con, totals)
-                    _summarise(con, settings, summary, started, t0, planned=every,
-                               lost=lost)
+                    pool.stage_kept()
+                    raise
         else:
             paths = []
             if every:
