@@ -29,7 +29,8 @@ from monitor.ingest.stage import stage_records
 from monitor.settings import Settings
 from monitor.sources import Source
 
-__all__ = ["Document", "fetch_and_stage", "stage_documents", "stage_entries", "staged_groups"]
+__all__ = ["Document", "fetch_and_stage", "needs_parsing", "stage_documents", "stage_entries",
+           "staged_groups"]
 
 
 def _now() -> datetime:
@@ -89,6 +90,15 @@ def staged_groups(settings: Settings, run_id: str, results: Iterable[FetchResult
             fetch_rows, candidates = [], []
     if fetch_rows or group is None:
         yield _stage_group(settings, run_id, fetch_rows, candidates, earlier)
+
+
+def needs_parsing(result: FetchResult, states: dict[str, FeedState]) -> bool:
+    """Whether reading ``result`` takes more than its ``fetches`` row: a body that differs
+    from the one stored last time (what :func:`_read_result` parses)."""
+    if result.outcome != "ok":
+        return False
+    known = states.get(result.source_id, FeedState()).content_hash
+    return known is None or hashlib.sha1(result.body).hexdigest() != known
 
 
 def _read_result(result: FetchResult, source: Source, states: dict[str, FeedState],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import email.utils
 import functools
 import logging
@@ -37,6 +38,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -48,7 +50,7 @@ from monitor.settings import Settings
 from monitor.sources import Source
 
 __all__ = ["FetchResult", "FeedState", "fetch_all", "build_async_client", "BodyTooLarge",
-           "read_body", "run_deadline_error"]
+           "read_body", "run_deadline_error", "end_resolver_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -357,10 +359,33 @@ def _backoff(settings: Settings, attempt: int) -> float:
     return base + random.uniform(0, base / 2)
 
 
+#: The thread pool that runs this fetch's DNS look-ups (the loop's default executor), in a
+#: holder so that :func:`end_resolver_threads` can replace it from any of the fetch's tasks.
+_resolvers: contextvars.ContextVar[list[ThreadPoolExecutor]] = contextvars.ContextVar(
+    "monitor_fetch_resolvers")
+
+
+def end_resolver_threads() -> None:
+    """From an ``on_done`` callback of :func:`fetch_all`: wait for the DNS look-ups in flight
+    (aiohttp runs ``getaddrinfo`` in the loop's thread pool) and end the pool's threads, so
+    the caller can fork with no other thread alive. Later look-ups start a new pool. Blocks
+    the fetch's loop while look-ups in flight finish (milliseconds, usually)."""
+    holder = _resolvers.get(None)
+    if not holder:
+        return
+    fresh = ThreadPoolExecutor(thread_name_prefix="monitor-resolve")
+    asyncio.get_running_loop().set_default_executor(fresh)
+    old, holder[0] = holder[0], fresh
+    old.shutdown(wait=True)
+
+
 async def _fetch_all(sources: list[Source], states: dict[str, FeedState], settings: Settings,
                      on_done: Callable[[FetchResult], None] | None,
                      deadline: float | None) -> list[FetchResult]:
     loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(thread_name_prefix="monitor-resolve")
+    loop.set_default_executor(pool)  # asyncio.run shuts down whichever is the default last
+    _resolvers.set([pool])
     # The run's deadline on the loop's clock (time.monotonic, which the caller used).
     run_deadline = loop.time() + (settings.run_deadline_seconds if deadline is None
                                   else deadline - time.monotonic())

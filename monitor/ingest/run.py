@@ -7,6 +7,8 @@ process stores each staged group as it arrives; otherwise one process does it al
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,21 +94,55 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
             import monitor.ingest.parse  # noqa: F401  (loaded once, before the workers fork)
 
             with Workers(settings, run_id, plan, workers) as pool:
-                fetcher = pool.fetch(every, bar)
-                with warehouse.writer(settings) as con:
-                    totals = store_files(con, settings, [], run_id)  # earlier runs' leftovers
-                    for kind, payload in pool.messages():
-                        if kind == "staged":
-                            store_path(con, settings, Path(payload["path"]), totals)
-                            if bar is not None:
-                                bar.stored(totals["articles_new"])
-                        elif kind == "lost":
-                            lost.append(payload)
-                    fetcher.join()
-                    summary.phases["fetch"] = time.monotonic() - t0 - summary.phases["plan"]
-                    derive(con, totals)
-                    _summarise(con, settings, summary, started, t0, planned=every,
-                               lost=lost)
+                # The writer session runs in a thread started once the workers are forked
+                # (storing their groups while this thread fetches), or here after the fetch
+                # if none were (nothing needed parsing): no connection is open at a fork.
+                kept: queue.SimpleQueue[str | None | bool] = queue.SimpleQueue()
+                failed: list[BaseException] = []
+
+                def session() -> None:
+                    with warehouse.writer(settings) as con:
+                        totals = store_files(con, settings, [], run_id)  # earlier leftovers
+                        if pool.started:
+                            for kind, payload in pool.messages():
+                                if kind == "staged":
+                                    store_path(con, settings, Path(payload["path"]), totals)
+                                    if bar is not None:
+                                        bar.stored(totals["articles_new"])
+                                elif kind == "lost":
+                                    lost.append(payload)
+                        # The rows of what needed no parsing (304s, errors, bodies as before).
+                        if (path := kept.get()) is False:
+                            return  # interrupted
+                        if path is not None:
+                            store_path(con, settings, Path(path), totals)
+                        summary.phases["fetch"] = (time.monotonic() - t0
+                                                   - summary.phases["plan"])
+                        derive(con, totals)
+                        _summarise(con, settings, summary, started, t0, planned=every,
+                                   lost=lost)
+
+                def in_thread() -> None:
+                    try:
+                        session()
+                    except BaseException as exc:  # raised again by the fetching thread
+                        failed.append(exc)
+
+                store = threading.Thread(target=in_thread, name="monitor-store", daemon=True)
+                try:
+                    pool.fetch(every, bar, on_started=store.start)
+                    # The rows of what needed no parsing; staged even when the warehouse
+                    # stays busy, for the next run to store, as the workers' groups are.
+                    out = pool.stage_kept()
+                    kept.put(out["path"] if out is not None else None)
+                finally:
+                    kept.put(False)  # (ignored when the path was put)
+                if pool.started:  # and so the store thread
+                    store.join()
+                    if failed:
+                        raise failed[0]
+                else:
+                    session()
         else:
             paths = []
             if every:

@@ -13,10 +13,10 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from monitor.ingest.batch import staged_groups
+from monitor.ingest.batch import needs_parsing, staged_groups
 from monitor.ingest.fetch import FetchResult, fetch_all
 from monitor.ingest.plan import Plan
 from monitor.settings import Settings
@@ -47,16 +47,26 @@ def worker_count(settings: Settings, sources: int) -> int:
 class Workers:
     """Worker processes that parse, classify and stage what this process fetches.
 
-    Fetching stays here: one client, one per-host limit, and an event loop that is cheap
-    to share. Parse, language, classification and sketches are CPU-bound Python: one
-    process uses one core, so each fetched feed is handed to the worker with the least
-    work so far (by bytes). Workers are forked before this process opens any warehouse
-    connection; what the parent has imported and loaded they inherit, the rest they load
-    when they first need it.
-    Each stages what it is given in a few groups and reports each group as it is written,
-    so the parent stores early groups while the rest is still being fetched and parsed. A
-    worker that dies (killed, out of memory) costs only the feeds it had not staged yet:
-    they have no ``fetches`` row this run and are polled again next run.
+    Fetching stays here, in this process's main thread: one client, one per-host limit, one
+    event loop. Parse, language, classification and sketches are CPU-bound Python: one
+    process uses one core, so each fetched feed that needs parsing is handed to the worker
+    with the least work so far (by bytes); what needs none (a 304, an error, a body as
+    before) is only a ``fetches`` row, which this process stages itself.
+
+    The workers are forked when the first feed that needs parsing arrives, not before: a
+    poll where nothing changed forks none (forking cost the parent ~0.5 ms of CPU per feed
+    of such a poll). They are forked from the main thread between two steps of the fetch's
+    event loop, and only when that is safe: no thread of this run alive (the loop's DNS
+    threads are ended first, the progress bar draws without one, the pumps and the store
+    start after) and no warehouse connection open
+    (the writer is opened after the fork, by :meth:`fetch`'s ``on_started``). What the
+    parent has imported and loaded they inherit, the rest they load when they first need it.
+    If forking is never safe, this process parses what the workers would have, after the
+    fetch (:meth:`stage_kept`).
+    Each worker stages what it is given in a few groups and reports each group as it is
+    written, so the parent stores early groups while the rest is still being fetched and
+    parsed. A worker that dies (killed, out of memory) costs only the feeds it had not
+    staged yet: they have no ``fetches`` row this run and are polled again next run.
     """
 
     def __init__(self, settings: Settings, run_id: str, plan: Plan, count: int) -> None:
@@ -66,21 +76,45 @@ class Workers:
         self.load: list[int] = []
         #: Cleared by a worker's pump when its pipe breaks: no more feeds are sent to it.
         self.alive: list[bool] = []
+        #: Results this process stages itself (see :meth:`stage_kept`): those with nothing
+        #: to parse (only their ``fetches`` rows), and, if the workers could not be forked,
+        #: the rest.
+        self.kept: list[FetchResult] = []
+        #: Results that need parsing and arrived while the workers could not be forked yet.
+        self.waiting: list[FetchResult] = []
+
+    @property
+    def started(self) -> bool:
+        return bool(self.readers) or bool(self.outboxes)
 
     def __enter__(self) -> Workers:
-        import multiprocessing
-
         from monitor.ingest.fetch import tls_context
 
         # Only what this process needs itself is loaded here: the models are loaded by a
         # worker when it first gets a feed with new entries, so a poll where nothing changed
         # loads none. (A process that has loaded them, see warm_up, passes them on.)
         tls_context()
+        return self
+
+    def _start(self) -> bool:
+        """Fork the workers if that is safe now: in the main thread, with no thread of this
+        run alive (all are named ``monitor-…``). In ``monitor ingest`` that is no other
+        thread at all; a caller's own threads (a test's HTTP server) are its business, as
+        they were when the workers were forked before the fetch. Their pumps (threads)
+        start after the last fork."""
+        import multiprocessing
+
+        here = threading.current_thread()
+        if here is not threading.main_thread() or any(
+                t.name.startswith("monitor-") for t in threading.enumerate() if t is not here):
+            return False
         ctx = multiprocessing.get_context("fork")
         # Inherited objects are left out of the workers' garbage collection: its passes
-        # would touch (and so copy) every page of them. The parent collects as before.
-        gc.collect()
+        # would touch (and so copy) every page of them. The parent collects as before. (No
+        # gc.collect first: it cost the parent 20-30 ms a run; what garbage it would have
+        # freed is only frozen in the workers, and collected here after the unfreeze.)
         gc.freeze()
+        task_writers = []
         try:
             for index in range(self.count):
                 reader, writer = ctx.Pipe(duplex=False)
@@ -93,43 +127,73 @@ class Workers:
                 writer.close()
                 task_reader.close()
                 self.readers[reader] = (index, process)
-                outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-                self.outboxes.append(outbox)
+                self.outboxes.append(queue.SimpleQueue())
                 self.load.append(0)
                 self.alive.append(True)
-                threading.Thread(target=_pump, args=(outbox, task_writer, self.alive, index),
-                                 daemon=True, name=f"monitor-ingest-pump-{index}").start()
+                task_writers.append(task_writer)
         finally:
             gc.unfreeze()
-        return self
+            for index, task_writer in enumerate(task_writers):
+                threading.Thread(target=_pump, daemon=True, name=f"monitor-ingest-pump-{index}",
+                                 args=(self.outboxes[index], task_writer, self.alive,
+                                       index)).start()
+        return True
 
-    def fetch(self, source_ids: list[str], bar: Progress | None) -> threading.Thread:
-        """Fetch ``source_ids`` in a background thread, handing each response to a worker."""
+    def _hand(self, result: FetchResult) -> None:
+        live = [i for i, alive in enumerate(self.alive) if alive] or [0]
+        index = min(live, key=self.load.__getitem__)
+        self.load[index] += len(result.body) + 2048
+        self.outboxes[index].put(result)
+
+    def fetch(self, source_ids: list[str], bar: Progress | None,
+              on_started: Callable[[], None]) -> None:
+        """Fetch ``source_ids`` in this thread, handing each response that needs parsing to
+        a worker (forked on the first such response; ``on_started`` is called after)."""
+        from monitor.ingest.fetch import end_resolver_threads
+
         sources, states = self.plan.select(source_ids)
 
         def arrived(result: FetchResult) -> None:
             if bar is not None:
                 bar.advance(result.outcome)
-            live = [i for i, alive in enumerate(self.alive) if alive] or [0]
-            index = min(live, key=self.load.__getitem__)
-            self.load[index] += len(result.body) + 2048
-            self.outboxes[index].put(result)
-
-        def run() -> None:
-            try:
-                fetch_all(sources, states, self.settings, on_done=arrived)
-            except Exception:
-                log.exception("fetching failed; what was fetched is staged, the rest is "
-                              "polled next run")
-            finally:
-                for outbox in self.outboxes:
-                    outbox.put(None)
+            if not needs_parsing(result, states):
+                # A fetches row only: pickling it to a worker and a staging file and a
+                # store there cost more than the row (an unchanged poll is all such rows).
+                self.kept.append(result)
+                return
+            self.waiting.append(result)
+            if not self.started:
+                end_resolver_threads()
+                if not self._start():
+                    return  # tried again with the next response; else parsed here
+                on_started()
+            waiting, self.waiting = self.waiting, []
+            for item in waiting:
+                self._hand(item)
 
         if bar is not None:
-            bar.start()  # after the fork: no child inherits the bar's refresh thread
-        thread = threading.Thread(target=run, name="monitor-fetch", daemon=True)
-        thread.start()
-        return thread
+            bar.start()
+        try:
+            fetch_all(sources, states, self.settings, on_done=arrived)
+        except Exception:
+            log.exception("fetching failed; what was fetched is staged, the rest is "
+                          "polled next run")
+        finally:
+            for outbox in self.outboxes:
+                outbox.put(None)
+            # Never forked: this process parses them (with the rows, in stage_kept).
+            self.kept.extend(self.waiting)
+            self.waiting = []
+
+    def stage_kept(self) -> dict[str, Any] | None:
+        """Stage the fetch results kept here (call after :meth:`fetch`); the staged group's
+        summary, or None when there were none (or they are staged already)."""
+        kept, self.kept = self.kept, []
+        if not kept:
+            return None
+        (out,) = staged_groups(self.settings, self.run_id, kept, self.plan.sources,
+                               self.plan.states)
+        return out
 
     def messages(self) -> Iterator[tuple[str, Any]]:
         """(kind, payload) until every worker has finished: ``staged`` (a group's result)

@@ -152,3 +152,44 @@ def test_a_busy_warehouse_leaves_what_the_workers_fetched_staged(
     pairs, fetches = _stored(s)
     assert len(pairs) == 72 and pending_batches(s) == []
     assert fetches == 36  # both runs' attempts are recorded
+
+
+def test_workers_are_forked_only_when_a_feed_needs_parsing(
+        settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.ingest.workers import Workers
+
+    forks: list[bool] = []
+    start = Workers._start
+
+    def counted(self: Workers) -> bool:
+        forks.append(started := start(self))
+        return started
+
+    monkeypatch.setattr(Workers, "_start", counted)
+    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
+    s = settings.with_(sources_file=sources, extract_enabled=False, ingest_workers=2)
+    first = run_ingest(s)
+    assert forks == [True] and first.articles_new == 72
+    forks.clear()
+    again = run_ingest(s)  # every body as before: rows only, no worker forked
+    assert forks == [] and again.sources_ok + again.sources_not_modified == 18
+    assert _stored(s)[1] == 36
+
+
+def test_when_forking_is_never_safe_the_parent_parses_it_all(
+        settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.ingest.workers import Workers
+
+    monkeypatch.setattr(Workers, "_start", lambda self: False)
+    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
+    one = settings.with_(home=tmp_path / "one", sources_file=sources, extract_enabled=False,
+                         ingest_workers=1)
+    two = settings.with_(home=tmp_path / "two", sources_file=sources, extract_enabled=False,
+                         ingest_workers=2)
+    a, b = run_ingest(one), run_ingest(two)
+    assert (b.sources_ok, b.articles_new, b.entries_seen) == (18, 72, 72)
+    assert _stored(one) == _stored(two) and a.articles_new == 72
+    with warehouse.reader(two) as con:
+        assert con.execute("SELECT count(*) FROM classifications").fetchone()[0] == 72
