@@ -38,21 +38,19 @@ log = logging.getLogger(__name__)
 FEATURE_VERSION = 4
 
 # Only the lead is read: bodies can be long and only their start is compared.
-_NEW_SQL = f"""
+_SELECT_SKETCHED = f"""
 SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
        a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
        s.version, s.text_hash, coalesce(len(s.minhash) = {NUM_PERM}, false),
        s.terms, s.anchors, s.countries
 FROM articles a LEFT JOIN article_sketches s USING (article_id)
+"""
+
+_NEW_SQL = _SELECT_SKETCHED + """
 WHERE a.article_id IN (SELECT unnest(?::VARCHAR[]))
 """
 
-_WINDOW_SQL = f"""
-SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
-       a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
-       s.version, s.text_hash, coalesce(len(s.minhash) = {NUM_PERM}, false),
-       s.terms, s.anchors, s.countries
-FROM articles a LEFT JOIN article_sketches s USING (article_id)
+_WINDOW_SQL = _SELECT_SKETCHED + """
 WHERE a.cluster_id IS NOT NULL
   AND coalesce(a.published_at, a.first_seen_at) BETWEEN ? AND ?
   AND a.article_id NOT IN (SELECT unnest(?::VARCHAR[]))

@@ -75,13 +75,18 @@ def test_host_batches_keep_each_host_in_one_batch() -> None:
     assert all(len(b) <= 8 for b in batches if not b[0].startswith("g"))
 
 
+def _one_and_two_workers(settings: Settings, tmp_path: Path,
+                         hosts: list[LocalHTTPServer]) -> tuple[Settings, Settings]:
+    """The same 18 sources, for a run in one process and a run with two workers."""
+    sources = _sources_file(tmp_path / "sources.toml", hosts, per_host=9)
+    return tuple(settings.with_(home=tmp_path / name, sources_file=sources,
+                                extract_enabled=False, ingest_workers=n)
+                 for name, n in (("one", 1), ("two", 2)))
+
+
 def test_workers_store_exactly_what_one_process_stores(
         settings: Settings, tmp_path: Path, two_hosts: list[LocalHTTPServer]) -> None:
-    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
-    one = settings.with_(home=tmp_path / "one", sources_file=sources, extract_enabled=False,
-                         ingest_workers=1)
-    two = settings.with_(home=tmp_path / "two", sources_file=sources, extract_enabled=False,
-                         ingest_workers=2)
+    one, two = _one_and_two_workers(settings, tmp_path, two_hosts)
     a, b = run_ingest(one), run_ingest(two)
     assert (a.sources_ok, a.articles_new, a.entries_seen) == (18, 72, 72)
     assert (b.sources_ok, b.articles_new, b.entries_seen) == (18, 72, 72)
@@ -183,11 +188,7 @@ def test_when_forking_is_never_safe_the_parent_parses_it_all(
     from monitor.ingest.workers import Workers
 
     monkeypatch.setattr(Workers, "_start", lambda self: False)
-    sources = _sources_file(tmp_path / "sources.toml", two_hosts, per_host=9)
-    one = settings.with_(home=tmp_path / "one", sources_file=sources, extract_enabled=False,
-                         ingest_workers=1)
-    two = settings.with_(home=tmp_path / "two", sources_file=sources, extract_enabled=False,
-                         ingest_workers=2)
+    one, two = _one_and_two_workers(settings, tmp_path, two_hosts)
     a, b = run_ingest(one), run_ingest(two)
     assert (b.sources_ok, b.articles_new, b.entries_seen) == (18, 72, 72)
     assert _stored(one) == _stored(two) and a.articles_new == 72
