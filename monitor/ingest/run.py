@@ -36,21 +36,46 @@ def _now() -> datetime:
 
 @dataclass
 class IngestSummary:
+    """What ``monitor ingest`` prints: the recorded run (``ingest_runs``) plus what only the
+    CLI needs (sources planned in batches, time per phase). The counts are the record's, so
+    what is printed and what the warehouse keeps are one set of figures."""
+
     run_id: str
     sources_total: int = 0
-    sources_ok: int = 0
-    sources_not_modified: int = 0
-    sources_failed: int = 0
-    entries_seen: int = 0
-    articles_new: int = 0
     seconds: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)
     #: Wall seconds per phase (plan, fetch = fetch+parse+classify+stage, store).
     phases: dict[str, float] = field(default_factory=dict)
-    #: ok | degraded | blind (monitor.ingest.health), as recorded in ``ingest_runs``.
-    health: str = "ok"
-    #: The recorded run (for the blind message).
+    #: The recorded run (None until it is recorded).
     record: RunRecord | None = None
+
+    @property
+    def sources_ok(self) -> int:
+        return self.record.sources_ok if self.record else 0
+
+    @property
+    def sources_not_modified(self) -> int:
+        return self.record.sources_not_modified if self.record else 0
+
+    @property
+    def sources_failed(self) -> int:
+        return self.record.sources_failed if self.record else 0
+
+    @property
+    def entries_seen(self) -> int:
+        return self.record.entries_seen if self.record else 0
+
+    @property
+    def articles_new(self) -> int:
+        return self.record.articles_new if self.record else 0
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        return self.record.failures if self.record else []
+
+    @property
+    def health(self) -> str:
+        """ok | degraded | blind (monitor.ingest.health), as recorded in ``ingest_runs``."""
+        return self.record.health if self.record else "ok"
 
     def describe(self) -> str:
         lines = [
@@ -168,8 +193,8 @@ def run_ingest(settings: Settings, only: set[str] | None = None, poll_all: bool 
 def _summarise(con: Any, settings: Settings, summary: IngestSummary, started: datetime,
                t0: float, *, planned: Sequence[str] = (), lost: Sequence[str] = ()) -> None:
     """Record the run (``health.record_from_fetches`` counts this run's ``fetches`` rows,
-    judges it and writes ``ingest_runs``) and fill the summary from that same record, so
-    what the CLI prints and what the warehouse keeps agree. ``lost``: why worker processes
+    judges it and writes ``ingest_runs``) and hand the summary that record, so what the
+    CLI prints and what the warehouse keeps agree. ``lost``: why worker processes
     ended early; the ``planned`` sources without a row are theirs (polled again next run)."""
     errors = "; ".join(dict.fromkeys(lost)) or None
     record = record_from_fetches(con, settings, summary.run_id, "cli", planned,
@@ -178,12 +203,5 @@ def _summarise(con: Any, settings: Settings, summary: IngestSummary, started: da
     if errors:
         log.error("ingest workers ended early (their unstaged sources are polled next run): %s",
                   errors)
-    summary.sources_ok = record.sources_ok
-    summary.sources_not_modified = record.sources_not_modified
-    summary.sources_failed = record.sources_failed
-    summary.entries_seen = record.entries_seen
-    summary.articles_new = record.articles_new
-    summary.failures = list(record.failures)
     summary.seconds = record.seconds
     summary.record = record
-    summary.health = record.health
