@@ -108,8 +108,10 @@ def _ingest_through_api(dep: Deployment) -> None:
     Done once by the fixture, so every test here has data whatever order or worker runs it.
     """
     headers = {"Authorization": f"Bearer {dep.token()}"}
-    # The DAG processor registers the DAGs shortly after start.
-    deadline = time.monotonic() + 120
+    # The DAG processor registers the DAGs shortly after start; on a loaded machine its own
+    # start-up (importing Airflow) and a busy metadata database can take minutes, so this
+    # only bounds the wait against a hang.
+    deadline = time.monotonic() + 300
     while True:
         dag = httpx.get(f"{dep.url}/api/v2/dags/monitor_ingest", headers=headers, timeout=30)
         if dag.status_code == 200 or time.monotonic() > deadline:
