@@ -132,7 +132,8 @@ def export_parquet(settings: Settings) -> dict[str, Any]:
                 row[0]
                 for row in con.execute(
                     "SELECT table_name FROM information_schema.tables"
-                    " WHERE table_schema = 'main' AND table_name NOT LIKE 'schema_%'"
+                    " WHERE table_catalog = current_database() AND table_schema = 'main'"
+                    " AND table_name NOT LIKE 'schema_%'"
                     " ORDER BY table_name"
                 ).fetchall()
             ]

@@ -93,7 +93,8 @@ def _finished(settings: Settings, day: date) -> tuple[dict[str, list[tuple[datet
     start, end = _day_bounds(day)
     with warehouse.reader(settings) as con:
         if not con.execute("SELECT count(*) FROM information_schema.tables"
-                           " WHERE table_name = 'backfill_slices'").fetchone()[0]:
+                           " WHERE table_name = 'backfill_slices'"
+                           " AND table_catalog = current_database()").fetchone()[0]:
             return {}, {}
         rows = con.execute(
             "SELECT query_id, slice_start, slice_end FROM backfill_slices"
@@ -304,7 +305,8 @@ def days_to_retry(settings: Settings, before: date, lookback_days: int = 7) -> l
     start = datetime(before.year, before.month, before.day) - timedelta(days=lookback_days)
     with warehouse.reader(settings) as con:
         if not con.execute("SELECT count(*) FROM information_schema.tables"
-                           " WHERE table_name = 'backfill_slices'").fetchone()[0]:
+                           " WHERE table_name = 'backfill_slices'"
+                           " AND table_catalog = current_database()").fetchone()[0]:
             return []
         rows = con.execute(
             "SELECT DISTINCT slice_start::DATE FROM backfill_slices s"

@@ -93,7 +93,7 @@ def sql(settings: Settings, query: str | None, sql_file, fmt: str, primary: bool
         if kind not in _READ_STATEMENTS:
             fail(f"monitor sql is read-only: {kind} statements are refused. Use SELECT (or "
                  f"EXPLAIN); to change data use the monitor's commands.")
-    with warehouse.reader(settings, primary=primary) as con:
+    with warehouse.reader(settings, primary=primary, private=True) as con:
         con.execute("SET enable_external_access = false")
         try:
             result = None

@@ -58,8 +58,9 @@ class Workers:
     of such a poll). They are forked from the main thread between two steps of the fetch's
     event loop, and only when that is safe: no thread of this run alive (the loop's DNS
     threads are ended first, the progress bar draws without one, the pumps and the store
-    start after) and no warehouse connection open
-    (the writer is opened after the fork, by :meth:`fetch`'s ``on_started``). What the
+    start after) and no warehouse connection open (the writer is opened after the fork, by
+    :meth:`fetch`'s ``on_started``; the process's idle DuckDB instance is closed first, so
+    none of its threads runs at the fork). What the
     parent has imported and loaded they inherit, the rest they load when they first need it.
     If forking is never safe, this process parses what the workers would have, after the
     fetch (:meth:`stage_kept`).
@@ -104,10 +105,14 @@ class Workers:
         start after the last fork."""
         import multiprocessing
 
+        from monitor import warehouse
+
         here = threading.current_thread()
         if here is not threading.main_thread() or any(
                 t.name.startswith("monitor-") for t in threading.enumerate() if t is not here):
             return False
+        if not warehouse.release_instance():
+            return False  # a warehouse file is attached: DuckDB's threads may be at work
         ctx = multiprocessing.get_context("fork")
         # Inherited objects are left out of the workers' garbage collection: its passes
         # would touch (and so copy) every page of them. The parent collects as before. (No
