@@ -58,13 +58,15 @@ def _load_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]
         # One read of the file; the three record types are split from it.
         con.execute("CREATE OR REPLACE TEMP TABLE stage_all AS " + read_json_sql(ALL_COLUMNS),
                     [str(path)])
+        kinds = dict(con.execute("SELECT type, count(*) FROM stage_all GROUP BY type").fetchall())
         for table, columns, kind in (("stage_fetch", FETCH_COLUMNS, "fetch"),
                                      ("stage_article", ARTICLE_COLUMNS, "article"),
                                      ("stage_class", CLASS_COLUMNS, "classification"),
                                      ("stage_sketch", SKETCH_COLUMNS, "sketch")):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
-                        f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
-        has_articles = con.execute("SELECT count(*) FROM stage_article").fetchone()[0] > 0
+            if kinds.get(kind) or kind in ("fetch", "article"):  # these two are always read
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
+                            f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
+        has_articles = bool(kinds.get("article"))
         # Fetch attempts not stored before (a re-run of the same file skips them). The
         # NOT IN list is the batch's own ids that are stored: a plain NOT IN over the table
         # builds a hash table of every fetch ever made (0.2 s at 3M rows, every session).
@@ -89,8 +91,7 @@ def _load_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]
                 " AND a.canonical_url = stage_article.canonical_url"
                 " AND a.entry_key <> stage_article.entry_key"
             )
-            before = con.execute("SELECT count(*) FROM articles").fetchone()[0]
-            con.execute(
+            counts["articles_new"] = con.execute(
                 "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
                 " summary, body, text_source, author, outlet, source_id, language, published_at,"
                 " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error,"
@@ -106,8 +107,7 @@ def _load_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]
                 " WHERE s.article_id NOT IN (SELECT a.article_id FROM articles a"
                 "  JOIN stage_article USING (article_id))"
                 " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
-            )
-            counts["articles_new"] = con.execute("SELECT count(*) FROM articles").fetchone()[0] - before
+            ).fetchone()[0]  # an INSERT answers with the number of rows it inserted
             # Which source carried which article (an article seen in two feeds is stored once).
             con.execute(
                 "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
@@ -115,35 +115,38 @@ def _load_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]
                 " WHERE s.article_id IN (SELECT article_id FROM articles)"
                 " GROUP BY ALL ON CONFLICT DO NOTHING"
             )
-            con.execute(
-                "INSERT INTO classifications (article_id, model_version, relevant, dyads, topics,"
-                " scores, evidence, classified_at)"
-                " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
-                " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
-                " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
-                " ON CONFLICT DO NOTHING"
-            )
-            # Cluster sketches made by the fetch step (an id merged into another article
-            # above has no row of its own: its sketch is dropped and recomputed if needed).
-            con.execute(
-                "INSERT INTO article_sketches (article_id, version, text_hash, minhash, terms,"
-                " anchors, countries)"
-                " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors, countries"
-                " FROM stage_sketch WHERE article_id IN (SELECT article_id FROM articles)"
-                " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
-                " ON CONFLICT DO NOTHING"
-            )
-        _store_fetches(con, settings)
-        counts["fetches"] = con.execute("SELECT count(*) FROM new_fetch").fetchone()[0]
+            if kinds.get("classification"):
+                con.execute(
+                    "INSERT INTO classifications (article_id, model_version, relevant, dyads,"
+                    " topics, scores, evidence, classified_at)"
+                    " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
+                    " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
+                    " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
+                    " ON CONFLICT DO NOTHING"
+                )
+            if kinds.get("sketch"):
+                # Cluster sketches made by the fetch step (an id merged into another article
+                # above has no row of its own: its sketch is dropped and recomputed if needed).
+                con.execute(
+                    "INSERT INTO article_sketches (article_id, version, text_hash, minhash,"
+                    " terms, anchors, countries)"
+                    " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors,"
+                    " countries FROM stage_sketch"
+                    " WHERE article_id IN (SELECT article_id FROM articles)"
+                    " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
+                    " ON CONFLICT DO NOTHING"
+                )
+        counts["fetches"] = _store_fetches(con, settings)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
 
 
-def _store_fetches(con: Any, settings: Settings) -> None:
-    """Fetch rows, their count of new articles, and each source's health and next poll."""
-    con.execute(
+def _store_fetches(con: Any, settings: Settings) -> int:
+    """Fetch rows, their count of new articles, and each source's health and next poll.
+    Returns the number of fetch rows stored."""
+    stored = con.execute(
         "INSERT INTO fetches (fetch_id, source_id, run_id, url, started_at, outcome, http_status,"
         " bytes, entries_seen, entries_new, parser, bozo, error, duration_ms)"
         " SELECT f.fetch_id, f.source_id, f.run_id, f.url, f.started_at, f.outcome,"
@@ -152,7 +155,7 @@ def _store_fetches(con: Any, settings: Settings) -> None:
         "   WHERE s.fetch_id = f.fetch_id AND a.entry_key = s.entry_key"
         "   AND a.first_seen_at = s.first_seen_at),"
         " f.parser, f.bozo, f.error, f.duration_ms FROM new_fetch f"
-    )
+    ).fetchone()[0]
     now = _now()
     # Healthy sources: new validators, failures reset.
     con.execute(
@@ -200,6 +203,7 @@ def _store_fetches(con: Any, settings: Settings) -> None:
         " '410 Gone at ' || strftime(f.started_at, '%Y-%m-%d %H:%M') || ' UTC: feed removed;"
         " change its URL in the sources file to re-enable'"
         " FROM new_fetch f WHERE f.source_id = sources.source_id AND f.gone", [now])
+    return stored
 
 
 def cluster_recent(con: Any) -> None:
