@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.datetimes import _parse_date
 from lxml import etree
 
 from monitor.ingest.items import NS_ATOM, NS_DC, NS_RDF, NS_RSS1, Decline, read_item
@@ -320,10 +321,13 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
-    entry = Entry(title=clean_text(raw.title, _MAX_TITLE), link=_absolute(raw.link, base_url),
-                  guid=raw.guid or None, summary=clean_text(raw.text),
-                  author=clean_text(raw.author, 300) or None, language=lang,
-                  source_name=clean_text(raw.source, 200) or None, **_dated(raw.dates, now))
+    published, flag = _dated(raw.dates, now)
+    # Most items have no author and no source: skip the calls for them.
+    author, source = raw.author, raw.source
+    entry = Entry(clean_text(raw.title, _MAX_TITLE), _absolute(raw.link, base_url),
+                  raw.guid or None, clean_text(raw.text), published, flag,
+                  author and clean_text(author, 300) or None, lang,
+                  source and clean_text(source, 200) or None)
     if raw.guid_is_link and not (entry.title or entry.summary or entry.link):
         # Nothing but a non-URL GUID: feedparser keeps the entry (with the GUID as a
         # relative link), parse_feed would drop ours. Never fewer entries: decline.
@@ -334,8 +338,23 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
 _RFC822 = re.compile(
     r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})"
     r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                "dec")
+#: Month names as feeds write them ("Nov", "nov", "NOV"); other casings go through lower().
+_MONTHS = {form: i for i, m in enumerate(_MONTH_NAMES, 1) for form in (m, m.title(), m.upper())}
+#: RFC 822 zone → its offset, filled as zones are met (a feed repeats one zone on every item).
+_OFFSETS: dict[str, timedelta] = dict.fromkeys(("GMT", "UTC", "UT", "Z"), timedelta(0))
+
+
+def _offset(zone: str) -> timedelta:
+    """The UTC offset of a numeric RFC 822 zone ("+0300"), remembered for the next item."""
+    offset = _OFFSETS.get(zone)
+    if offset is None:
+        sign = 1 if zone[0] == "+" else -1
+        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        if len(_OFFSETS) < 512:  # feeds use a handful of zones; junk must not grow it
+            _OFFSETS[zone] = offset
+    return offset
 
 
 def _quick_date(stamp: str) -> datetime | None:
@@ -348,17 +367,17 @@ def _quick_date(stamp: str) -> datetime | None:
     match = _RFC822.match(stamp)
     if match:
         day, mon, year, hour, minute, sec, zone = match.groups()
-        month = _MONTHS.get(mon.lower())
+        month = _MONTHS.get(mon)
         if month is None:
-            return None
+            month = _MONTHS.get(mon.lower())
+            if month is None:
+                return None
         try:
             when = datetime(int(year), month, int(day), int(hour), int(minute), int(sec or 0))
         except ValueError:
             return None
-        if zone[0] in "+-":
-            sign = 1 if zone[0] == "+" else -1
-            when -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-        return when
+        offset = _offset(zone)
+        return when - offset if offset else when
     if len(stamp) >= 20 and stamp[4] == "-" and stamp[10] in "Tt" and \
             (stamp[-1] in "Zz" or stamp[-6] in "+-"):
         try:
@@ -369,27 +388,25 @@ def _quick_date(stamp: str) -> datetime | None:
     return None
 
 
-def _dated(stamps: list[str], now: datetime) -> dict[str, Any]:
-    """The first stamp that parses, in feedparser's order (published, updated, created).
+def _dated(stamps: list[str], now: datetime) -> tuple[datetime | None, str | None]:
+    """(published_at, date_flag) from the first stamp that parses, in feedparser's order
+    (published, updated, created).
 
     Dates go through feedparser's own date parser unless :func:`_quick_date` knows the
     shape, so both paths agree; a stamp that does not parse is skipped as feedparser skips
     it, and a parsed date out of range is flagged absurd (as :func:`_date` does).
     """
-    from feedparser.datetimes import _parse_date
-
     for stamp in stamps:
         when = _quick_date(stamp)
         if when is None:
             parsed = _parse_date(stamp)
             if not parsed:
                 continue
-            published, flag = _date({"published_parsed": parsed}, now)
-            return {"published_at": published, "date_flag": flag}
+            return _date({"published_parsed": parsed}, now)
         if when < _MIN_DATE or when > now + _FUTURE_SLACK:
-            return {"published_at": None, "date_flag": "absurd"}
-        return {"published_at": when, "date_flag": None}
-    return {"published_at": None, "date_flag": "missing"}
+            return None, "absurd"
+        return when, None
+    return None, "missing"
 
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
