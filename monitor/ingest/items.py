@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from typing import NamedTuple
 
 from lxml import etree
@@ -133,9 +134,9 @@ _PREFIX_NS = {"dc": NS_DC, "dcterms": NS_DCTERMS, "media": NS_MEDIA, "itunes": N
 
 
 #: Every tag read_item knows, in one lookup: our fields, and the ignored ones as
-#: ``(_IGNORE, 0)`` (a field tag is never ignored).
-_IGNORE = "ignored"
-_SPECS: dict[str, tuple[str, int]] = {**dict.fromkeys(_IGNORED, (_IGNORE, 0)), **_FIELDS}
+#: ``_IGNORED_SPEC`` (a field tag is never ignored).
+_IGNORED_SPEC = ("ignored", 0)
+_SPECS: dict[str, tuple[str, int]] = {**dict.fromkeys(_IGNORED, _IGNORED_SPEC), **_FIELDS}
 #: The tags a child's own tag is looked up in before anything else: an ignored tag in a
 #: namespace feedparser does not know (wfw:, slash:, wp:) is only ignored once its prefix
 #: says so (``<post-id xmlns="com-wordpress:feed-additions:1">`` is a "post-id" to
@@ -144,13 +145,38 @@ _DIRECT: dict[str, tuple[str, int]] = {
     tag: spec for tag, spec in _SPECS.items() if tag[0] != "{" or tag.startswith(_KNOWN_NS)}
 
 
-def _by_prefix(el: etree._Element, tag: str) -> str:
-    """The tag feedparser reads for an element (tag ``tag``) in a namespace it does not know.
+#: What :func:`_unlisted` makes of a child: one we do not read, or one whose name feedparser
+#: may map to one of our fields (we decline).
+_UNREAD = ("unread", 0)
+_UNSAFE = ("unsafe", 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unlisted(tag: str, prefix: str | None) -> tuple[str, tuple[str, int]]:
+    """(the tag feedparser reads, its spec) for a child tag not in ``_DIRECT``.
+
+    A pure function of the tag and its prefix, and feeds repeat the same few unlisted
+    children (``wfw:commentRss``, ``dwsyn:contentID``) on every item: memoised.
+    """
+    if tag[0] == "{" and not tag.startswith(_KNOWN_NS):
+        # A namespace URI feedparser does not know either: it goes by the prefix
+        # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
+        tag = _by_prefix(prefix, tag)
+        spec = _SPECS.get(tag)
+        if spec is not None:
+            return tag, spec
+    if prefix in _KNOWN_PREFIXES and _local(tag).lower() in _FIELD_NAMES:
+        return tag, _UNSAFE
+    return tag, _UNREAD
+
+
+def _by_prefix(prefix: str | None, tag: str) -> str:
+    """The tag feedparser reads for an element (``tag``, ``prefix``) in a namespace it does
+    not know.
 
     The local name is cut from the tag string: ``etree.QName`` costs more than the rest of
     the classification of a child.
     """
-    prefix = el.prefix
     ns = _PREFIX_NS.get(prefix) if prefix else None
     if ns is not None:
         return f"{{{ns}}}{_local(tag)}"
@@ -257,7 +283,7 @@ def _nested(child: etree._Element, titles: list, texts: list) -> None:
             if isinstance(tag, str) and _local(tag).lower() in _FIELD_NAMES:
                 raise Decline(f"{tag} nested in {child.tag}")
             continue  # not ours (or a comment)
-        if spec[0] is _IGNORE:
+        if spec is _IGNORED_SPEC:
             continue
         if tag in (_MEDIA_TITLE, _MEDIA_DESCRIPTION):
             ctype = el.get("type")
@@ -343,21 +369,17 @@ def read_item(item: etree._Element) -> RawItem:
         if spec is None:
             if not isinstance(tag, str):
                 continue  # a comment or processing instruction
-            if tag[0] == "{" and not tag.startswith(_KNOWN_NS):
-                # A namespace URI feedparser does not know either: it goes by the prefix
-                # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
-                tag = _by_prefix(child, tag)
-                spec = _SPECS.get(tag)
-            if spec is None:
-                if child.prefix in _KNOWN_PREFIXES and _local(tag).lower() in _FIELD_NAMES:
-                    raise Decline(f"unread element {tag} feedparser may read")
+            tag, spec = _unlisted(tag, child.prefix)
+            if spec is _UNREAD:
                 unread = True
                 continue
-        field, rank = spec
-        if field is _IGNORE:  # the most common child: categories, media, enclosures
+            if spec is _UNSAFE:
+                raise Decline(f"unread element {tag} feedparser may read")
+        if spec is _IGNORED_SPEC:  # the most common child: categories, media, enclosures
             if len(child):
                 _nested(child, titles, texts)
             continue
+        field, rank = spec
         if field == "title" or field == "text":
             ctype = child.get("type")
             if ctype is None and child.get("mode") is None:
@@ -398,7 +420,7 @@ def read_item(item: etree._Element) -> RawItem:
         elif rank == prev[0] and value != prev[1] and value.strip() != prev[1].strip():
             clashes.append((field, rank))
 
-    for field, rank in clashes:
+    for field, rank in clashes:  # usually none
         if found[field][0] == rank:
             raise Decline(f"two different values for {field}")
 
