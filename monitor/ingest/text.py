@@ -70,10 +70,10 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
             # is whitespace to it, "…" only inside. (Not U+00A0: "Â\xa0" is mojibake.)
             text = map_c1(text.strip(_C1_EDGE))
         text = fix_mojibake(text)
-    if text.isprintable() and "  " not in text and not text.startswith(" ") \
-            and not text.endswith(" "):
+    text = text.strip()  # strips what str.split() splits on
+    if text.isprintable() and "  " not in text:
         # Every character str.split() splits on, but the space, is unprintable: nothing to
-        # fold (most titles), so skip building and joining the list of words.
+        # fold inside (most titles and leads), so skip building and joining the words.
         return text[:limit]
     # str.split() splits on exactly what the regex \s matches, at a third of its cost.
     return " ".join(text.split())[:limit]

@@ -11,10 +11,12 @@ from monitor.ingest import text
 
 
 def test_every_character_str_split_splits_on_but_the_space_is_unprintable() -> None:
-    # clean_text returns printable text without double, leading or trailing spaces as is.
+    # clean_text returns stripped printable text without double spaces as it is.
     for code in range(sys.maxunicode + 1):
         char = chr(code)
-        if char != " " and len(f"a{char}b".split()) != 1:
+        separates = len(f"a{char}b".split()) != 1
+        assert separates == (f"{char}a{char}".strip() == "a"), hex(code)
+        if char != " " and separates:
             assert not char.isprintable(), hex(code)
 
 
