@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import functools
+import itertools
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -232,7 +235,8 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     an unknown root, an item :func:`monitor.ingest.items.read_item` declines, more
     item/entry elements in the tree than items read. Field choices are feedparser's.
     """
-    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
+    # find() with an end: the same test as "in data[:n]", without copying the first 64 kB.
+    if data.find(b"<!DOCTYPE", 0, 2048) != -1 or data.find(b"<!ENTITY", 0, 65536) != -1:
         return None
     bozo = None
     try:
@@ -275,22 +279,26 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
                      title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
                                       _MAX_TITLE))
     atom = kind == "atom"
+    # Whether the document says "xml:base" matters only for a relative link: search the
+    # whole document (a few ms over a corpus) only when one turns up, and then only once.
+    xml_base = functools.cache(lambda: b"xml:base" in data)
     try:
-        xml_base = b"xml:base" in data
         out.entries = [_entry(item, atom, base_url, language, now, xml_base) for item in items]
     except Decline as exc:
         log.debug("fast path declined url=%s: %s", base_url, exc)
         return None
-    if _item_elements(root) > len(items):
+    if _more_item_elements(root, len(items)):
         # More item/entry elements in the document than items we read (RSS 0.90's
         # namespace, items outside the channel ...): feedparser may find entries we would lose.
         return None
     return out
 
 
-def _item_elements(root: etree._Element) -> int:
-    """Item and entry elements anywhere in the tree, in any namespace (lxml walks in C)."""
-    return sum(1 for _ in root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM"))
+def _more_item_elements(root: etree._Element, count: int) -> bool:
+    """Whether the tree has more than ``count`` item and entry elements, anywhere, in any
+    namespace (lxml walks in C, islice skips the first ``count`` in C)."""
+    found = root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM")
+    return next(itertools.islice(found, count, None), None) is not None
 
 
 _ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
@@ -308,16 +316,18 @@ def _without_trailing_junk(data: bytes, exc: etree.XMLSyntaxError) -> bytes | No
 
 def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, ...]) -> str | None:
     for ns in namespaces:
-        child = node.find(name if ns is None else f"{{{ns}}}{name}")
+        # The first child with that tag, as node.find() gives it, without ElementPath.
+        child = next(node.iterchildren(name if ns is None else f"{{{ns}}}{name}"), None)
         if child is not None:
             return "".join(child.itertext())
     return None
 
 
 def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None,
-           now: datetime, xml_base: bool = False) -> Entry:
+           now: datetime, xml_base: Callable[[], bool]) -> Entry:
+    """One item → an Entry; ``xml_base()`` tells whether the document says "xml:base"."""
     raw = read_item(item)
-    if xml_base and raw.link and not raw.link.startswith(("http://", "https://")):
+    if raw.link and not raw.link.startswith(("http://", "https://")) and xml_base():
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
@@ -340,8 +350,10 @@ _RFC822 = re.compile(
     r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
                 "dec")
-#: Month names as feeds write them ("Nov", "nov", "NOV"); other casings go through lower().
-_MONTHS = {form: i for i, m in enumerate(_MONTH_NAMES, 1) for form in (m, m.title(), m.upper())}
+#: Month names as feeds write them ("Nov", "nov", "NOV") → "11"; other casings go through
+#: lower().
+_MONTHS = {form: f"{i:02d}" for i, m in enumerate(_MONTH_NAMES, 1)
+           for form in (m, m.title(), m.upper())}
 #: RFC 822 zone → its offset, filled as zones are met (a feed repeats one zone on every item).
 _OFFSETS: dict[str, timedelta] = dict.fromkeys(("GMT", "UTC", "UT", "Z"), timedelta(0))
 
@@ -355,6 +367,28 @@ def _offset(zone: str) -> timedelta:
         if len(_OFFSETS) < 512:  # feeds use a handful of zones; junk must not grow it
             _OFFSETS[zone] = offset
     return offset
+
+
+def _rfc822_local(year: str, month: str, day: str, hour: str, minute: str,
+                  sec: str | None) -> datetime | None:
+    """The RFC 822 fields as a datetime (None if no such time), as
+    ``datetime(int(year), ...)`` gives it.
+
+    ``datetime.fromisoformat`` on the fields written out costs a third of six int() calls
+    and the constructor; it takes ASCII digits only and checks the same ranges, so anything
+    it refuses (Unicode digits, hour 24 for a Python that accepts it) goes the long way.
+    """
+    if hour != "24":
+        try:
+            return datetime.fromisoformat(
+                f"{year}-{month}-{day if len(day) == 2 else '0' + day}"
+                f"T{hour if len(hour) == 2 else '0' + hour}:{minute}:{sec or '00'}")
+        except ValueError:
+            pass
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec or 0))
+    except ValueError:
+        return None
 
 
 def _quick_date(stamp: str) -> datetime | None:
@@ -372,9 +406,8 @@ def _quick_date(stamp: str) -> datetime | None:
             month = _MONTHS.get(mon.lower())
             if month is None:
                 return None
-        try:
-            when = datetime(int(year), month, int(day), int(hour), int(minute), int(sec or 0))
-        except ValueError:
+        when = _rfc822_local(year, month, day, hour, minute, sec)
+        if when is None:
             return None
         offset = _offset(zone)
         return when - offset if offset else when
