@@ -1,0 +1,29 @@
+"""The cheaper ways :mod:`monitor.ingest.parse` answers a question must give the answers of
+the plain ways they replaced, on inputs built to reach their edges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from monitor.ingest import parse
+
+
+@pytest.mark.parametrize("fields", [
+    ("2026", "11", "02", "10", "00", "00"), ("2026", "11", "2", "9", "05", None),
+    ("2026", "02", "29", "10", "00", "00"), ("2024", "02", "29", "23", "59", "59"),
+    ("2026", "11", "31", "10", "00", "00"), ("2026", "11", "02", "24", "00", "00"),
+    ("2026", "11", "02", "23", "60", "00"), ("2026", "11", "02", "23", "59", "60"),
+    ("0000", "01", "01", "00", "00", "00"), ("0001", "01", "01", "00", "00", "00"),
+    ("9999", "12", "31", "23", "59", "59"), ("２０２６", "11", "02", "10", "00", "00"),
+    ("2026", "11", "٠٢", "10", "00", "00"), ("2026", "11", "02", "10", "00", "٠٠"),
+])
+def test_rfc822_fields_give_what_int_and_the_constructor_give(fields: tuple) -> None:
+    year, month, day, hour, minute, sec = fields
+    try:
+        expected: datetime | None = datetime(int(year), int(month), int(day), int(hour),
+                                             int(minute), int(sec or 0))
+    except ValueError:
+        expected = None
+    assert parse._rfc822_local(year, month, day, hour, minute, sec) == expected
