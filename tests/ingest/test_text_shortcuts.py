@@ -28,6 +28,9 @@ def test_every_repair_starts_at_a_character_the_precheck_finds() -> None:
             or text._HAS_C1.match(char) is not None
         if starts_repair:
             assert text._REPAIRABLE.match(char), hex(code)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert text._repairable(f"Ж{char}") == (text._REPAIRABLE.search(char) is not None)
 
 
 def _long_way(value: str, limit: int) -> str:
