@@ -27,3 +27,18 @@ def test_rfc822_fields_give_what_int_and_the_constructor_give(fields: tuple) -> 
     except ValueError:
         expected = None
     assert parse._rfc822_local(year, month, day, hour, minute, sec) == expected
+
+
+@pytest.mark.parametrize("stamp,expected", [
+    ("Mon, 02 Nov 2026 10:00:00 +0300", datetime(2026, 11, 2, 7)),
+    ("Mon, 02 Nov 2026 10:00:00 GMT", datetime(2026, 11, 2, 10)),
+    ("Mon, 02 nOV 2026 10:00:00 -0130", datetime(2026, 11, 2, 11, 30)),  # the long way
+    ("Mon, ٠٢ Nov 2026 10:00:00 GMT", datetime(2026, 11, 2, 10)),  # Unicode digits
+    ("Mon, 02 Nov 2026 24:00:00 GMT", None),
+    ("Mon, 31 Nov 2026 10:00:00 GMT", None),
+    ("Mon, 02 Nov 2026 10:00:00 GMT\n", datetime(2026, 11, 2, 10)),  # $ before a newline
+    ("Mon, 02 Nov 2026 10:00 UT", datetime(2026, 11, 2, 10)),
+    ("Mon, 02 Nov 2026 10:00:00 EST", None),  # feedparser's parser decides
+])
+def test_the_usual_rfc822_shape_and_the_long_way_agree(stamp: str, expected: datetime | None) -> None:
+    assert parse._quick_date(stamp) == expected
