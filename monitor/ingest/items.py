@@ -347,12 +347,16 @@ def _text_of(texts: list[tuple[int, int, str, str | None]]) -> str | None:
     return contents[0] if contents else summary
 
 
-def read_item(item: etree._Element) -> RawItem:
+def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
     """Classify an item's children and choose each field as feedparser would.
 
     Raises :class:`Decline` where that choice is not certain. This runs for every item of
     every feed, so each child's tag is read once (lxml builds the string on every access)
     and classified by one dict lookup; the rare shapes go to helpers.
+
+    ``dtd``: whether the document has a DOCTYPE. Its ATTLIST defaults count as attributes
+    (lxml's ``get()`` returns them, ``items()`` does not), so only without one does an
+    element with no attributes of its own have no ``type`` or ``mode``.
     """
     # field → (rank, value) of the best rank seen; (field, rank) pairs seen with two
     # different values go to ``clashes`` and decline if that rank wins.
@@ -381,11 +385,15 @@ def read_item(item: etree._Element) -> RawItem:
             continue
         field, rank = spec
         if field == "title" or field == "text":
-            ctype = child.get("type")
-            if ctype is None and child.get("mode") is None:
+            if not dtd and not child.items():  # the usual title or description
+                ctype = None
                 value = child.text or "" if len(child) == 0 else _value(child)
             else:
-                value = _content(child)
+                ctype = child.get("type")
+                if ctype is None and child.get("mode") is None:
+                    value = child.text or "" if len(child) == 0 else _value(child)
+                else:
+                    value = _content(child)
             if field == "text":
                 texts.append((rank, 0, value, ctype))
             else:

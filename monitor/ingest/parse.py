@@ -282,8 +282,10 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     # Whether the document says "xml:base" matters only for a relative link: search the
     # whole document (a few ms over a corpus) only when one turns up, and then only once.
     xml_base = functools.cache(lambda: b"xml:base" in data)
+    dtd = root.getroottree().docinfo.internalDTD is not None
     try:
-        out.entries = [_entry(item, atom, base_url, language, now, xml_base) for item in items]
+        out.entries = [_entry(item, atom, base_url, language, now, xml_base, dtd)
+                       for item in items]
     except Decline as exc:
         log.debug("fast path declined url=%s: %s", base_url, exc)
         return None
@@ -324,9 +326,10 @@ def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, .
 
 
 def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None,
-           now: datetime, xml_base: Callable[[], bool]) -> Entry:
-    """One item → an Entry; ``xml_base()`` tells whether the document says "xml:base"."""
-    raw = read_item(item)
+           now: datetime, xml_base: Callable[[], bool], dtd: bool = True) -> Entry:
+    """One item → an Entry; ``xml_base()`` tells whether the document says "xml:base",
+    ``dtd`` whether it has a DOCTYPE (see :func:`monitor.ingest.items.read_item`)."""
+    raw = read_item(item, dtd)
     if raw.link and not raw.link.startswith(("http://", "https://")) and xml_base():
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")

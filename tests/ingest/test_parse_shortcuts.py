@@ -42,3 +42,17 @@ def test_rfc822_fields_give_what_int_and_the_constructor_give(fields: tuple) -> 
 ])
 def test_the_usual_rfc822_shape_and_the_long_way_agree(stamp: str, expected: datetime | None) -> None:
     assert parse._quick_date(stamp) == expected
+
+
+def test_attribute_defaults_of_a_doctype_the_fast_path_reads_still_count() -> None:
+    # A DOCTYPE past the first 2 kB is not declined; its ATTLIST default makes every title
+    # base64, as lxml's get() says (items() does not list defaults).
+    doctype = b'<!DOCTYPE rss [<!ATTLIST title type CDATA "base64">]>'
+    body = (b'<?xml version="1.0"?><!--' + b"x" * 3000 + b"-->" + doctype
+            + b"<rss><channel><item><title>aGVsbG8=</title><link>https://d.example/1</link>"
+            b"</item></channel></rss>")
+    parsed = parse.parse_feed(body, now=datetime(2026, 11, 27))
+    assert parsed.parser == "lxml"
+    assert [e.title for e in parsed.entries] == ["hello"]
+    plain = body.replace(doctype, b"")
+    assert [e.title for e in parse.parse_feed(plain).entries] == ["aGVsbG8="]
