@@ -211,6 +211,10 @@ class RawItem(NamedTuple):
     guid_is_link: bool = False
 
 
+#: RawItem from a tuple of its fields in one C call (its generated ``__new__`` is Python).
+_raw_item = functools.partial(tuple.__new__, RawItem)
+
+
 class Decline(Exception):
     """The fast path cannot promise feedparser's answer for this item."""
 
@@ -358,10 +362,10 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
     (lxml's ``get()`` returns them, ``items()`` does not), so only without one does an
     element with no attributes of its own have no ``type`` or ``mode``.
     """
-    # field → (rank, value) of the best rank seen; (field, rank) pairs seen with two
-    # different values go to ``clashes`` and decline if that rank wins.
-    found: dict[str, tuple[int, str]] = {}
-    clashes: list[tuple[str, int]] = []
+    # GUIDs, dates, authors and sources: every tag of one of them has the same rank (one
+    # date kind per rank), so the first value stays and another, different one declines.
+    found: dict[str, str] = {}
+    clash = False
     links: list[str] = []
     titles: list[tuple[int, int, str]] = []
     texts: list[tuple[int, int, str, str | None]] = []
@@ -384,21 +388,6 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
                 _nested(child, titles, texts)
             continue
         field, rank = spec
-        if field == "title" or field == "text":
-            if not dtd and not child.items():  # the usual title or description
-                ctype = None
-                value = child.text or "" if len(child) == 0 else _value(child)
-            else:
-                ctype = child.get("type")
-                if ctype is None and child.get("mode") is None:
-                    value = child.text or "" if len(child) == 0 else _value(child)
-                else:
-                    value = _content(child)
-            if field == "text":
-                texts.append((rank, 0, value, ctype))
-            else:
-                titles.append((rank, 0, value))
-            continue
         if field == "link":
             if rank == 1:  # atom:link
                 href = child.get("href")
@@ -407,8 +396,25 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
                 elif child.get("rel", "alternate") == "alternate" and \
                         child.get("type") in _HTML_LINK_TYPES:
                     links.append(href.strip())
+            elif len(child):
+                links.append(_value(child))
             else:
-                links.append((child.text or "").strip() if len(child) == 0 else _value(child))
+                links.append((child.text or "").strip())
+            continue
+        if field == "title" or field == "text":
+            if not dtd and not child.items():  # the usual title or description
+                ctype = None
+                value = _value(child) if len(child) else child.text or ""
+            else:
+                ctype = child.get("type")
+                if ctype is None and child.get("mode") is None:
+                    value = _value(child) if len(child) else child.text or ""
+                else:
+                    value = _content(child)
+            if field == "title":
+                titles.append((rank, 0, value))
+            else:
+                texts.append((rank, 0, value, ctype))
             continue
         if field == "guid":
             value = child.text or ""
@@ -416,30 +422,38 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
                 is_permalink = True
         elif field == "date":
             # An empty date is kept: after a full one it erases it in feedparser (a clash).
-            value = (child.text or "").strip() if len(child) == 0 else _value(child).strip()
+            value = _value(child).strip() if len(child) else (child.text or "").strip()
             field = _DATE_KINDS[rank]
         elif field == "author":
             value = _author(child)
         else:
-            value = child.text or "" if len(child) == 0 else _value(child)
-        prev = found.get(field)
-        if prev is None or rank < prev[0]:
-            found[field] = (rank, value)
-        elif rank == prev[0] and value != prev[1] and value.strip() != prev[1].strip():
-            clashes.append((field, rank))
+            value = _value(child) if len(child) else child.text or ""
+        first = found.get(field)
+        if first is None:
+            found[field] = value
+        elif value != first and value.strip() != first.strip():
+            clash = True
 
-    for field, rank in clashes:  # usually none
-        if found[field][0] == rank:
-            raise Decline(f"two different values for {field}")
-
+    if clash:
+        raise Decline("two different values for a field")
     if len(titles) > 1 and "source" in found:
         # <source> resets feedparser's title lock: the winner then depends on the order.
         raise Decline("several titles around a <source>")
-    title = _title_of(titles) if titles else None
-    guid_found = found.get("guid")
-    guid = guid_found[1].strip() if guid_found else None
-    if guid is None and item.get(_RDF_ABOUT):
-        guid = item.get(_RDF_ABOUT, "").strip()
+    if not titles:
+        title = None
+    elif len(titles) == 1:
+        title = titles[0][2]
+    else:
+        title = _title_of(titles)
+    guid = found.get("guid")
+    if guid is not None:
+        guid = guid.strip()
+        guid_found = True
+    else:
+        guid_found = False
+        about = item.get(_RDF_ABOUT)
+        if about:
+            guid = about.strip()
     link: str | None = None
     if len(links) == 1:
         link = links[0] or None  # the usual item; the set below gives the same
@@ -450,15 +464,25 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
         link = distinct.pop() if distinct else None
     elif guid_found and guid and is_permalink and "://" in guid:
         link = guid
-    text = _text_of(texts) if texts else None
+    if not texts:
+        text = None
+    elif len(texts) == 1:
+        text = texts[0][2]
+    else:
+        text = _text_of(texts)
     dates = []
-    for kind in _DATE_KINDS:
-        date = found.get(kind)
-        if date is not None and date[1]:
-            dates.append(date[1])
-    author = found.get("author")
+    if found:
+        date = found.get("published")
+        if date:
+            dates.append(date)
+        date = found.get("updated")
+        if date:
+            dates.append(date)
+        date = found.get("created")
+        if date:
+            dates.append(date)
     if unread and not (title and title.strip() and link and text and text.strip() and dates):
         raise Decline("an item with a field missing and children we did not read")
-    source = found.get("source")
-    return RawItem(title, link, guid, text, dates, author and author[1], source and source[1],
-                   bool(not links and guid_found and guid and is_permalink))
+    return _raw_item((title, link, guid, text, dates, found.get("author"), found.get("source"),
+                      bool(not links and guid_found and guid and is_permalink)))
+

@@ -329,19 +329,17 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
            now: datetime, xml_base: Callable[[], bool], dtd: bool = True) -> Entry:
     """One item → an Entry; ``xml_base()`` tells whether the document says "xml:base",
     ``dtd`` whether it has a DOCTYPE (see :func:`monitor.ingest.items.read_item`)."""
-    raw = read_item(item, dtd)
-    if raw.link and not raw.link.startswith(("http://", "https://")) and xml_base():
+    title, link, guid, text, dates, author, source, guid_is_link = read_item(item, dtd)
+    if link and not link.startswith(("http://", "https://")) and xml_base():
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
-    published, flag = _dated(raw.dates, now)
+    published, flag = _dated(dates, now)
     # Most items have no author and no source: skip the calls for them.
-    author, source = raw.author, raw.source
-    entry = Entry(clean_text(raw.title, _MAX_TITLE), _absolute(raw.link, base_url),
-                  raw.guid or None, clean_text(raw.text), published, flag,
-                  author and clean_text(author, 300) or None, lang,
-                  source and clean_text(source, 200) or None)
-    if raw.guid_is_link and not (entry.title or entry.summary or entry.link):
+    entry = Entry(clean_text(title, _MAX_TITLE), _absolute(link, base_url), guid or None,
+                  clean_text(text), published, flag, author and clean_text(author, 300) or None,
+                  lang, source and clean_text(source, 200) or None)
+    if guid_is_link and not (entry.title or entry.summary or entry.link):
         # Nothing but a non-URL GUID: feedparser keeps the entry (with the GUID as a
         # relative link), parse_feed would drop ours. Never fewer entries: decline.
         raise Decline("an item with nothing but a GUID")
