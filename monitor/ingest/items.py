@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from typing import NamedTuple
 
 from lxml import etree
@@ -114,6 +115,7 @@ _IGNORED = frozenset([
                                  "isClosedCaptioned", "title")),
 ])
 
+
 #: Local names feedparser maps to our fields, under no prefix or a prefix it knows. An
 #: unread child with such a name may change feedparser's answer: we decline.
 _FIELD_NAMES = frozenset([
@@ -131,13 +133,59 @@ _PREFIX_NS = {"dc": NS_DC, "dcterms": NS_DCTERMS, "media": NS_MEDIA, "itunes": N
               "content": NS_CONTENT, "atom": NS_ATOM, "xhtml": NS_XHTML}
 
 
-def _by_prefix(el: etree._Element) -> str:
-    """The tag feedparser reads for an element in a namespace it does not know."""
-    local = etree.QName(el).localname
-    ns = _PREFIX_NS.get(el.prefix) if el.prefix else None
+#: Every tag read_item knows, in one lookup: our fields, and the ignored ones as
+#: ``_IGNORED_SPEC`` (a field tag is never ignored).
+_IGNORED_SPEC = ("ignored", 0)
+_SPECS: dict[str, tuple[str, int]] = {**dict.fromkeys(_IGNORED, _IGNORED_SPEC), **_FIELDS}
+#: The tags a child's own tag is looked up in before anything else: an ignored tag in a
+#: namespace feedparser does not know (wfw:, slash:, wp:) is only ignored once its prefix
+#: says so (``<post-id xmlns="com-wordpress:feed-additions:1">`` is a "post-id" to
+#: feedparser, a child we do not read).
+_DIRECT: dict[str, tuple[str, int]] = {
+    tag: spec for tag, spec in _SPECS.items() if tag[0] != "{" or tag.startswith(_KNOWN_NS)}
+
+
+#: What :func:`_unlisted` makes of a child: one we do not read, or one whose name feedparser
+#: may map to one of our fields (we decline).
+_UNREAD = ("unread", 0)
+_UNSAFE = ("unsafe", 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unlisted(tag: str, prefix: str | None) -> tuple[str, tuple[str, int]]:
+    """(the tag feedparser reads, its spec) for a child tag not in ``_DIRECT``.
+
+    A pure function of the tag and its prefix, and feeds repeat the same few unlisted
+    children (``wfw:commentRss``, ``dwsyn:contentID``) on every item: memoised.
+    """
+    if tag[0] == "{" and not tag.startswith(_KNOWN_NS):
+        # A namespace URI feedparser does not know either: it goes by the prefix
+        # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
+        tag = _by_prefix(prefix, tag)
+        spec = _SPECS.get(tag)
+        if spec is not None:
+            return tag, spec
+    if prefix in _KNOWN_PREFIXES and _local(tag).lower() in _FIELD_NAMES:
+        return tag, _UNSAFE
+    return tag, _UNREAD
+
+
+def _by_prefix(prefix: str | None, tag: str) -> str:
+    """The tag feedparser reads for an element (``tag``, ``prefix``) in a namespace it does
+    not know.
+
+    The local name is cut from the tag string: ``etree.QName`` costs more than the rest of
+    the classification of a child.
+    """
+    ns = _PREFIX_NS.get(prefix) if prefix else None
     if ns is not None:
-        return f"{{{ns}}}{local}"
-    return local if el.prefix is None else el.tag
+        return f"{{{ns}}}{_local(tag)}"
+    return _local(tag) if prefix is None else tag
+
+
+def _local(tag: str) -> str:
+    """The local name of a ``{namespace}local`` or plain tag (as ``etree.QName`` gives it)."""
+    return tag.rpartition("}")[2]
 
 
 #: Content types whose content feedparser copies into an empty summary (``None``: default).
@@ -161,6 +209,10 @@ class RawItem(NamedTuple):
     source: str | None
     #: feedparser turns the GUID into a link (a relative one for "1234"; we do not).
     guid_is_link: bool = False
+
+
+#: RawItem from a tuple of its fields in one C call (its generated ``__new__`` is Python).
+_raw_item = functools.partial(tuple.__new__, RawItem)
 
 
 class Decline(Exception):
@@ -198,9 +250,10 @@ def _author(el: etree._Element) -> str:
         return el.text or ""
     name = email = ""
     for child in el:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        local = etree.QName(child).localname
+        local = _local(tag)
         if local == "name":
             name = (child.text or "").strip()
         elif local == "email":
@@ -227,25 +280,31 @@ def _nested(child: etree._Element, titles: list, texts: list) -> None:
     case; anything else of ours nested elsewhere (a title in an <image> in a <category>)
     makes us decline.
     """
-    for el in child.iter():
-        if el is child or not isinstance(el.tag, str):
+    for el in child.iterdescendants():
+        tag = el.tag  # read once: lxml builds a new string on every access
+        spec = _SPECS.get(tag)
+        if spec is None:
+            if isinstance(tag, str) and _local(tag).lower() in _FIELD_NAMES:
+                raise Decline(f"{tag} nested in {child.tag}")
+            continue  # not ours (or a comment)
+        if spec is _IGNORED_SPEC:
             continue
-        if el.tag == _MEDIA_TITLE or el.tag == _MEDIA_DESCRIPTION:
+        if tag in (_MEDIA_TITLE, _MEDIA_DESCRIPTION):
             ctype = el.get("type")
             value = _value(el) if ctype is None and el.get("mode") is None else _content(el)
-            if el.tag == _MEDIA_TITLE:
+            if tag == _MEDIA_TITLE:
                 titles.append((1, _depth(el, child), value))
             else:
                 texts.append((_DESCRIPTION, _depth(el, child), value, ctype))
-        elif el.tag in _IGNORED:
-            continue
-        elif el.tag in _FIELDS or etree.QName(el).localname.lower() in _FIELD_NAMES:
-            raise Decline(f"{el.tag} nested in {child.tag}")
+        else:
+            raise Decline(f"{tag} nested in {child.tag}")
 
 
 def _title_of(titles: list[tuple[int, int, str]]) -> str | None:
     """feedparser's entry title: the first non-empty title at the shallowest depth wins;
     media:title only fills in (it never locks the title)."""
+    if len(titles) == 1:
+        return titles[0][2]  # the usual item: what the loop below gives for one title
     title: str | None = None
     stored_depth: int | None = None
     lock = -1
@@ -292,15 +351,21 @@ def _text_of(texts: list[tuple[int, int, str, str | None]]) -> str | None:
     return contents[0] if contents else summary
 
 
-def read_item(item: etree._Element) -> RawItem:
+def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
     """Classify an item's children and choose each field as feedparser would.
 
-    Raises :class:`Decline` where that choice is not certain.
+    Raises :class:`Decline` where that choice is not certain. This runs for every item of
+    every feed, so each child's tag is read once (lxml builds the string on every access)
+    and classified by one dict lookup; the rare shapes go to helpers.
+
+    ``dtd``: whether the document has a DOCTYPE. Its ATTLIST defaults count as attributes
+    (lxml's ``get()`` returns them, ``items()`` does not), so only without one does an
+    element with no attributes of its own have no ``type`` or ``mode``.
     """
-    # field → (rank, value) of the best rank seen; (field, rank) pairs seen with two
-    # different values go to ``clashes`` and decline if that rank wins.
-    found: dict[str, tuple[int, str]] = {}
-    clashes: list[tuple[str, int]] = []
+    # GUIDs, dates, authors and sources: every tag of one of them has the same rank (one
+    # date kind per rank), so the first value stays and another, different one declines.
+    found: dict[str, str] = {}
+    clash = False
     links: list[str] = []
     titles: list[tuple[int, int, str]] = []
     texts: list[tuple[int, int, str, str | None]] = []
@@ -308,25 +373,20 @@ def read_item(item: etree._Element) -> RawItem:
     is_permalink = False  # any GUID without isPermaLink="false" makes feedparser a link
     for child in item:
         tag = child.tag
-        spec = _FIELDS.get(tag)
+        spec = _DIRECT.get(tag)
         if spec is None:
             if not isinstance(tag, str):
                 continue  # a comment or processing instruction
-            if tag[0] == "{" and not tag.startswith(_KNOWN_NS):
-                # A namespace URI feedparser does not know either: it goes by the prefix
-                # ("media:" bound to a misspelt URI is still Media RSS to feedparser).
-                tag = _by_prefix(child)
-                spec = _FIELDS.get(tag)
-            if spec is None:
-                if tag in _IGNORED:
-                    if len(child):
-                        _nested(child, titles, texts)
-                    continue
-                if child.prefix in _KNOWN_PREFIXES and \
-                        etree.QName(child).localname.lower() in _FIELD_NAMES:
-                    raise Decline(f"unread element {tag} feedparser may read")
+            tag, spec = _unlisted(tag, child.prefix)
+            if spec is _UNREAD:
                 unread = True
                 continue
+            if spec is _UNSAFE:
+                raise Decline(f"unread element {tag} feedparser may read")
+        if spec is _IGNORED_SPEC:  # the most common child: categories, media, enclosures
+            if len(child):
+                _nested(child, titles, texts)
+            continue
         field, rank = spec
         if field == "link":
             if rank == 1:  # atom:link
@@ -336,66 +396,93 @@ def read_item(item: etree._Element) -> RawItem:
                 elif child.get("rel", "alternate") == "alternate" and \
                         child.get("type") in _HTML_LINK_TYPES:
                     links.append(href.strip())
+            elif len(child):
+                links.append(_value(child))
             else:
-                links.append((child.text or "").strip() if len(child) == 0 else _value(child))
+                links.append((child.text or "").strip())
             continue
-        if field == "text" or field == "title":
-            ctype = child.get("type")
-            if ctype is None and child.get("mode") is None:
-                value = child.text or "" if len(child) == 0 else _value(child)
+        if field == "title" or field == "text":
+            if not dtd and not child.items():  # the usual title or description
+                ctype = None
+                value = _value(child) if len(child) else child.text or ""
             else:
-                value = _content(child)
-            if field == "text":
-                texts.append((rank, 0, value, ctype))
-            else:
+                ctype = child.get("type")
+                if ctype is None and child.get("mode") is None:
+                    value = _value(child) if len(child) else child.text or ""
+                else:
+                    value = _content(child)
+            if field == "title":
                 titles.append((rank, 0, value))
+            else:
+                texts.append((rank, 0, value, ctype))
             continue
-        elif field == "author":
-            value = _author(child)
-        elif field == "guid":
+        if field == "guid":
             value = child.text or ""
             if tag != "guid" or child.get("isPermaLink", "true").lower() == "true":
                 is_permalink = True
         elif field == "date":
             # An empty date is kept: after a full one it erases it in feedparser (a clash).
-            value = (child.text or "").strip() if len(child) == 0 else _value(child).strip()
+            value = _value(child).strip() if len(child) else (child.text or "").strip()
             field = _DATE_KINDS[rank]
+        elif field == "author":
+            value = _author(child)
         else:
-            value = child.text or "" if len(child) == 0 else _value(child)
-        prev = found.get(field)
-        if prev is None or rank < prev[0]:
-            found[field] = (rank, value)
-        elif rank == prev[0] and value != prev[1] and value.strip() != prev[1].strip():
-            clashes.append((field, rank))
+            value = _value(child) if len(child) else child.text or ""
+        first = found.get(field)
+        if first is None:
+            found[field] = value
+        elif value != first and value.strip() != first.strip():
+            clash = True
 
-    for field, rank in clashes:
-        if found[field][0] == rank:
-            raise Decline(f"two different values for {field}")
-
+    if clash:
+        raise Decline("two different values for a field")
     if len(titles) > 1 and "source" in found:
         # <source> resets feedparser's title lock: the winner then depends on the order.
         raise Decline("several titles around a <source>")
-    title = _title_of(titles)
-    guid_found = found.get("guid")
-    guid = guid_found[1].strip() if guid_found else None
-    if guid is None and item.get(_RDF_ABOUT):
-        guid = item.get(_RDF_ABOUT, "").strip()
+    if not titles:
+        title = None
+    elif len(titles) == 1:
+        title = titles[0][2]
+    else:
+        title = _title_of(titles)
+    guid = found.get("guid")
+    if guid is not None:
+        guid = guid.strip()
+        guid_found = True
+    else:
+        guid_found = False
+        about = item.get(_RDF_ABOUT)
+        if about:
+            guid = about.strip()
     link: str | None = None
-    if links:
+    if len(links) == 1:
+        link = links[0] or None  # the usual item; the set below gives the same
+    elif links:
         distinct = {v for v in links if v}
         if len(distinct) > 1:
             raise Decline("two different links")
         link = distinct.pop() if distinct else None
     elif guid_found and guid and is_permalink and "://" in guid:
         link = guid
-    text = _text_of(texts)
-    dates = [found[kind][1] for kind in _DATE_KINDS if kind in found and found[kind][1]]
-    author = found["author"][1] if "author" in found else None
-    has_title = bool(title and title.strip())
-    has_text = bool(text and text.strip())
-    if unread and not (has_title and link and has_text and dates):
+    if not texts:
+        text = None
+    elif len(texts) == 1:
+        text = texts[0][2]
+    else:
+        text = _text_of(texts)
+    dates = []
+    if found:
+        date = found.get("published")
+        if date:
+            dates.append(date)
+        date = found.get("updated")
+        if date:
+            dates.append(date)
+        date = found.get("created")
+        if date:
+            dates.append(date)
+    if unread and not (title and title.strip() and link and text and text.strip() and dates):
         raise Decline("an item with a field missing and children we did not read")
-    source = found["source"][1] if "source" in found else None
-    return RawItem(title=title, link=link, guid=guid, text=text, dates=dates, author=author,
-                   source=source,
-                   guid_is_link=bool(not links and guid_found and guid and is_permalink))
+    return _raw_item((title, link, guid, text, dates, found.get("author"), found.get("source"),
+                      bool(not links and guid_found and guid and is_permalink)))
+

@@ -27,15 +27,19 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import functools
+import itertools
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.datetimes import _parse_date
 from lxml import etree
 
 from monitor.ingest.items import NS_ATOM, NS_DC, NS_RDF, NS_RSS1, Decline, read_item
@@ -231,7 +235,8 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     an unknown root, an item :func:`monitor.ingest.items.read_item` declines, more
     item/entry elements in the tree than items read. Field choices are feedparser's.
     """
-    if b"<!DOCTYPE" in data[:2048] or b"<!ENTITY" in data[:65536]:
+    # find() with an end: the same test as "in data[:n]", without copying the first 64 kB.
+    if data.find(b"<!DOCTYPE", 0, 2048) != -1 or data.find(b"<!ENTITY", 0, 65536) != -1:
         return None
     bozo = None
     try:
@@ -274,22 +279,28 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
                      title=clean_text(_child_text(meta, "title", (None, _NS_RSS1, _NS_ATOM)),
                                       _MAX_TITLE))
     atom = kind == "atom"
+    # Whether the document says "xml:base" matters only for a relative link: search the
+    # whole document (a few ms over a corpus) only when one turns up, and then only once.
+    xml_base = functools.cache(lambda: b"xml:base" in data)
+    dtd = root.getroottree().docinfo.internalDTD is not None
     try:
-        xml_base = b"xml:base" in data
-        out.entries = [_entry(item, atom, base_url, language, now, xml_base) for item in items]
+        out.entries = [_entry(item, atom, base_url, language, now, xml_base, dtd)
+                       for item in items]
     except Decline as exc:
         log.debug("fast path declined url=%s: %s", base_url, exc)
         return None
-    if _item_elements(root) > len(items):
+    if _more_item_elements(root, len(items)):
         # More item/entry elements in the document than items we read (RSS 0.90's
         # namespace, items outside the channel ...): feedparser may find entries we would lose.
         return None
     return out
 
 
-def _item_elements(root: etree._Element) -> int:
-    """Item and entry elements anywhere in the tree, in any namespace (lxml walks in C)."""
-    return sum(1 for _ in root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM"))
+def _more_item_elements(root: etree._Element, count: int) -> bool:
+    """Whether the tree has more than ``count`` item and entry elements, anywhere, in any
+    namespace (lxml walks in C, islice skips the first ``count`` in C)."""
+    found = root.iter("{*}item", "{*}entry", "{*}Item", "{*}ITEM")
+    return next(itertools.islice(found, count, None), None) is not None
 
 
 _ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
@@ -307,24 +318,28 @@ def _without_trailing_junk(data: bytes, exc: etree.XMLSyntaxError) -> bytes | No
 
 def _child_text(node: etree._Element, name: str, namespaces: tuple[str | None, ...]) -> str | None:
     for ns in namespaces:
-        child = node.find(name if ns is None else f"{{{ns}}}{name}")
+        # The first child with that tag, as node.find() gives it, without ElementPath.
+        child = next(node.iterchildren(name if ns is None else f"{{{ns}}}{name}"), None)
         if child is not None:
             return "".join(child.itertext())
     return None
 
 
 def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None,
-           now: datetime, xml_base: bool = False) -> Entry:
-    raw = read_item(item)
-    if xml_base and raw.link and not raw.link.startswith(("http://", "https://")):
+           now: datetime, xml_base: Callable[[], bool], dtd: bool = True) -> Entry:
+    """One item → an Entry; ``xml_base()`` tells whether the document says "xml:base",
+    ``dtd`` whether it has a DOCTYPE (see :func:`monitor.ingest.items.read_item`)."""
+    title, link, guid, text, dates, author, source, guid_is_link = read_item(item, dtd)
+    if link and not link.startswith(("http://", "https://")) and xml_base():
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
-    entry = Entry(title=clean_text(raw.title, _MAX_TITLE), link=_absolute(raw.link, base_url),
-                  guid=raw.guid or None, summary=clean_text(raw.text),
-                  author=clean_text(raw.author, 300) or None, language=lang,
-                  source_name=clean_text(raw.source, 200) or None, **_dated(raw.dates, now))
-    if raw.guid_is_link and not (entry.title or entry.summary or entry.link):
+    published, flag = _dated(dates, now)
+    # Most items have no author and no source: skip the calls for them.
+    entry = Entry(clean_text(title, _MAX_TITLE), _absolute(link, base_url), guid or None,
+                  clean_text(text), published, flag, author and clean_text(author, 300) or None,
+                  lang, source and clean_text(source, 200) or None)
+    if guid_is_link and not (entry.title or entry.summary or entry.link):
         # Nothing but a non-URL GUID: feedparser keeps the entry (with the GUID as a
         # relative link), parse_feed would drop ours. Never fewer entries: decline.
         raise Decline("an item with nothing but a GUID")
@@ -334,8 +349,51 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
 _RFC822 = re.compile(
     r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})"
     r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+#: The shape nearly every RSS date has ("Mon, 02 Nov 2026 10:00:00 +0300"). Where it
+#: matches, ``_RFC822`` matches with the same fields: it is only a shorter way to them.
+_RFC822_USUAL = re.compile(
+    r"[A-Za-z]{3}, (\d\d) ([A-Za-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) (GMT|[+-]\d{4})\Z")
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                "dec")
+#: Month names as feeds write them ("Nov", "nov", "NOV") → "11"; other casings go through
+#: lower().
+_MONTHS = {form: f"{i:02d}" for i, m in enumerate(_MONTH_NAMES, 1)
+           for form in (m, m.title(), m.upper())}
+#: RFC 822 zone → its offset, filled as zones are met (a feed repeats one zone on every item).
+_OFFSETS: dict[str, timedelta] = dict.fromkeys(("GMT", "UTC", "UT", "Z"), timedelta(0))
+
+
+def _offset(zone: str) -> timedelta:
+    """The UTC offset of a numeric RFC 822 zone ("+0300"), remembered for the next item."""
+    offset = _OFFSETS.get(zone)
+    if offset is None:
+        sign = 1 if zone[0] == "+" else -1
+        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        if len(_OFFSETS) < 512:  # feeds use a handful of zones; junk must not grow it
+            _OFFSETS[zone] = offset
+    return offset
+
+
+def _rfc822_local(year: str, month: str, day: str, hour: str, minute: str,
+                  sec: str | None) -> datetime | None:
+    """The RFC 822 fields as a datetime (None if no such time), as
+    ``datetime(int(year), ...)`` gives it.
+
+    ``datetime.fromisoformat`` on the fields written out costs a third of six int() calls
+    and the constructor; it takes ASCII digits only and checks the same ranges, so anything
+    it refuses (Unicode digits, hour 24 for a Python that accepts it) goes the long way.
+    """
+    if hour != "24":
+        try:
+            return datetime.fromisoformat(
+                f"{year}-{month}-{day if len(day) == 2 else '0' + day}"
+                f"T{hour if len(hour) == 2 else '0' + hour}:{minute}:{sec or '00'}")
+        except ValueError:
+            pass
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec or 0))
+    except ValueError:
+        return None
 
 
 def _quick_date(stamp: str) -> datetime | None:
@@ -345,20 +403,33 @@ def _quick_date(stamp: str) -> datetime | None:
     zones like EST, two-digit years, odd separators) returns None and goes to feedparser's
     parser, so both paths agree (tests/ingest/test_parser_agreement.py).
     """
+    usual = _RFC822_USUAL.match(stamp)
+    if usual:
+        day, mon, year, clock, zone = usual.groups()
+        month = _MONTHS.get(mon)
+        if month is not None and not clock.startswith("24"):
+            # What _rfc822_local() below does with these fields; anything it would refuse
+            # (an odd month casing, no such day, Unicode digits) takes the long way.
+            try:
+                when = datetime.fromisoformat(f"{year}-{month}-{day}T{clock}")
+            except ValueError:
+                pass
+            else:
+                offset = _offset(zone)
+                return when - offset if offset else when
     match = _RFC822.match(stamp)
     if match:
         day, mon, year, hour, minute, sec, zone = match.groups()
-        month = _MONTHS.get(mon.lower())
+        month = _MONTHS.get(mon)
         if month is None:
+            month = _MONTHS.get(mon.lower())
+            if month is None:
+                return None
+        when = _rfc822_local(year, month, day, hour, minute, sec)
+        if when is None:
             return None
-        try:
-            when = datetime(int(year), month, int(day), int(hour), int(minute), int(sec or 0))
-        except ValueError:
-            return None
-        if zone[0] in "+-":
-            sign = 1 if zone[0] == "+" else -1
-            when -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-        return when
+        offset = _offset(zone)
+        return when - offset if offset else when
     if len(stamp) >= 20 and stamp[4] == "-" and stamp[10] in "Tt" and \
             (stamp[-1] in "Zz" or stamp[-6] in "+-"):
         try:
@@ -369,27 +440,25 @@ def _quick_date(stamp: str) -> datetime | None:
     return None
 
 
-def _dated(stamps: list[str], now: datetime) -> dict[str, Any]:
-    """The first stamp that parses, in feedparser's order (published, updated, created).
+def _dated(stamps: list[str], now: datetime) -> tuple[datetime | None, str | None]:
+    """(published_at, date_flag) from the first stamp that parses, in feedparser's order
+    (published, updated, created).
 
     Dates go through feedparser's own date parser unless :func:`_quick_date` knows the
     shape, so both paths agree; a stamp that does not parse is skipped as feedparser skips
     it, and a parsed date out of range is flagged absurd (as :func:`_date` does).
     """
-    from feedparser.datetimes import _parse_date
-
     for stamp in stamps:
         when = _quick_date(stamp)
         if when is None:
             parsed = _parse_date(stamp)
             if not parsed:
                 continue
-            published, flag = _date({"published_parsed": parsed}, now)
-            return {"published_at": published, "date_flag": flag}
+            return _date({"published_parsed": parsed}, now)
         if when < _MIN_DATE or when > now + _FUTURE_SLACK:
-            return {"published_at": None, "date_flag": "absurd"}
-        return {"published_at": when, "date_flag": None}
-    return {"published_at": None, "date_flag": "missing"}
+            return None, "absurd"
+        return when, None
+    return None, "missing"
 
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],

@@ -27,6 +27,20 @@ _MAX_SUMMARY = MAX_SUMMARY
 _C1 = {b: bytes([b]).decode("cp1252") for b in range(0x80, 0xA0)
        if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
 _HAS_C1 = re.compile("[\x80-\x9f]")
+#: What the repairs below start from: a C1 character, or the first character of a UTF-8
+#: sequence read as windows-1252 (U+00C2–U+00EF). Text without any (Cyrillic, Greek, CJK,
+#: typographic quotes and dashes) has nothing to repair: one scan spares both repairs.
+_REPAIRABLE = re.compile("[\x80-\x9f\xc2-\xef]")
+
+
+def _repairable(text: str) -> bool:
+    """Whether ``text`` has a character of ``_REPAIRABLE``.
+
+    They all lie in U+0080–U+00FF: text without any character of that block (Cyrillic,
+    CJK, typographic quotes) is ruled out by encoding it to Latin-1, dropping everything
+    else, several times faster than the regular expression scans it.
+    """
+    return not text.encode("latin-1", "ignore").isascii() and _REPAIRABLE.search(text) is not None
 _C1_EDGE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
 
 
@@ -60,12 +74,17 @@ def clean_text(value: str | None, limit: int = _MAX_SUMMARY) -> str:
         if "<" in text and _TAGS.search(text):
             # Double-escaped markup ("&lt;b&gt;"): once decoded it is markup again.
             return clean_text(text, limit)
-    if not text.isascii():
+    if not text.isascii() and _repairable(text):
         if _HAS_C1.search(text) is not None:
             # feedparser strips a value before it maps C1 characters: U+0085 at either end
             # is whitespace to it, "…" only inside. (Not U+00A0: "Â\xa0" is mojibake.)
             text = map_c1(text.strip(_C1_EDGE))
         text = fix_mojibake(text)
+    text = text.strip()  # strips what str.split() splits on
+    if text.isprintable() and "  " not in text:
+        # Every character str.split() splits on, but the space, is unprintable: nothing to
+        # fold inside (most titles and leads), so skip building and joining the words.
+        return text[:limit]
     # str.split() splits on exactly what the regex \s matches, at a third of its cost.
     return " ".join(text.split())[:limit]
 
