@@ -439,12 +439,7 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
     if len(titles) > 1 and "source" in found:
         # <source> resets feedparser's title lock: the winner then depends on the order.
         raise Decline("several titles around a <source>")
-    if not titles:
-        title = None
-    elif len(titles) == 1:
-        title = titles[0][2]
-    else:
-        title = _title_of(titles)
+    title = _title_of(titles)
     guid = found.get("guid")
     if guid is not None:
         guid = guid.strip()
@@ -464,12 +459,7 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
         link = distinct.pop() if distinct else None
     elif guid_found and guid and is_permalink and "://" in guid:
         link = guid
-    if not texts:
-        text = None
-    elif len(texts) == 1:
-        text = texts[0][2]
-    else:
-        text = _text_of(texts)
+    text = _text_of(texts)
     dates = []
     if found:
         date = found.get("published")
