@@ -180,11 +180,10 @@ def _file_lock(path: Path, timeout: float) -> Iterator[None]:
         os.close(fd)
 
 
-def _connect_retrying(path: Path, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
-    """A private DuckDB instance on ``path`` (``monitor sql``: its settings are its own)."""
-    return _retrying(path, read_only, timeout, lambda: (
-        duckdb.connect(str(path), read_only=True) if read_only else
-        duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY})))
+def _connect_private(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB instance of its own on ``path`` (``monitor sql``: its settings
+    are its own)."""
+    return _retrying(path, True, timeout, lambda: duckdb.connect(str(path), read_only=True))
 
 
 def _retrying(path: Path, read_only: bool, timeout: float, open_: Any) -> Any:
@@ -355,7 +354,7 @@ def reader(settings: Settings, *, primary: bool = False,
         ensure_initialised(settings)
     path = settings.warehouse_path if primary else settings.snapshot_path
     if private:
-        con = _connect_retrying(path, True, settings.reader_lock_timeout)
+        con = _connect_private(path, settings.reader_lock_timeout)
         try:
             yield con
         finally:
