@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from monitor.ingest.fetch import BodyTooLarge, build_async_client, parse_retry_after, read_body
 from monitor.ingest.parse import Entry, clean_text
+from monitor.ingest.tls import aiohttp
 from monitor.settings import Settings
 
 __all__ = ["Api", "Answer", "DEFAULT_API_URL", "GDELT_REASON", "GdeltAnswerError", "GdeltConfig",

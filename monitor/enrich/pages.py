@@ -42,8 +42,6 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
-import aiohttp
-
 from monitor.enrich.extract import (
     detect_language,
     extract_metadata,
@@ -53,6 +51,7 @@ from monitor.enrich.extract import (
 )
 from monitor.enrich.netsafe import HostNotFound, Resolver, resolve_safe
 from monitor.errors import FetchError, UnsafeURL
+from monitor.ingest.tls import aiohttp
 from monitor.settings import Settings
 
 __all__ = ["PageClient", "PageResult", "PageFetcher", "enrich_articles", "make_client"]
@@ -142,7 +141,7 @@ class PageClient:
 
     @staticmethod
     async def _open(settings: Settings) -> aiohttp.ClientSession:
-        from monitor.ingest.fetch import tls_context
+        from monitor.ingest.tls import tls_context
 
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=tls_context(),

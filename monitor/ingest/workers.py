@@ -89,7 +89,7 @@ class Workers:
         return bool(self.readers) or bool(self.outboxes)
 
     def __enter__(self) -> Workers:
-        from monitor.ingest.fetch import tls_context
+        from monitor.ingest.tls import tls_context
 
         # Only what this process needs itself is loaded here: the models are loaded by a
         # worker when it first gets a feed with new entries, so a poll where nothing changed
@@ -260,7 +260,7 @@ def warm_up(settings: Settings) -> None:
 
     A long-lived process (a benchmark, a service) calls it once; workers forked after it
     inherit all of it instead of loading it each."""
-    from monitor.ingest.fetch import tls_context
+    from monitor.ingest.tls import tls_context
 
     tls_context()
     try:

@@ -1,0 +1,42 @@
+"""aiohttp imported through monitor.ingest.tls: its unused default contexts load no CA store
+(a sixth of `monitor ingest`'s start-up), ours does, and the ssl module is left as it was."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import ssl
+from monitor.ingest import fetch  # imports aiohttp through monitor.ingest.tls
+import aiohttp.connector as connector
+
+assert "set_default_verify_paths" not in vars(ssl.SSLContext), "ssl.SSLContext left patched"
+assert connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"] == 0
+assert connector._SSL_CONTEXT_VERIFIED.verify_mode == ssl.CERT_REQUIRED  # fails closed
+assert fetch.tls_context().cert_store_stats()["x509_ca"] > 50  # certifi's bundle
+assert fetch.tls_context() is fetch.tls_context()
+assert ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED
+print("ok")
+"""
+
+
+def test_aiohttp_defaults_skip_the_ca_store_and_ours_loads_it() -> None:
+    # A new process: in this one, aiohttp may have been imported already by another test.
+    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_sessions_get_our_context() -> None:
+    import asyncio
+
+    from monitor.ingest.fetch import build_async_client, tls_context
+    from monitor.settings import load_settings
+
+    async def connector_ssl() -> object:
+        async with build_async_client(load_settings(env={})) as client:
+            return client.connector._ssl  # type: ignore[union-attr]
+
+    assert asyncio.run(connector_ssl()) is tls_context()
