@@ -78,14 +78,17 @@ def make_plan(settings: Settings, *, only: set[str] | None, poll_all: bool,
     """The sources due now. The configured file (``settings.sources_file``) is synced first:
     its sources are active, the others retired. ``sources_file``: a one-off file whose
     sources, exactly, are polled; it is synced without changing the configured set."""
-    configured = load_sources(settings.sources_file)
+    planned = None
+    if sources_file is None and settings.sources_file.exists():
+        # A file whose digest the snapshot holds was parsed and validated when it was
+        # synced: it is not parsed again (100 sources: 10-15 ms of CPU, a tenth of an
+        # unchanged poll).
+        planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file), only)
+    configured = load_sources(settings.sources_file) if planned is None else []
     one_off = load_sources(sources_file) if sources_file is not None else None
     wanted = {s.id for s in one_off} if one_off is not None else None
     if only:
         wanted = set(only) if wanted is None else wanted & set(only)
-    planned = None
-    if one_off is None:
-        planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file), only)
     if planned is None:
         with warehouse.writer(settings) as con:
             if not _synced(con, settings.sources_file):
