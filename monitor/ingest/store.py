@@ -91,11 +91,12 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
     # Fetch attempts not stored before (a re-run of the same file skips them). The
     # NOT IN list is the batch's own ids that are stored: a plain NOT IN over the table
     # builds a hash table of every fetch ever made (0.2 s at 3M rows, every session).
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT {', '.join(FETCH_COLUMNS)}"
-        " FROM stage_all WHERE type = 'fetch' AND fetch_id NOT IN (SELECT f.fetch_id"
-        "  FROM fetches f JOIN stage_all s USING (fetch_id) WHERE s.type = 'fetch')"
-    )
+    if kinds.get("fetch"):  # (a backfill stages articles without fetch rows)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT {', '.join(FETCH_COLUMNS)}"
+            " FROM stage_all WHERE type = 'fetch' AND fetch_id NOT IN (SELECT f.fetch_id"
+            "  FROM fetches f JOIN stage_all s USING (fetch_id) WHERE s.type = 'fetch')"
+        )
     # A poll of unchanged feeds stages fetch rows only: nothing else to do.
     if has_articles:
         # Same article under two keys in this batch (two feeds, opaque GUIDs): one id.
@@ -130,10 +131,12 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
         ).fetchone()[0]  # an INSERT answers with the number of rows it inserted
         # Which source carried which article (an article seen in two feeds is stored once).
+        # Every staged id is an article now: one stored before (the NOT IN above, or
+        # remapped to it) or one the insert above stored (one row per id), so no check
+        # against the whole table.
         con.execute(
             "INSERT INTO article_sources (article_id, source_id, first_seen_at)"
             " SELECT s.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
-            " WHERE s.article_id IN (SELECT article_id FROM articles)"
             " GROUP BY ALL ON CONFLICT DO NOTHING"
         )
         if kinds.get("classification"):
@@ -157,7 +160,8 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
                 " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
                 " ON CONFLICT DO NOTHING"
             )
-    counts["fetches"] = _store_fetches(con, settings, kinds)
+    if kinds.get("fetch"):
+        counts["fetches"] = _store_fetches(con, settings, kinds)
 
 
 def _store_fetches(con: Any, settings: Settings, kinds: dict[str, int]) -> int:
