@@ -117,11 +117,8 @@ class Workers:
         # Inherited objects are left out of the workers' garbage collection: its passes
         # would touch (and so copy) every page of them. The parent collects as before. (No
         # gc.collect first: it cost the parent 20-30 ms a run; what garbage it would have
-        # freed is only frozen in the workers, and collected here after the unfreeze.) In
-        # a process warm_up froze, the models stay frozen and the workers inherit that.
-        freezing = gc.get_freeze_count() == 0
-        if freezing:
-            gc.freeze()
+        # freed is only frozen in the workers, and collected here after the unfreeze.)
+        gc.freeze()
         task_writers = []
         try:
             for index in range(self.count):
@@ -140,8 +137,7 @@ class Workers:
                 self.alive.append(True)
                 task_writers.append(task_writer)
         finally:
-            if freezing:
-                gc.unfreeze()
+            gc.unfreeze()
             for index, task_writer in enumerate(task_writers):
                 threading.Thread(target=_pump, daemon=True, name=f"monitor-ingest-pump-{index}",
                                  args=(self.outboxes[index], task_writer, self.alive,
@@ -263,11 +259,7 @@ def warm_up(settings: Settings) -> None:
     model, the classifier and the cluster sketcher (0.3–1.5 s, once per process).
 
     A long-lived process (a benchmark, a service) calls it once; workers forked after it
-    inherit all of it instead of loading it each. What it loaded is then frozen out of the
-    garbage collector (``gc.freeze``): the models live as long as the process, and every
-    full collection would otherwise walk their objects again. Measured: with the models
-    loaded, parse + normalise + store of the bench corpus costs 15-20 % more CPU unfrozen
-    (bench/README.md, issue 14)."""
+    inherit all of it instead of loading it each."""
     from monitor.ingest.tls import tls_context
 
     tls_context()
@@ -283,8 +275,6 @@ def warm_up(settings: Settings) -> None:
         load_classifier(settings)
     except Exception:  # warming up is an optimisation; the workers load what failed here
         log.debug("warm-up before forking ingest workers failed", exc_info=True)
-    gc.collect()  # what is garbage now is not frozen with the rest
-    gc.freeze()
 
 
 def _cpu_worker(settings: Settings, run_id: str, plan: Plan, tasks: Any, conn: Any,
