@@ -6,7 +6,7 @@ default contexts built at import time (``aiohttp.connector._SSL_CONTEXT_VERIFIED
 ``_UNVERIFIED``), which the monitor never uses: every session it opens is given
 :func:`tls_context` (certifi's bundle) by its connector. Those two loads were a sixth of the
 start-up of ``monitor ingest`` (issue 14), so :data:`aiohttp` is imported here with the
-loading skipped. aiohttp's verified default then trusts no CA: a session opened without our
+loading skipped (when no other thread runs yet, as in the CLI; see :func:`_import_aiohttp`). aiohttp's verified default then trusts no CA: a session opened without our
 context would fail its certificate checks, never pass them unchecked.
 
 Every module that talks HTTP through aiohttp imports it from here (``from
@@ -18,15 +18,22 @@ from __future__ import annotations
 import functools
 import ssl
 import sys
+import threading
 from types import ModuleType
 
 
 def _import_aiohttp() -> ModuleType:
     """aiohttp, imported without loading the system CA store into its unused defaults.
 
-    If something imported it before (a plugin, a test), it is returned as it is."""
+    If something imported it before (a plugin, a test), it is returned as it is. With other
+    threads running (an Airflow process), it is imported as it comes: the patch below is
+    process-wide, and a thread building a default context meanwhile would get no CAs."""
     if "aiohttp" in sys.modules:
         return sys.modules["aiohttp"]
+    if threading.active_count() > 1:
+        import aiohttp
+
+        return aiohttp
     own = "set_default_verify_paths" in vars(ssl.SSLContext)
     original = ssl.SSLContext.set_default_verify_paths
     ssl.SSLContext.set_default_verify_paths = lambda self: None  # type: ignore[method-assign]

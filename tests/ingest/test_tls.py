@@ -29,6 +29,27 @@ def test_aiohttp_defaults_skip_the_ca_store_and_ours_loads_it() -> None:
     assert done.stdout.strip() == "ok"
 
 
+THREADED = """
+import ssl, threading, time
+threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+from monitor.ingest import fetch
+import aiohttp.connector as connector
+
+# Another thread could build a default context meanwhile: aiohttp is imported as it comes.
+system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+assert connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"] == system
+assert "set_default_verify_paths" not in vars(ssl.SSLContext)
+print("ok")
+"""
+
+
+def test_with_other_threads_aiohttp_is_imported_as_it_comes() -> None:
+    done = subprocess.run([sys.executable, "-c", THREADED], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 def test_sessions_get_our_context() -> None:
     import asyncio
 
