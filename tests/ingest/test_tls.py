@@ -21,12 +21,16 @@ print("ok")
 """
 
 
-def test_aiohttp_defaults_skip_the_ca_store_and_ours_loads_it() -> None:
-    # A new process: in this one, aiohttp may have been imported already by another test.
-    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
+def _in_new_process(code: str) -> None:
+    """Run ``code`` in a new Python: in this one, another test may have imported aiohttp."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_aiohttp_defaults_skip_the_ca_store_and_ours_loads_it() -> None:
+    _in_new_process(CHECK)
 
 
 THREADED = """
@@ -44,10 +48,7 @@ print("ok")
 
 
 def test_with_other_threads_aiohttp_is_imported_as_it_comes() -> None:
-    done = subprocess.run([sys.executable, "-c", THREADED], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    _in_new_process(THREADED)
 
 
 def test_sessions_get_our_context() -> None:
