@@ -81,8 +81,8 @@ def make_plan(settings: Settings, *, only: set[str] | None, poll_all: bool,
     planned = None
     if sources_file is None and settings.sources_file.exists():
         # A file whose digest the snapshot holds was parsed and validated when it was
-        # synced: it is not parsed again (100 sources: 10-15 ms of CPU, a tenth of an
-        # unchanged poll).
+        # synced: it is not parsed again (tomllib is pure Python: 7 % of the CPU of an
+        # unchanged poll of 100 sources, by cProfile).
         planned = _plan_from_snapshot(settings, sources_digest(settings.sources_file), only)
     configured = load_sources(settings.sources_file) if planned is None else []
     one_off = load_sources(sources_file) if sources_file is not None else None
