@@ -403,14 +403,13 @@ def read_item(item: etree._Element, dtd: bool = True) -> RawItem:
             continue
         if field == "title" or field == "text":
             if not dtd and not child.items():  # the usual title or description
-                ctype = None
+                ctype = mode = None
+            else:
+                ctype, mode = child.get("type"), child.get("mode")
+            if ctype is None and mode is None:
                 value = _value(child) if len(child) else child.text or ""
             else:
-                ctype = child.get("type")
-                if ctype is None and child.get("mode") is None:
-                    value = _value(child) if len(child) else child.text or ""
-                else:
-                    value = _content(child)
+                value = _content(child)
             if field == "title":
                 titles.append((rank, 0, value))
             else:

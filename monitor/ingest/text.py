@@ -31,6 +31,7 @@ _HAS_C1 = re.compile("[\x80-\x9f]")
 #: sequence read as windows-1252 (U+00C2–U+00EF). Text without any (Cyrillic, Greek, CJK,
 #: typographic quotes and dashes) has nothing to repair: one scan spares both repairs.
 _REPAIRABLE = re.compile("[\x80-\x9f\xc2-\xef]")
+_C1_EDGE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
 
 
 def _repairable(text: str) -> bool:
@@ -41,7 +42,6 @@ def _repairable(text: str) -> bool:
     else, several times faster than the regular expression scans it.
     """
     return not text.encode("latin-1", "ignore").isascii() and _REPAIRABLE.search(text) is not None
-_C1_EDGE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
 
 
 def map_c1(text: str) -> str:
