@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from monitor import warehouse
 from monitor.errors import ConfigError
 from monitor.settings import Settings
 
@@ -109,8 +110,7 @@ def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], *,
     other stored feed source is retired. A one-off file (``configured=False``) changes no
     source's status; sources new to the warehouse start retired (not in the configured set).
     """
-    con.execute("BEGIN")
-    try:
+    with warehouse.transaction(con):
         for s in sources:
             row = con.execute(
                 "SELECT configured_url, enabled, disabled_reason FROM sources WHERE source_id = ?",
@@ -143,10 +143,6 @@ def sync_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], *,
             )
         if configured:
             _apply_lifecycle(con, [s.id for s in sources])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def _apply_lifecycle(con: duckdb.DuckDBPyConnection, configured_ids: list[str]) -> None:
@@ -200,8 +196,6 @@ def initialise(settings: Settings) -> tuple[int, int]:
     What ``monitor init``, ``monitor up`` and the production init service share. Returns
     (schema version, number of sources).
     """
-    from monitor import warehouse
-
     settings.ensure_dirs()
     sources = load_sources(settings.sources_file)
     with warehouse.writer(settings) as con:

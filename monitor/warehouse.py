@@ -44,6 +44,7 @@ from monitor.errors import WarehouseBusy, WarehouseError
 from monitor.settings import Settings
 
 __all__ = [
+    "transaction",
     "writer",
     "reader",
     "apply_migrations",
@@ -282,6 +283,21 @@ def _attached(path: Path, read_only: bool, timeout: float) -> Iterator[duckdb.Du
             closer.close()
         finally:
             _unshare(instance)
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT around the block; ROLLBACK and re-raise if it (or the COMMIT) fails.
+
+    A write of several statements (a staged batch, a sources sync, a run's row) is all or
+    nothing: a half-written one would be read by the next snapshot."""
+    con.execute("BEGIN")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 @contextlib.contextmanager

@@ -247,30 +247,24 @@ def _record(settings: Settings, run_id: str, results: list[tuple[FileResult, str
             sources: list[Source]) -> None:
     """Archive sources and processed files, after the batch's articles are stored."""
     now = _now()
-    with warehouse.writer(settings, publish=False) as con:
-        con.execute("BEGIN")
-        try:
-            for s in sources:
-                con.execute(
-                    "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
-                    " enabled, disabled_reason, configured_url, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'feed', false, ?, ?, ?)"
-                    " ON CONFLICT (source_id) DO NOTHING",
-                    [s.id, s.url, s.outlet, s.language, s.country, ARCHIVE_REASON, s.url, now])
-            # Columns as arrays and one statement: executemany costs a round trip per row.
-            rows = [(str(r.path), digest, source_id, r.bytes, r.entries, r.status, r.error)
-                    for r, digest, source_id in results]
-            columns = [list(col) for col in zip(*rows, strict=True)]
+    with warehouse.writer(settings, publish=False) as con, warehouse.transaction(con):
+        for s in sources:
             con.execute(
-                "INSERT OR REPLACE INTO backfill_files (path, content_hash, source_id, bytes,"
-                " entries, status, error, run_id, processed_at)"
-                " SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
-                " unnest(?::BIGINT[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),"
-                " unnest(?::VARCHAR[]), ?, ?", [*columns, run_id, now])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+                "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
+                " enabled, disabled_reason, configured_url, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'feed', false, ?, ?, ?)"
+                " ON CONFLICT (source_id) DO NOTHING",
+                [s.id, s.url, s.outlet, s.language, s.country, ARCHIVE_REASON, s.url, now])
+        # Columns as arrays and one statement: executemany costs a round trip per row.
+        rows = [(str(r.path), digest, source_id, r.bytes, r.entries, r.status, r.error)
+                for r, digest, source_id in results]
+        columns = [list(col) for col in zip(*rows, strict=True)]
+        con.execute(
+            "INSERT OR REPLACE INTO backfill_files (path, content_hash, source_id, bytes,"
+            " entries, status, error, run_id, processed_at)"
+            " SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),"
+            " unnest(?::BIGINT[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]),"
+            " unnest(?::VARCHAR[]), ?, ?", [*columns, run_id, now])
 
 
 # --------------------------------------------------------------------------- the run

@@ -255,28 +255,22 @@ def store_gdelt_day(settings: Settings, staged: dict[str, Any], run_id: str) -> 
     if slices_path.exists():
         data = json.loads(slices_path.read_text(encoding="utf-8"))
         now = _now()
-        with warehouse.writer(settings) as con:
-            con.execute("BEGIN")
-            try:
-                for s in data["sources"]:
-                    con.execute(
-                        "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
-                        " enabled, disabled_reason, configured_url, updated_at)"
-                        " VALUES (?, ?, ?, NULL, NULL, 'search', false, ?, ?, ?)"
-                        " ON CONFLICT (source_id) DO NOTHING",
-                        [s["id"], s["url"], s["outlet"], GDELT_REASON, s["url"], now])
-                if data["slices"]:  # nothing asked (every slice finished before): no rows
-                    con.executemany(
-                        "INSERT OR REPLACE INTO backfill_slices (query_id, slice_start,"
-                        " slice_end, status, articles, requests, error, run_id, finished_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [[s["query_id"], s["slice_start"], s["slice_end"], s["status"],
-                          s["articles"], s["requests"], s["error"], run_id, now]
-                         for s in data["slices"]])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
+        with warehouse.writer(settings) as con, warehouse.transaction(con):
+            for s in data["sources"]:
+                con.execute(
+                    "INSERT INTO sources (source_id, url, outlet, language, country, kind,"
+                    " enabled, disabled_reason, configured_url, updated_at)"
+                    " VALUES (?, ?, ?, NULL, NULL, 'search', false, ?, ?, ?)"
+                    " ON CONFLICT (source_id) DO NOTHING",
+                    [s["id"], s["url"], s["outlet"], GDELT_REASON, s["url"], now])
+            if data["slices"]:  # nothing asked (every slice finished before): no rows
+                con.executemany(
+                    "INSERT OR REPLACE INTO backfill_slices (query_id, slice_start,"
+                    " slice_end, status, articles, requests, error, run_id, finished_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[s["query_id"], s["slice_start"], s["slice_end"], s["status"],
+                      s["articles"], s["requests"], s["error"], run_id, now]
+                     for s in data["slices"]])
         recorded = len(data["slices"])
         os.replace(slices_path, slices_path.with_suffix(".done"))
     elif not slices_path.with_suffix(".done").exists():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor import warehouse
 from monitor.settings import Settings
 
 __all__ = ["EXIT_BLIND", "HEALTH", "RunRecord", "blind_message", "judge", "record_run",
@@ -99,8 +100,7 @@ def record_run(con: Any, record: RunRecord) -> None:
     failing = [f"{sid}: {err}"[:300] for sid, err in record.failures[:MAX_FAILING]]
     # DELETE then INSERT in one transaction rather than INSERT OR REPLACE: the same, at
     # less CPU on every run of the monitor (DuckDB 1.x, one row: 1 ms against 3 ms).
-    con.execute("BEGIN")
-    try:
+    with warehouse.transaction(con):
         con.execute("DELETE FROM ingest_runs WHERE run_id = ?", [record.run_id])
         con.execute(
             "INSERT INTO ingest_runs (run_id, started_at, finished_at, via, sources_ok,"
@@ -112,10 +112,6 @@ def record_run(con: Any, record: RunRecord) -> None:
              record.articles_new, record.sources_planned, round(record.seconds, 3),
              record.health, failing],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     level = {"ok": logging.INFO, "degraded": logging.WARNING}.get(record.health, logging.ERROR)
     log.log(level, "ingest run recorded run_id=%s via=%s health=%s planned=%d ok=%d "
             "not_modified=%d failed=%d new=%d", record.run_id, record.via, record.health,

@@ -55,8 +55,7 @@ def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
 
 
 def _store_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int]) -> None:
-    con.execute("BEGIN")
-    try:
+    with warehouse.transaction(con):
         # One read of the file; the record types are split from it.
         con.execute("CREATE OR REPLACE TEMP TABLE stage_all AS " + read_json_sql(ALL_COLUMNS),
                     [str(path)])
@@ -72,10 +71,6 @@ def _store_batch(con: Any, path: Path, settings: Settings, counts: dict[str, int
             if kind == "fetch":
                 kinds.update(failed=failed, moved=moved, gone=gone)
         _load_batch(con, settings, counts, kinds)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def _load_batch(con: Any, settings: Settings, counts: dict[str, int],

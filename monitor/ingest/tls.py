@@ -6,8 +6,9 @@ default contexts built at import time (``aiohttp.connector._SSL_CONTEXT_VERIFIED
 ``_UNVERIFIED``), which the monitor never uses: every session it opens is given
 :func:`tls_context` (certifi's bundle) by its connector. Those two loads were a sixth of the
 start-up of ``monitor ingest`` (issue 14), so :data:`aiohttp` is imported here with the
-loading skipped (when no other thread runs yet, as in the CLI; see :func:`_import_aiohttp`). aiohttp's verified default then trusts no CA: a session opened without our
-context would fail its certificate checks, never pass them unchecked.
+loading skipped (when no other thread runs yet, as in the CLI; see
+:func:`_import_aiohttp`). aiohttp's verified default then trusts no CA: a session opened
+without our context would fail its certificate checks, never pass them unchecked.
 
 Every module that talks HTTP through aiohttp imports it from here (``from
 monitor.ingest.tls import aiohttp``), so whichever comes first imports it this way.
