@@ -194,3 +194,33 @@ def test_when_forking_is_never_safe_the_parent_parses_it_all(
     assert _stored(one) == _stored(two) and a.articles_new == 72
     with warehouse.reader(two) as con:
         assert con.execute("SELECT count(*) FROM classifications").fetchone()[0] == 72
+
+
+def test_each_worker_is_given_a_feed_when_it_asks_and_a_feed_it_never_got_goes_to_another(
+        ) -> None:
+    """The hand-over between the fetcher's queue and the workers (real pipes, a pump thread
+    per worker as in a run; the two workers here are threads reading their pipe ends)."""
+    import queue
+
+    from monitor.ingest.workers import _asked, _pump
+
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    gone_here, gone_there = multiprocessing.Pipe(duplex=True)
+    live_here, live_there = multiprocessing.Pipe(duplex=True)
+    # The first worker asks for a feed and dies before reading it (kill -9 after its ask).
+    gone_there.send_bytes(b"?")
+    gone_there.close()
+    pumps = [threading.Thread(target=_pump, args=(pending, end), daemon=True)
+             for end in (gone_here, live_here)]
+    pumps[0].start()
+    for item in ("feed-1", "feed-2", "feed-3"):
+        pending.put(item)
+    pumps[0].join(timeout=10)
+    assert not pumps[0].is_alive()  # the pump of a dead worker ends
+    pumps[1].start()
+    for _ in pumps:
+        pending.put(None)  # the end marks: one per pump
+    got = list(_asked(live_there))  # the second worker asks until the end mark
+    pumps[1].join(timeout=10)
+    # The feed taken for the dead worker was put back: every feed reaches the live one.
+    assert sorted(got) == ["feed-1", "feed-2", "feed-3"]
