@@ -53,8 +53,9 @@ class Workers:
     until a worker asks for its next feed; what needs none (a 304, an error, a body as
     before) is only a ``fetches`` row, which this process stages itself. Workers pull: what a
     feed costs depends on how many of its entries are new, which nothing here knows before
-    parsing (handing each feed to the worker with the fewest bytes so far left one worker
-    busy 1.4 s longer than the other on the benchmark's first pass of 100 feeds).
+    parsing (handing each feed to the worker with the fewest bytes so far left the two
+    workers' end times a median 0.58 s apart on the benchmark's first pass of 100 feeds;
+    0.23 s when they ask, bench/README.md).
 
     The workers are forked when the first feed that needs parsing arrives, not before: a
     poll where nothing changed forks none (forking cost the parent ~0.5 ms of CPU per feed
