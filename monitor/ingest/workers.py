@@ -297,7 +297,7 @@ def warm_up(settings: Settings) -> None:
 
 def _cpu_worker(settings: Settings, run_id: str, plan: Plan, tasks: Any, conn: Any,
                 group: int) -> None:
-    """Body of one worker process: parse, classify and stage the fetched feeds it is sent
+    """Body of one worker process: parse, classify and stage the fetched feeds it asks for
     (``None`` ends), a staging file per ``group`` entries, each reported over ``conn``."""
     try:
         for out in staged_groups(settings, run_id, _asked(tasks), plan.sources,

@@ -198,8 +198,8 @@ def test_when_forking_is_never_safe_the_parent_parses_it_all(
 
 def test_each_worker_is_given_a_feed_when_it_asks_and_a_feed_it_never_got_goes_to_another(
         ) -> None:
-    """The hand-over between the fetcher's queue and the workers (real pipes, a pump thread
-    per worker as in a run; the two workers here are threads reading their pipe ends)."""
+    """The hand-over between the fetcher's queue and the workers: real pipes and a pump
+    thread per worker, as in a run; this test plays the two workers at the pipes' far ends."""
     import queue
 
     from monitor.ingest.workers import _asked, _pump
