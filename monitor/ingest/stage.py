@@ -106,6 +106,7 @@ CLASS_COLUMNS = {
 SKETCH_COLUMNS = {
     "type": "VARCHAR", "article_id": "VARCHAR", "version": "INTEGER", "text_hash": "VARCHAR",
     "minhash": "UBIGINT[]", "terms": "VARCHAR", "anchors": "VARCHAR[]", "countries": "VARCHAR[]",
+    "anticipates": "DOUBLE", "reacts": "DOUBLE",
 }
 
 

@@ -148,9 +148,9 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             # above has no row of its own: its sketch is dropped and recomputed if needed).
             con.execute(
                 "INSERT INTO article_sketches (article_id, version, text_hash, minhash,"
-                " terms, anchors, countries)"
+                " terms, anchors, countries, anticipates, reacts)"
                 " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors,"
-                " countries FROM stage_sketch"
+                " countries, anticipates, reacts FROM stage_sketch"
                 " WHERE article_id IN (SELECT article_id FROM articles)"
                 " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
                 " ON CONFLICT DO NOTHING"

@@ -42,7 +42,7 @@ _SELECT_SKETCHED = f"""
 SELECT a.article_id, a.title, substr(coalesce(a.body, a.summary, ''), 1, {LEAD_CHARS}),
        a.language, coalesce(a.published_at, a.first_seen_at), a.cluster_id,
        s.version, s.text_hash, coalesce(len(s.minhash) = {NUM_PERM}, false),
-       s.terms, s.anchors, s.countries
+       s.terms, s.anchors, s.countries, s.anticipates, s.reacts
 FROM articles a LEFT JOIN article_sketches s USING (article_id)
 """
 
@@ -78,10 +78,11 @@ _REGISTER_FROM = 200
 # INSERT OR REPLACE, which only stale sketches need.
 _STORE_SKETCHES_SQL = """
 INSERT {how} INTO article_sketches
-    (article_id, version, text_hash, minhash, terms, anchors, countries)
+    (article_id, version, text_hash, minhash, terms, anchors, countries, anticipates, reacts)
 SELECT article_id, version, text_hash, minhash, terms::JSON,
        CASE WHEN anchors = '' THEN [] ELSE string_split(anchors, chr(31)) END,
-       CASE WHEN countries = '' THEN [] ELSE string_split(countries, chr(31)) END
+       CASE WHEN countries = '' THEN [] ELSE string_split(countries, chr(31)) END,
+       anticipates, reacts
 FROM {batch}
 WHERE {which}stale
 """
@@ -144,7 +145,8 @@ def _sketch_row(item: Features, text_hash: str) -> dict[str, Any]:
     return {"article_id": item.article_id, "version": FEATURE_VERSION, "text_hash": text_hash,
             "minhash": item.minhash.tolist(),
             "terms": _encode_json(item.terms),
-            "anchors": sorted(item.anchors), "countries": sorted(item.countries)}
+            "anchors": sorted(item.anchors), "countries": sorted(item.countries),
+            "anticipates": item.anticipates, "reacts": item.reacts}
 
 
 def sketch_rows(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -179,6 +181,10 @@ def _store_sketches(con: Any, fresh: list[tuple[Features, str, bool]]) -> None:
                                 for item, _hash, _stale in fresh]),
         "countries": ("VARCHAR", [_UNIT_SEPARATOR.join(sorted(item.countries))
                                   for item, _hash, _stale in fresh]),
+        "anticipates": ("DOUBLE", np.array([item.anticipates for item, _hash, _stale in fresh],
+                                           dtype=np.float64)),
+        "reacts": ("DOUBLE", np.array([item.reacts for item, _hash, _stale in fresh],
+                                      dtype=np.float64)),
         "stale": ("BOOLEAN", np.array([stale for _item, _hash, stale in fresh], dtype=bool)),
     }
     with _batch(con, "_cluster_sketch_batch", columns) as (batch, params):
@@ -205,14 +211,15 @@ def _load_features(con: Any, rows: list[tuple[Any, ...]]) -> list[Features]:
     out: list[Features] = []
     fresh: list[tuple[Features, str, bool]] = []
     stored_at: list[int] = []  # positions in ``out`` of the features read from sketches
-    for (article_id, title, lead, language, at, cluster_id,
-         version, stored_hash, has_minhash, terms, anchors, countries) in rows:
+    for (article_id, title, lead, language, at, cluster_id, version, stored_hash,
+         has_minhash, terms, anchors, countries, anticipates, reacts) in rows:
         text_hash = _text_hash(title, lead)
         if version == FEATURE_VERSION and stored_hash == text_hash and has_minhash:
             stored_at.append(len(out))
-            # The sketch keeps no modality markers: regexes over the title and lead read
-            # here anyway, so stored sketches stay valid (no FEATURE_VERSION bump).
-            anticipates, reacts = modality_of(title, lead)
+            if anticipates is None or reacts is None:
+                # A sketch made before the modality was kept with it (migration 0092):
+                # the regexes over the title and lead read here (no FEATURE_VERSION bump).
+                anticipates, reacts = modality_of(title, lead)
             out.append(Features(
                 article_id=article_id, at=at, language=language or None,
                 minhash=_EMPTY_SIGNATURE, terms=Counter(json.loads(terms)),

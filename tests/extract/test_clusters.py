@@ -214,7 +214,8 @@ def test_sketches_are_stored_and_refreshed_when_the_text_changes(
 
 # ------------------------------------------------------------------ sketches before the store
 
-SKETCH_COLUMNS = ["article_id", "version", "text_hash", "minhash", "terms", "anchors", "countries"]
+SKETCH_COLUMNS = ["article_id", "version", "text_hash", "minhash", "terms", "anchors", "countries",
+                  "anticipates", "reacts"]
 
 
 def _as_input(a: dict, variant: int) -> dict:
@@ -283,7 +284,7 @@ def test_sketch_rows_are_what_assign_clusters_would_store(settings: Settings, la
         _store_inputs(con, inputs)
         con.executemany(
             f"INSERT INTO article_sketches ({', '.join(SKETCH_COLUMNS)})"
-            " VALUES (?, ?, ?, ?::UBIGINT[], ?::JSON, ?::VARCHAR[], ?::VARCHAR[])",
+            " VALUES (?, ?, ?, ?::UBIGINT[], ?::JSON, ?::VARCHAR[], ?::VARCHAR[], ?, ?)",
             [[r[c] for c in SKETCH_COLUMNS] for r in rows])
         before = con.execute("SELECT * FROM article_sketches ORDER BY article_id").fetchall()
         mp.setattr(clusters, "features", no_recompute)
@@ -293,6 +294,45 @@ def test_sketch_rows_are_what_assign_clusters_would_store(settings: Settings, la
 
     assert after == before
     assert members == plain_members
+
+
+def test_a_sketch_keeps_its_modality_and_one_made_before_it_did_clusters_the_same(
+        settings: Settings, labelled) -> None:
+    """Clustering reads the stored modality (no regexes over title and lead again); a sketch
+    stored before migration 0092 (modality NULL) has it computed, with the same result."""
+    from monitor.stories import assign, clusters
+
+    articles, _ = labelled
+    inputs = [_as_input(a, i) for i, a in enumerate(sorted(articles, key=lambda a: a["at"]))]
+    ids = [a["article_id"] for a in inputs]
+    rows = clusters.sketch_rows(inputs)
+    assert any(r["anticipates"] for r in rows) and any(r["reacts"] for r in rows)
+    computed: list[str] = []
+    modality_of = assign.modality_of
+
+    def counted(title, text):
+        computed.append(title)
+        return modality_of(title, text)
+
+    results = []
+    for kept in (True, False):
+        with warehouse.writer(settings, publish=False) as con, \
+                pytest.MonkeyPatch.context() as mp:
+            mp.setattr(assign, "modality_of", counted)
+            con.execute("BEGIN")
+            _store_inputs(con, inputs)
+            con.executemany(
+                f"INSERT INTO article_sketches ({', '.join(SKETCH_COLUMNS)})"
+                " VALUES (?, ?, ?, ?::UBIGINT[], ?::JSON, ?::VARCHAR[], ?::VARCHAR[], ?, ?)",
+                [[r[c] if kept or c not in ("anticipates", "reacts") else None
+                  for c in SKETCH_COLUMNS] for r in rows])
+            computed.clear()
+            members, _ = _cluster_and_read(con, ids)
+            results.append((members, len(computed)))
+            con.execute("ROLLBACK")
+    (with_modality, computed_then), (without, computed_now) = results
+    assert computed_then == 0 and computed_now >= len(rows)
+    assert with_modality == without
 
 
 # ------------------------------------------------------------------------ equivalences
