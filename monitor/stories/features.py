@@ -437,8 +437,8 @@ def features(article_id: str, title: str | None, text: str | None,
 def modality_of(title: str | None, text: str | None) -> tuple[float, float]:
     """(anticipates, reacts) of an article, as :func:`features` finds them.
 
-    Regexes only, no sketch needed: a stored sketch (which does not keep them) is completed
-    with this from the title and lead the window query reads anyway.
+    Regexes only, no sketch needed: a sketch stored before migration 0092 (which did not
+    keep them) is completed with this from the title and lead the window query reads anyway.
     """
     title = _normalise(_OUTLET_SUFFIX.sub("", title or ""))
     lead = _normalise((text or "")[:HEAD_CHARS + 40])  # markers read HEAD_CHARS of it
