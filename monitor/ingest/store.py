@@ -83,14 +83,16 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
                         f"{', '.join(columns)} FROM stage_all WHERE type = ?", [kind])
     has_articles = bool(kinds.get("article"))
-    # Fetch attempts not stored before (a re-run of the same file skips them). The
-    # NOT IN list is the batch's own ids that are stored: a plain NOT IN over the table
-    # builds a hash table of every fetch ever made (0.2 s at 3M rows, every session).
+    # Fetch attempts not stored before (a re-run of the same file skips them): NOT IN the
+    # batch's own ids that are stored (a plain NOT IN over the table builds a hash table
+    # of every fetch ever made: 0.2 s at 3M rows, every session).
     if kinds.get("fetch"):  # (a backfill stages articles without fetch rows)
+        stored = _stored(con, "fetches", "fetch_id",
+                         "SELECT fetch_id FROM stage_all WHERE type = 'fetch'")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE new_fetch AS SELECT {', '.join(FETCH_COLUMNS)}"
-            " FROM stage_all WHERE type = 'fetch' AND fetch_id NOT IN (SELECT f.fetch_id"
-            "  FROM fetches f JOIN stage_all s USING (fetch_id) WHERE s.type = 'fetch')"
+            " FROM stage_all WHERE type = 'fetch'"
+            " AND fetch_id NOT IN (SELECT unnest(?::VARCHAR[]))", [stored]
         )
     # A poll of unchanged feeds stages fetch rows only: nothing else to do.
     if has_articles:
@@ -108,6 +110,8 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " AND a.canonical_url = stage_article.canonical_url"
             " AND a.entry_key <> stage_article.entry_key"
         )
+        stored = _stored(con, "articles", "article_id",
+                         "SELECT DISTINCT article_id FROM stage_article")
         counts["articles_new"] = con.execute(
             "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
             " summary, body, text_source, author, outlet, source_id, language, published_at,"
@@ -118,12 +122,11 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
             " extract_status, extract_error, page_kind, page_kind_reason FROM stage_article s"
             # article_id is derived from entry_key (or remapped to an existing article
-            # above), so matching on it alone also catches a known entry_key; an equi-join
-            # keeps this a hash join instead of a nested loop over the whole table.
-            # (NOT IN the batch's ids that are stored, as for fetches above.)
-            " WHERE s.article_id NOT IN (SELECT a.article_id FROM articles a"
-            "  JOIN stage_article USING (article_id))"
-            " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1"
+            # above), so matching on it alone also catches a known entry_key. (NOT IN the
+            # batch's ids that are stored, as for fetches above.)
+            " WHERE s.article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
+            " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1",
+            [stored],
         ).fetchone()[0]  # an INSERT answers with the number of rows it inserted
         # Which source carried which article (an article seen in two feeds is stored once).
         # Every staged id is an article now: one stored before (the NOT IN above, or
@@ -134,29 +137,70 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " SELECT s.article_id, s.source_id, min(s.first_seen_at) FROM stage_article s"
             " GROUP BY ALL ON CONFLICT DO NOTHING"
         )
+        # Classifications and sketches of articles not stored (an id merged into another
+        # article above has no row of its own): dropped; a dropped sketch is recomputed if
+        # needed. (Usually none: the list is what the batch has and the table has not.)
+        derived = " UNION ".join(f"SELECT article_id FROM {table}" for table, kind in (
+            ("stage_class", "classification"), ("stage_sketch", "sketch")) if kinds.get(kind))
+        absent = sorted(set(_column(con, derived)) - set(
+            _stored(con, "articles", "article_id", derived))) if derived else []
         if kinds.get("classification"):
             con.execute(
                 "INSERT INTO classifications (article_id, model_version, relevant, dyads,"
                 " topics, scores, evidence, classified_at)"
                 " SELECT article_id, model_version, relevant, coalesce(dyads, []),"
                 " coalesce(topics, []), scores::JSON, evidence::JSON, now()::TIMESTAMP"
-                " FROM stage_class WHERE article_id IN (SELECT article_id FROM articles)"
-                " ON CONFLICT DO NOTHING"
+                " FROM stage_class WHERE article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
+                " ON CONFLICT DO NOTHING", [absent]
             )
         if kinds.get("sketch"):
-            # Cluster sketches made by the fetch step (an id merged into another article
-            # above has no row of its own: its sketch is dropped and recomputed if needed).
+            # Cluster sketches made by the fetch step.
             con.execute(
                 "INSERT INTO article_sketches (article_id, version, text_hash, minhash,"
                 " terms, anchors, countries, anticipates, reacts)"
                 " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors,"
                 " countries, anticipates, reacts FROM stage_sketch"
-                " WHERE article_id IN (SELECT article_id FROM articles)"
+                " WHERE article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
                 " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
-                " ON CONFLICT DO NOTHING"
+                " ON CONFLICT DO NOTHING", [absent]
             )
     if kinds.get("fetch"):
         counts["fetches"] = _store_fetches(con, settings, kinds)
+
+
+#: A scan of a key column costs about 33 ns a row, a key looked up in its index about
+#: 15 µs (DuckDB 2.0.1; bench/README.md): a batch's keys are looked up when the table
+#: holds at least this many rows per key (the two cost the same at about 450).
+_ROWS_PER_KEY_FOR_INDEX = 1000
+#: Keys looked up per statement.
+_LOOKUP_CHUNK = 1000
+
+
+def _column(con: Any, sql: str, params: list[Any] | None = None) -> list[Any]:
+    return [row[0] for row in con.execute(sql, params or []).fetchall()]
+
+
+def _stored(con: Any, table: str, key: str, batch_sql: str) -> list[Any]:
+    """The batch's keys (``batch_sql`` selects them, as ``key``) that ``table`` holds in
+    ``key``, its primary key: a short list the batch's statements take as a parameter.
+
+    A small table is joined with the batch. In a large one the keys are looked up in the
+    key's index, as an IN list of parameters: for a subquery, a join or a list parameter
+    DuckDB 2.0.1 reads the whole column, however few keys a batch has (33-50 ms a
+    statement at 1M articles, four statements a batch). ``table``, ``key`` and
+    ``batch_sql`` come from this module, never from input.
+    """
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if rows >= _ROWS_PER_KEY_FOR_INDEX:
+        keys = _column(con, batch_sql)
+        if rows >= _ROWS_PER_KEY_FOR_INDEX * len(keys):
+            found: list[Any] = []
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = keys[start:start + _LOOKUP_CHUNK]
+                found += _column(con, f"SELECT {key} FROM {table} WHERE {key} IN"
+                                      f" ({', '.join(['?'] * len(chunk))})", chunk)
+            return found
+    return _column(con, f"SELECT t.{key} FROM {table} t JOIN ({batch_sql}) b USING ({key})")
 
 
 def _store_fetches(con: Any, settings: Settings, kinds: dict[str, int]) -> int:

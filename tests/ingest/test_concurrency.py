@@ -105,20 +105,27 @@ def test_busy_warehouse_leaves_batch_staged_then_stores_it(env: FeedEnv, query) 
     assert query("SELECT count(*) FROM articles")[0][0] == 3
 
 
-def test_storing_the_same_batch_twice_adds_nothing(env: FeedEnv, query) -> None:
+@pytest.mark.parametrize("looked_up", [False, True], ids=["joined", "looked-up"])
+def test_storing_the_same_batch_twice_adds_nothing(env: FeedEnv, query, looked_up: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if looked_up:  # the stored keys found by the index, as in a large warehouse
+        from monitor.ingest import store
+
+        monkeypatch.setattr(store, "_ROWS_PER_KEY_FOR_INDEX", 0)
     staged = fetch_and_stage(env.settings, plan_ingest(env.settings)[0], "run-twice")
     store_staged(env.settings, [staged["path"]], "run-twice")
-    before = query("SELECT count(*), (SELECT count(*) FROM fetches),"
-                   " (SELECT count(*) FROM article_sources),"
-                   " (SELECT consecutive_failures FROM feed_state) FROM articles")
+    counts = ("SELECT count(*), (SELECT count(*) FROM fetches),"
+              " (SELECT count(*) FROM article_sources),"
+              " (SELECT consecutive_failures FROM feed_state),"
+              " (SELECT count(*) FROM classifications), (SELECT count(*) FROM article_sketches)"
+              " FROM articles")
+    before = query(counts)
+    assert before[0][0] == 3 and before[0][1] == 1 and before[0][4:] == (3, 3)
     # A retried task that stored but died before renaming its file stores it again.
     done = Path(staged["path"]).with_suffix(".done")
     done.rename(staged["path"])
     store_staged(env.settings, [staged["path"]], "run-twice")
-    after = query("SELECT count(*), (SELECT count(*) FROM fetches),"
-                  " (SELECT count(*) FROM article_sources),"
-                  " (SELECT consecutive_failures FROM feed_state) FROM articles")
-    assert before == after
+    assert query(counts) == before
 
 
 def test_killed_writer_leaves_no_half_batch(env: FeedEnv, query) -> None:
