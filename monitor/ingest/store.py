@@ -142,8 +142,11 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
         # needed. (Usually none: the list is what the batch has and the table has not.)
         derived = " UNION ".join(f"SELECT article_id FROM {table}" for table, kind in (
             ("stage_class", "classification"), ("stage_sketch", "sketch")) if kinds.get(kind))
-        absent = sorted(set(_column(con, derived)) - set(
-            _stored(con, "articles", "article_id", derived))) if derived else []
+        absent: list[str] = []
+        if derived:
+            keys = _column(con, derived)
+            absent = sorted(set(keys) - set(_stored(con, "articles", "article_id", derived,
+                                                    keys)))
         if kinds.get("classification"):
             con.execute(
                 "INSERT INTO classifications (article_id, model_version, relevant, dyads,"
@@ -180,9 +183,11 @@ def _column(con: Any, sql: str, params: list[Any] | None = None) -> list[Any]:
     return [row[0] for row in con.execute(sql, params or []).fetchall()]
 
 
-def _stored(con: Any, table: str, key: str, batch_sql: str) -> list[Any]:
-    """The batch's keys (``batch_sql`` selects them, as ``key``) that ``table`` holds in
-    ``key``, its primary key: a short list the batch's statements take as a parameter.
+def _stored(con: Any, table: str, key: str, batch_sql: str,
+            keys: list[Any] | None = None) -> list[Any]:
+    """The batch's keys (``batch_sql`` selects them, as ``key``; ``keys``: what it selects,
+    when the caller has read it) that ``table`` holds in ``key``, its primary key: a short
+    list the batch's statements take as a parameter.
 
     A small table is joined with the batch. In a large one the keys are looked up in the
     key's index, as an IN list of parameters: for a subquery, a join or a list parameter
@@ -192,7 +197,7 @@ def _stored(con: Any, table: str, key: str, batch_sql: str) -> list[Any]:
     """
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if rows >= _ROWS_PER_KEY_FOR_INDEX:
-        keys = _column(con, batch_sql)
+        keys = keys if keys is not None else _column(con, batch_sql)
         if rows >= _ROWS_PER_KEY_FOR_INDEX * len(keys):
             found: list[Any] = []
             for start in range(0, len(keys), _LOOKUP_CHUNK):

@@ -179,3 +179,23 @@ def test_unreadable_batch_is_set_aside_and_does_not_block_others(env: FeedEnv, q
     assert totals["articles_new"] == 3
     assert totals["unreadable"] == [str(damaged.with_suffix(".bad"))]
     assert damaged.with_suffix(".bad").exists() and pending_batches(env.settings) == []
+
+
+@pytest.mark.parametrize("looked_up", [False, True], ids=["joined", "looked-up"])
+def test_a_batch_without_classifications_or_sketches_is_stored(
+        env: FeedEnv, query, looked_up: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Articles staged without derived records (a document stage that does not classify, a
+    classifier that failed) are stored as they are."""
+    from monitor.ingest import store
+    from monitor.ingest.batch import Document, stage_documents
+    from monitor.sources import Source
+
+    if looked_up:
+        monkeypatch.setattr(store, "_ROWS_PER_KEY_FOR_INDEX", 0)
+    source = Source(id="wire", url="https://wire.example.org/feed", outlet="Wire")
+    staged = stage_documents(env.settings, [Document(source=source, body=(
+        FEEDS / "rss_basic.xml").read_bytes())], "run-plain", classify=False)
+    store_staged(env.settings, [staged["path"]], "run-plain")
+    # (The store's clustering sketches what came without sketches.)
+    assert query("SELECT count(*), (SELECT count(*) FROM classifications),"
+                 " (SELECT count(*) FROM article_sketches) FROM articles") == [(3, 0, 3)]
