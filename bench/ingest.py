@@ -375,6 +375,8 @@ def main() -> None:
             from monitor import warehouse
 
             with warehouse.reader(settings) as con:  # a feed pass 2 found unchanged
+                # Stories are made of the possibly relevant articles only (articles.candidate).
+                clustered = con.execute("SELECT count(cluster_id) FROM articles").fetchone()[0]
                 source_id = con.execute(
                     "SELECT min(source_id) FROM fetches WHERE run_id = ?"
                     " AND outcome = 'not_modified'", [second.run_id]).fetchone()[0]
@@ -406,7 +408,8 @@ def main() -> None:
 
         print(f"| monitor ingest, first pass | {t_first:.2f} | {spread(firsts)}; "
               f"{first.sources_ok} ok, {first.sources_failed} failed, "
-              f"{first.articles_new} new articles; last: {phases(first)} |")
+              f"{first.articles_new} new articles, {clustered} of them possibly relevant "
+              f"and clustered; last: {phases(first)} |")
         print(f"| naive sequential feedparser.parse(url) | {t_naive:.2f} | baseline, "
               f"{spread(naives)} |")
         print(f"| monitor ingest, second pass (unchanged) | {t_second:.2f} | "
@@ -448,7 +451,9 @@ def main() -> None:
         print(f"  feedparser.parse alone:          {cpu_fp:6.2f}s  ({mb / cpu_fp:5.1f} MB/s)")
         print(f"  monitor parse+normalise+store:   {cpu_ours:6.2f}s  ({mb / cpu_ours:5.1f} MB/s)"
               f"  → {cpu_fp / cpu_ours:.1f}× feedparser (target ≥ 8×)")
-        print(f"  + story clustering:              {clusters:6.2f}s  "
+        # (Unclassified here, so every entry counts as a candidate and is clustered: the
+        # cost of stories for everything, where a live run clusters the candidates only.)
+        print(f"  + story clustering, every entry: {clusters:6.2f}s  "
               f"({1000 * clusters / max(1, entries):.2f} ms per entry)")
         print(f"  + trend refresh:                 {trends:6.2f}s")
         total = cpu_ours + clusters + trends

@@ -23,7 +23,7 @@ from monitor.classify.lexicon import Lexicon, build_lexicon
 from monitor.classify.load import load_classifier
 from monitor.classify.model import LABELS, Classifier, Prediction
 from monitor.classify.retrain import retrain
-from monitor.classify.rules import analyse
+from monitor.classify.rules import analyse, possibly_relevant
 from monitor.classify.store import reclassify, store_predictions
 from monitor.classify.topics import DYAD_IDS, TOPIC_IDS, load_taxonomy
 from monitor.settings import Settings
@@ -41,10 +41,6 @@ __all__ = [
     "reclassify",
 ]
 
-#: Terms of these topics are specific enough to Russia's dealings in Asia that a headline
-#: naming one is worth fetching even without a second country (Kurils, Power of Siberia…).
-_SPECIFIC_TOPICS = ("kurils", "eaeu_bri", "energy", "military", "sanctions")
-
 
 @functools.lru_cache(maxsize=1)
 def _default_lexicon() -> Lexicon:
@@ -53,16 +49,10 @@ def _default_lexicon() -> Lexicon:
 
 def is_candidate(title: str, summary: str) -> bool:
     """Might this entry concern Russia with Japan or China? Decides whether its full page is
-    fetched, so it errs towards yes: Russia plus Japan or China anywhere, the Kurils alone, or
-    Russia plus a topic term. Never raises."""
+    fetched, so it errs towards yes (:func:`~monitor.classify.rules.possibly_relevant`).
+    Never raises."""
     try:
         a = analyse(_default_lexicon(), str(title or ""), str(summary or ""))
     except Exception:
         return True
-    f = a.features
-    russia = f["russia_sentences"] > 0
-    if russia and (f["japan_sentences"] > 0 or f["china_sentences"] > 0):
-        return True
-    if f["kurils_strong"] > 0:
-        return True
-    return russia and any(f[f"{t}_strong"] > 0 for t in _SPECIFIC_TOPICS)
+    return possibly_relevant(a)

@@ -37,6 +37,7 @@ from monitor.classify.rules import (
     RULE_THRESHOLDS,
     Analysis,
     analyse,
+    possibly_relevant,
     rule_score_matrix,
     sport_veto,
 )
@@ -79,6 +80,10 @@ class Prediction:
     scores: dict[str, float]
     evidence: dict[str, list[str]]
     model_version: str
+    #: Possibly about Russia with Japan or China (:func:`rules.possibly_relevant`, or
+    #: relevant): only such articles are clustered into stories. Not part of ``to_json``
+    #: (the line ``monitor classify`` prints); True when classifying failed (errs to yes).
+    candidate: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """The fields as a new dict, like ``dataclasses.asdict`` (containers copied, so the
@@ -266,15 +271,16 @@ class Classifier:
             if labels is not None:
                 labels[key] = found
         dyads, topics, scores = list(found[0]), list(found[1]), dict(found[2])
+        candidate = bool(dyads) or possibly_relevant(analysis)
         if dyads:
             sport = sport_veto(analysis)
             if sport:  # a match between national teams is not relations news
                 return Prediction(id=item.get("id"), relevant=False, dyads=[], topics=[],
                                   scores=scores, evidence={"sport": [sport]},
-                                  model_version=self.version)
+                                  model_version=self.version, candidate=candidate)
         return Prediction(id=item.get("id"), relevant=bool(dyads), dyads=dyads, topics=topics,
                           scores=scores, evidence=self.evidence(analysis, dyads, topics),
-                          model_version=self.version)
+                          model_version=self.version, candidate=candidate)
 
     @staticmethod
     def _texts(item: dict[str, Any]) -> tuple[str, str]:

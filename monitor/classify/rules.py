@@ -343,6 +343,27 @@ SPORT_SHARE = 0.5
 SPORT_SHORT = 3
 
 
+#: Terms of these topics are specific enough to Russia's dealings in Asia that a text naming
+#: one is worth a closer look even without a second country (Kurils, Power of Siberia…).
+SPECIFIC_TOPICS = ("kurils", "eaeu_bri", "energy", "military", "sanctions")
+
+
+def possibly_relevant(result: Analysis) -> bool:
+    """Might this text concern Russia with Japan or China? Errs towards yes: Russia plus
+    Japan or China anywhere, the Kurils alone, or Russia plus a specific topic term.
+
+    The recall-oriented gate before the work only such articles need: fetching the full
+    page (:func:`monitor.classify.is_candidate`) and story clustering (``articles.candidate``).
+    """
+    f = result.features
+    russia = f["russia_sentences"] > 0
+    if russia and (f["japan_sentences"] > 0 or f["china_sentences"] > 0):
+        return True
+    if f["kurils_strong"] > 0:
+        return True
+    return russia and any(f[f"{t}_strong"] > 0 for t in SPECIFIC_TOPICS)
+
+
 def sport_veto(result: Analysis) -> str | None:
     """Why a story is sport, not relations news, or None.
 

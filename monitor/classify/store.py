@@ -141,6 +141,23 @@ def reclassify(settings: Settings, since: date | datetime | None = None) -> int:
         with warehouse.writer(settings, publish=start + RECLASSIFY_BATCH >= len(rows)) as con:
             con.execute("BEGIN")
             total += store_predictions(con, preds)
+            _cluster_newly_relevant(con, [p.id for p in preds if p.relevant])
             con.execute("COMMIT")
     log.info("reclassified articles=%d model_version=%s since=%s", total, clf.version, since)
     return total
+
+
+def _cluster_newly_relevant(con: duckdb.DuckDBPyConnection, relevant: list[str]) -> None:
+    """Articles the fetch step found not even possibly relevant were not clustered; one the
+    new model finds relevant is marked a candidate and joins its story now, however old
+    (the store's clustering looks at the last three days only)."""
+    if not relevant:
+        return
+    ids = [r[0] for r in con.execute(
+        "UPDATE articles SET candidate = TRUE WHERE candidate IS FALSE"
+        " AND article_id IN (SELECT unnest(?::VARCHAR[])) RETURNING article_id",
+        [relevant]).fetchall()]
+    if ids:
+        from monitor.stories.clusters import assign_clusters
+
+        assign_clusters(con, ids)

@@ -124,6 +124,11 @@ def classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[st
         return []
     out = [_not_an_article(a, classifier.version) for a in articles
            if a["page_kind"] != "article"]
+    candidates = {p.id: p.candidate for p in predictions}
+    for a in articles:
+        # Only possibly relevant articles become stories (see sketch); left unset (NULL,
+        # clustered) when the classifier did not run.
+        a["candidate"] = candidates.get(a["article_id"], False)
     for p in predictions:
         d = p.to_json()
         out.append({
@@ -138,8 +143,14 @@ def classify(settings: Settings, articles: list[dict[str, Any]]) -> list[dict[st
 def sketch(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Story-cluster sketches of new articles, computed here in the (parallel) fetch step so
     the single writer only compares them. A failure costs nothing: the store computes what
-    is missing."""
-    articles = [a for a in articles if a.get("page_kind", "article") == "article"]
+    is missing.
+
+    Only articles that become stories are sketched: feed items that are articles, and that
+    :func:`classify` found possibly relevant (``candidate``; unset when it did not run). A
+    general news feed's sport and weather are stored and classified, never clustered.
+    """
+    articles = [a for a in articles if a.get("page_kind", "article") == "article"
+                and a.get("candidate") is not False]
     if not articles:
         return []
     try:

@@ -95,7 +95,7 @@ ARTICLE_COLUMNS = {
     "published_at": "TIMESTAMP", "date_flag": "VARCHAR", "first_seen_at": "TIMESTAMP",
     "content_hash": "VARCHAR", "ingested_via": "VARCHAR", "extract_status": "VARCHAR",
     "extract_error": "VARCHAR", "seen": "BOOLEAN",
-    "page_kind": "VARCHAR", "page_kind_reason": "VARCHAR",
+    "page_kind": "VARCHAR", "page_kind_reason": "VARCHAR", "candidate": "BOOLEAN",
 }
 CLASS_COLUMNS = {
     "type": "VARCHAR", "article_id": "VARCHAR", "model_version": "VARCHAR",

@@ -116,11 +116,14 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             "INSERT INTO articles (article_id, entry_key, guid, url, canonical_url, title,"
             " summary, body, text_source, author, outlet, source_id, language, published_at,"
             " date_flag, first_seen_at, content_hash, ingested_via, extract_status, extract_error,"
-            " page_kind, page_kind_reason)"
+            " page_kind, page_kind_reason, candidate)"
             " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
             " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
             " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
-            " extract_status, extract_error, page_kind, page_kind_reason FROM stage_article s"
+            " extract_status, extract_error, page_kind, page_kind_reason,"
+            # One article under two keys in the batch: the copy that was classified decides
+            # (the other was dropped as seen before classification and has no flag).
+            " bool_and(candidate) OVER (PARTITION BY article_id) FROM stage_article s"
             # article_id is derived from entry_key (or remapped to an existing article
             # above), so matching on it alone also catches a known entry_key. (NOT IN the
             # batch's ids that are stored, as for fetches above.)
@@ -292,12 +295,14 @@ def _back_off_failing(con: Any, settings: Settings, now: datetime) -> None:
 def cluster_recent(con: Any) -> None:
     """Story clusters for articles that have none yet, in their own transaction after the
     batch committed: a clustering problem never costs a stored article, and articles it
-    missed are picked up by the next batch."""
+    missed are picked up by the next batch. Only possibly relevant articles become stories
+    (``articles.candidate``, decided by the fetch step; NULL counts as yes)."""
     from monitor.stories.clusters import assign_clusters
 
     ids = [r[0] for r in con.execute(
         "SELECT article_id FROM articles WHERE cluster_id IS NULL"
         " AND coalesce(page_kind, 'article') = 'article'"  # index pages etc. are no stories
+        " AND candidate IS NOT FALSE"  # nor what cannot concern Russia with Japan or China
         " AND first_seen_at > now()::TIMESTAMP - INTERVAL 3 DAY ORDER BY first_seen_at"
     ).fetchall()]
     if not ids:

@@ -30,9 +30,13 @@ def test_store_reuses_the_staged_sketches(feeds: FeedEnv, query,
 
     monkeypatch.setattr(assign, "features", no_recompute)
     store_staged(feeds.settings, staged, "run-s")
-    rows = query("SELECT count(*), count(cluster_id), (SELECT count(*) FROM article_sketches"
-                 " WHERE version = ?) FROM articles", [clusters.FEATURE_VERSION])
-    assert rows[0][0] > 0 and rows[0] == (rows[0][0],) * 3
+    # Every possibly relevant article is sketched by the fetch step and clustered; the rest
+    # (a football result, two bare headlines) are neither.
+    rows = query("SELECT count(*) FILTER (WHERE candidate), count(cluster_id),"
+                 " (SELECT count(*) FROM article_sketches WHERE version = ?),"
+                 " count(*) FILTER (WHERE NOT candidate) FROM articles",
+                 [clusters.FEATURE_VERSION])
+    assert rows[0][0] > 0 and rows[0][:3] == (rows[0][0],) * 3 and rows[0][3] > 0
 
 
 def test_without_staged_sketches_the_store_computes_them(
@@ -41,5 +45,8 @@ def test_without_staged_sketches_the_store_computes_them(
     monkeypatch.setattr(derive, "sketch", lambda articles: [])
     summary = run_ingest(feeds.settings)
     assert summary.articles_new > 0
-    assert query("SELECT count(*) - count(cluster_id) FROM articles") == [(0,)]
-    assert query("SELECT count(*) FROM article_sketches") == [(summary.articles_new,)]
+    (candidates,), = query("SELECT count(*) FROM articles WHERE candidate")
+    assert 0 < candidates < summary.articles_new
+    assert query("SELECT count(*) FILTER (WHERE candidate) - count(cluster_id) FROM articles"
+                 ) == [(0,)]
+    assert query("SELECT count(*) FROM article_sketches") == [(candidates,)]
