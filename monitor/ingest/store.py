@@ -120,15 +120,17 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " SELECT article_id, entry_key, guid, url, canonical_url, title, summary, body,"
             " coalesce(text_source, 'summary'), author, outlet, source_id, language, published_at,"
             " date_flag, first_seen_at, content_hash, coalesce(ingested_via, 'live'),"
-            " extract_status, extract_error, page_kind, page_kind_reason,"
-            # One article under two keys in the batch: the copy that was classified decides
-            # (the other was dropped as seen before classification and has no flag).
-            " bool_and(candidate) OVER (PARTITION BY article_id) FROM stage_article s"
+            " extract_status, extract_error, page_kind, page_kind_reason, candidate"
+            " FROM stage_article s"
             # article_id is derived from entry_key (or remapped to an existing article
             # above), so matching on it alone also catches a known entry_key. (NOT IN the
             # batch's ids that are stored, as for fetches above.)
             " WHERE s.article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
-            " QUALIFY row_number() OVER (PARTITION BY article_id ORDER BY first_seen_at) = 1",
+            # One article under two keys (or twice) in the batch: the earliest copy, which
+            # is the one that was classified (the others were dropped as seen before it, and
+            # have no candidate flag): first among equal times too.
+            " QUALIFY row_number() OVER (PARTITION BY article_id"
+            " ORDER BY first_seen_at, candidate IS NULL) = 1",
             [stored],
         ).fetchone()[0]  # an INSERT answers with the number of rows it inserted
         # Which source carried which article (an article seen in two feeds is stored once).

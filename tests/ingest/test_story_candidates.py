@@ -69,3 +69,25 @@ def test_reclassify_clusters_an_article_that_becomes_relevant(feeds: FeedEnv, qu
     assert relevant and candidate is True and cluster_id and sketched
     # The rest keep their stories (reclassify clusters only what turned relevant).
     assert query("SELECT count(*) FROM articles WHERE cluster_id IS NULL") == [(0,)]
+
+
+def test_a_batchs_copies_of_one_article_keep_the_classified_copys_flag(feeds: FeedEnv,
+                                                                      query) -> None:
+    """The same entry twice in a batch (a feed that repeats an item): only the first copy is
+    classified; the other, dropped as seen, has no flag. The stored row is the classified
+    copy even when both were read in the same microsecond."""
+    from monitor.ingest.stage import stage_records
+    from monitor.ingest.store import store_staged
+
+    record = {"type": "article", "article_id": "a" * 16, "entry_key": "url:https://x.example/1",
+              "url": "https://x.example/1", "canonical_url": "https://x.example/1",
+              "title": FOOTBALL, "summary": "A late goal.", "source_id": "wire",
+              "first_seen_at": "2026-12-03T10:00:00", "page_kind": "article"}
+    unflagged = {**record, "seen": True}
+    classified = {**record, "seen": False, "candidate": False}
+    for order in ([unflagged, classified], [classified, unflagged]):
+        with warehouse.writer(feeds.settings) as con:
+            con.execute("DELETE FROM articles")
+        path = stage_records(feeds.settings, "run-twins", [], order, [])
+        store_staged(feeds.settings, [str(path)], "run-twins")
+        assert query("SELECT candidate, cluster_id FROM articles") == [(False, None)]
