@@ -134,9 +134,14 @@ def _transcode_undeclared(body: bytes) -> bytes | None:
         text = body.decode(best.encoding, errors="replace")
     except LookupError:
         return None
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text, count=1)
     log.info("transcoded undeclared feed encoding=%s", best.encoding)
-    return text.encode("utf-8")
+    return _as_utf8(text)
+
+
+def _as_utf8(text: str) -> bytes:
+    """Decoded document text as UTF-8 bytes whose XML declaration (if any) says so."""
+    return re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text,
+                  count=1).encode("utf-8")
 
 
 #: What feedparser tries after UTF-8, in its order, when nothing declares an encoding (and
@@ -164,10 +169,8 @@ def _as_feedparser_decodes(body: bytes) -> tuple[bytes, str | None]:
             text = body.decode(encoding)
         except UnicodeDecodeError:
             continue
-        text = re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text,
-                      count=1)
-        return text.encode("utf-8"), (f"not UTF-8, as declared or assumed: read as "
-                                      f"{encoding}, as feedparser does")
+        return _as_utf8(text), (f"not UTF-8, as declared or assumed: read as {encoding}, "
+                                f"as feedparser does")
     return body, None
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from monitor import warehouse
 from monitor.classify import reclassify
 from monitor.ingest.run import run_ingest
-from monitor.ingest.store import cluster_recent
+from monitor.ingest.stage import stage_records
+from monitor.ingest.store import cluster_recent, store_staged
 from tests.ingest.conftest import FeedEnv
 
 KURILS = "Japan and Russia resume talks on the Kuril Islands peace treaty"
@@ -76,9 +77,6 @@ def test_a_batchs_copies_of_one_article_keep_the_classified_copys_flag(feeds: Fe
     """The same entry twice in a batch (a feed that repeats an item): only the first copy is
     classified; the other, dropped as seen, has no flag. The stored row is the classified
     copy even when both were read in the same microsecond."""
-    from monitor.ingest.stage import stage_records
-    from monitor.ingest.store import store_staged
-
     record = {"type": "article", "article_id": "a" * 16, "entry_key": "url:https://x.example/1",
               "url": "https://x.example/1", "canonical_url": "https://x.example/1",
               "title": FOOTBALL, "summary": "A late goal.", "source_id": "wire",
