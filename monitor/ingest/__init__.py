@@ -6,8 +6,9 @@
                       entries drop    classify,  (atomic)
                               seen    sketches
 
-    parse uses items (one feed item, read as feedparser would or declined to it) and text
-    (cleaning: entities, C1 characters, mojibake); fetch uses tls (the process's one CA
+    parse uses encoding (which encoding the bytes are read in), items (one feed item, read
+    as feedparser would or declined to it) and text (cleaning: entities, C1 characters,
+    mojibake); fetch uses tls (the process's one CA
     bundle, and aiohttp imported without loading its own)
     batch    one batch of sources from fetch to its staging file (an Airflow mapped task)
     workers  worker processes that parse, derive and stage what ``run`` fetches

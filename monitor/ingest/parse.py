@@ -17,9 +17,10 @@ and a safety net: an item with a field missing and a child we did not read is de
 ``tests/ingest/test_parser_agreement.py`` checks it on a fixture per element class and on
 seeded generated items; bench/README.md ("Parse") has the run over feedparser's own tests.
 
-Encodings: feedparser knows the HTTP charset and the XML declaration; for undeclared
-non-UTF-8 bytes (windows-1251, KOI8-R, Shift_JIS, GB2312 served without a charset) we detect
-the encoding with charset-normalizer and re-encode to UTF-8 before parsing, so Russian,
+Encodings (:mod:`monitor.ingest.encoding`): feedparser knows the HTTP charset and the XML
+declaration; for undeclared non-UTF-8 bytes (windows-1251, KOI8-R, Shift_JIS, GB2312 served
+without a charset) we detect the encoding with charset-normalizer and re-encode to UTF-8
+before parsing, so Russian,
 Japanese and Chinese text arrives as the right characters. Bytes that are not UTF-8 while
 nothing declares another encoding (or the declaration says UTF-8), and that are not in such
 a script (a Portuguese feed in windows-1252), are decoded as feedparser decodes them
@@ -45,6 +46,14 @@ import feedparser
 from feedparser.datetimes import _parse_date
 from lxml import etree
 
+from monitor.ingest.encoding import (
+    XML_DECL,
+    as_feedparser_decodes,
+    canonical_codec,
+    declared_charset,
+    is_clean_utf8,
+    transcode_undeclared,
+)
 from monitor.ingest.items import NS_ATOM, NS_DC, NS_RDF, NS_RSS1, Decline, read_item
 from monitor.ingest.text import clean_text
 
@@ -58,7 +67,6 @@ _MIN_DATE = datetime(1990, 1, 1)
 _FUTURE_SLACK = timedelta(days=2)
 _MAX_TITLE = 1_000
 
-_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._:-]+)[\"']", re.I)
 _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
 _HTML_ROOT = re.compile(rb"<(!doctype\s+html|html[\s>]|body[\s>]|head[\s>])", re.I)
 
@@ -89,89 +97,6 @@ class ParsedFeed:
     title: str | None = None
     language: str | None = None
     error: str | None = None
-
-
-#: Undeclared encodings we trust charset-normalizer to detect: Cyrillic and CJK ones, where
-#: feedparser's windows-1252 fallback would produce nonsense.
-_TRANSCODE = {"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866", "shift_jis",
-              "cp932", "euc_jp", "iso2022_jp", "gb2312", "gbk", "gb18030", "big5", "big5hkscs",
-              "euc_kr", "cp949", "utf_16", "utf_16_le", "utf_16_be"}
-
-
-def _is_clean_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _declared_charset(headers: dict[str, str]) -> str | None:
-    ctype = headers.get("content-type", "")
-    match = re.search(r"charset=[\"']?([A-Za-z0-9._:-]+)", ctype, re.I)
-    return match.group(1).lower() if match else None
-
-
-def _canonical_codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return name.lower()
-
-
-def _transcode_undeclared(body: bytes) -> bytes | None:
-    """Undeclared, non-UTF-8 bytes: detect the encoding and return UTF-8 bytes (or None)."""
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(body[:200_000]).best()
-    if best is None or best.encoding not in _TRANSCODE:
-        # Latin-script guesses are unreliable (cp1257 for Portuguese); feedparser's own
-        # utf-8 → windows-1252 fallback does better there.
-        return None
-    try:
-        text = body.decode(best.encoding, errors="replace")
-    except LookupError:
-        return None
-    log.info("transcoded undeclared feed encoding=%s", best.encoding)
-    return _as_utf8(text)
-
-
-def _as_utf8(text: str) -> bytes:
-    """Decoded document text as UTF-8 bytes whose XML declaration (if any) says so."""
-    return re.sub(r"^\s*<\?xml[^>]*\?>", '<?xml version="1.0" encoding="utf-8"?>', text,
-                  count=1).encode("utf-8")
-
-
-#: What feedparser tries after UTF-8, in its order, when nothing declares an encoding (and
-#: no chardet is installed, as here): windows-1252 decodes all but five byte values, and
-#: ISO-8859-2 any byte.
-_FEEDPARSER_LAST_RESORTS = ("windows-1252", "iso-8859-2")
-
-
-def _as_feedparser_decodes(body: bytes) -> tuple[bytes, str | None]:
-    """Bytes that are not UTF-8, though nothing declares another encoding (or the
-    declaration says UTF-8, wrongly), and not in a script charset_normalizer can tell
-    (Latin text: a Portuguese feed in windows-1252), decoded exactly as feedparser would,
-    as UTF-8 bytes for the fast path, and the note feedparser would make. ``(body, None)``
-    unless the document opens as ASCII-compatible XML (``<`` first, no NUL byte): a
-    byte-order mark, UTF-16/32 without one, or EBCDIC is sniffed by feedparser from its
-    first bytes, and stays its to read.
-
-    Before, such a feed went to feedparser whole: 10-15 ms a poll for a small feed that lxml
-    reads in 1 ms, on every run where it changed.
-    """
-    if b"\x00" in body[:4] or body.lstrip()[:1] != b"<":
-        return body, None
-    for encoding in _FEEDPARSER_LAST_RESORTS:
-        try:
-            text = body.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return _as_utf8(text), (f"not UTF-8, as declared or assumed: read as {encoding}, "
-                                f"as feedparser does")
-    return body, None
 
 
 def _sniff(body: bytes) -> tuple[bool, bool]:
@@ -218,22 +143,22 @@ def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language:
                           error="an HTML page, not a feed (wrong URL or an error page served "
                                 "with 200)")
 
-    declared_xml = _XML_DECL.search(body[:500])
-    declared = _canonical_codec(declared_xml.group(1).decode("ascii") if declared_xml else None)
-    http_charset = _canonical_codec(_declared_charset(headers))
-    clean_utf8 = _is_clean_utf8(body)
+    declared_xml = XML_DECL.search(body[:500])
+    declared = canonical_codec(declared_xml.group(1).decode("ascii") if declared_xml else None)
+    http_charset = canonical_codec(declared_charset(headers))
+    clean_utf8 = is_clean_utf8(body)
     utf8_names = (None, "utf-8")
 
     data = body
     override = None  # how undeclared, non-UTF-8 bytes were read (the fetch row's bozo)
     if not clean_utf8 and declared is None and http_charset is None:
-        data = _transcode_undeclared(body) or body
+        data = transcode_undeclared(body) or body
     if not clean_utf8 and data is body and declared in utf8_names \
             and http_charset in utf8_names:
         # Not UTF-8, though nothing says otherwise (or it says UTF-8, wrongly).
-        data, override = _as_feedparser_decodes(body)
+        data, override = as_feedparser_decodes(body)
     if data is not body:
-        clean_utf8 = _is_clean_utf8(data)
+        clean_utf8 = is_clean_utf8(data)
 
     if headers.get("content-location"):
         # feedparser resolves relative links against Content-Location; so do we.

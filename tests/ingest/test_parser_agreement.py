@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from monitor.ingest import parse
+from monitor.ingest import encoding, parse
 from tests.ingest.conftest import FEEDS
 
 NOW = datetime(2026, 11, 27, 12, 0)
@@ -254,7 +254,7 @@ def test_what_feedparser_sniffs_from_the_first_bytes_is_left_to_it(body: bytes) 
     """UTF-16/32, EBCDIC and a byte-order mark: feedparser tells them from the first bytes,
     so they are not read as windows-1252 (they were, in a first version of this change,
     and 22 of feedparser's own test documents were then no longer feeds)."""
-    assert parse._as_feedparser_decodes(body) == (body, None)
+    assert encoding.as_feedparser_decodes(body) == (body, None)
 
 
 # --- Generated items: either the fast path declines, or it agrees field by field ------------
