@@ -138,11 +138,10 @@ def reclassify(settings: Settings, since: date | datetime | None = None) -> int:
     for start in range(0, len(rows), RECLASSIFY_BATCH):
         batch = rows[start:start + RECLASSIFY_BATCH]
         preds = clf.classify([{"id": r[0], "title": r[1], "text": r[2]} for r in batch])
-        with warehouse.writer(settings, publish=start + RECLASSIFY_BATCH >= len(rows)) as con:
-            con.execute("BEGIN")
+        with warehouse.writer(settings, publish=start + RECLASSIFY_BATCH >= len(rows)) as con, \
+                warehouse.transaction(con):
             total += store_predictions(con, preds)
             _cluster_newly_relevant(con, [p.id for p in preds if p.relevant])
-            con.execute("COMMIT")
     log.info("reclassified articles=%d model_version=%s since=%s", total, clf.version, since)
     return total
 
