@@ -158,7 +158,7 @@ def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language:
         # Not UTF-8, though nothing says otherwise (or it says UTF-8, wrongly).
         data, override = as_feedparser_decodes(body)
     if data is not body:
-        clean_utf8 = is_clean_utf8(data)
+        clean_utf8 = True  # text we decoded, encoded as UTF-8 (not checked again)
 
     if headers.get("content-location"):
         # feedparser resolves relative links against Content-Location; so do we.
