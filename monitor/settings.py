@@ -60,6 +60,8 @@ class Settings:
     #: Where site owners can reach the operator; sent in the User-Agent. Set your own.
     contact_url: str = DEFAULT_CONTACT_URL
     connect_timeout: float = 10.0
+    #: Seconds without a byte before a request is given up (and retried). Feeds' requests
+    #: count it in whole seconds, rounded up (libcurl's low-speed check); pages' exactly.
     read_timeout: float = 20.0
     #: Wall-clock cap for one source in one run: every attempt, retry and Retry-After wait
     #: of it, body download included. A trickling server is cut off, and a source that hits

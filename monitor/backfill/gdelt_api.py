@@ -3,7 +3,7 @@
     queries      the monitor's relations and its most specific topics (:data:`QUERIES`)
     client       one request at a time per host, ``min_interval`` apart across processes
                  (a file lock in the data directory); 429/5xx retried with Retry-After or
-                 back-off; the fetch layer's client configuration (aiohttp)
+                 back-off; the API client configuration (aiohttp, monitor.ingest.client)
     parse        the JSON ``articles`` list as feed entries; GDELT's plain-text errors and
                  malformed JSON raise :class:`GdeltAnswerError`
 
@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.ingest.fetch import BodyTooLarge, build_async_client, parse_retry_after, read_body
+from monitor.ingest.client import build_async_client, read_body
+from monitor.ingest.fetch import parse_retry_after
 from monitor.ingest.parse import Entry, clean_text
+from monitor.ingest.response import BodyTooLarge
 from monitor.ingest.tls import aiohttp
 from monitor.settings import Settings
 
@@ -225,8 +227,9 @@ class Answer:
 
 
 class Api:
-    """Sequential DOC API requests through the fetch layer's one client configuration
-    (an aiohttp session, opened in the runner's loop that uses it)."""
+    """Sequential DOC API requests through the API client configuration
+    (:mod:`monitor.ingest.client`: an aiohttp session, opened in the runner's loop that
+    uses it)."""
 
     def __init__(self, settings: Settings, config: GdeltConfig) -> None:
         self.settings = settings

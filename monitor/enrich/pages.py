@@ -125,7 +125,7 @@ class _Stop(Exception):
 
 
 class PageClient:
-    """The fetch layer's client (an aiohttp session) for threads: its event loop runs in a
+    """The pages' HTTP client (an aiohttp session) for threads: its event loop runs in a
     thread of its own, and :meth:`run` hands it one exchange at a time from any thread.
 
     Pages are extracted (CPU-bound, tens of ms each) in a thread pool; only the HTTP

@@ -8,8 +8,9 @@
 
     parse uses encoding (which encoding the bytes are read in), items (one feed item, read
     as feedparser would or declined to it) and text (cleaning: entities, C1 characters,
-    mojibake); fetch uses tls (the process's one CA
-    bundle, and aiohttp imported without loading its own)
+    mojibake); fetch (libcurl) uses response (one response's head and body, bounded)
+    client   the aiohttp configuration of the JSON API clients (GDELT); with tls (the
+             process's one CA bundle, and aiohttp imported without loading its own)
     batch    one batch of sources from fetch to its staging file (an Airflow mapped task)
     workers  worker processes that parse, derive and stage what ``run`` fetches
     run      the whole of ``monitor ingest``: plan, fetch and stage, store, summarise

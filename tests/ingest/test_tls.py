@@ -8,7 +8,7 @@ import sys
 
 CHECK = """
 import ssl
-from monitor.ingest import fetch  # imports aiohttp through monitor.ingest.tls
+from monitor.ingest import client as fetch  # imports aiohttp through monitor.ingest.tls
 import aiohttp.connector as connector
 
 assert "set_default_verify_paths" not in vars(ssl.SSLContext), "ssl.SSLContext left patched"
@@ -36,7 +36,7 @@ def test_aiohttp_defaults_skip_the_ca_store_and_ours_loads_it() -> None:
 THREADED = """
 import ssl, threading, time
 threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
-from monitor.ingest import fetch
+from monitor.ingest import client
 import aiohttp.connector as connector
 
 # Another thread could build a default context meanwhile: aiohttp is imported as it comes.
@@ -54,7 +54,7 @@ def test_with_other_threads_aiohttp_is_imported_as_it_comes() -> None:
 def test_sessions_get_our_context() -> None:
     import asyncio
 
-    from monitor.ingest.fetch import build_async_client, tls_context
+    from monitor.ingest.client import build_async_client, tls_context
     from monitor.settings import load_settings
 
     async def connector_ssl() -> object:

@@ -1,0 +1,137 @@
+"""The feed client (libcurl, driven by monitor.ingest.fetch) against a real server on
+127.0.0.1: what it must never do (read an error's body, use a proxy from the environment,
+send a header a stored validator could split, leave a thread behind at a fork) and a body
+that does not decompress, recorded as the source's error."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.ingest.fetch import FeedState, FetchResult, end_resolver_threads, fetch_all
+from monitor.settings import Settings
+from monitor.sources import Source
+from tests.support.httpserver import LocalHTTPServer
+
+FEED = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>One</title><link>https://example.org/1</link></item></channel></rss>")
+
+
+def _fetch(settings: Settings, url: str, state: FeedState | None = None,
+           **kwargs: object) -> FetchResult:
+    (result,) = fetch_all([Source(id="s", url=url, outlet="S")], {"s": state or FeedState()},
+                          settings, **kwargs)  # type: ignore[arg-type]
+    return result
+
+
+def test_a_body_that_does_not_decompress_is_the_sources_error(
+        settings: Settings, http_server: LocalHTTPServer) -> None:
+    url = http_server.route("/bad-gzip.xml", b"this is not gzip at all" * 10,
+                            headers={"Content-Encoding": "gzip"})
+    result = _fetch(settings, url)
+    assert result.outcome == "error"
+    assert "could not be decompressed" in (result.error or "")
+    assert len(http_server.hits("/bad-gzip.xml")) == 1  # asking again would not mend it
+
+
+def test_an_error_status_body_is_not_read(settings: Settings,
+                                          http_server: LocalHTTPServer) -> None:
+    """A 500 with a body over the cap is a 500, not a body too large: only a 200's body is
+    read."""
+    url = http_server.route("/broken.xml", b"x" * (3 * 1024 * 1024), status=500)
+    result = _fetch(settings.with_(max_body_bytes=1024 * 1024, retries=0), url)
+    assert (result.outcome, result.status, result.error) == ("error", 500, "HTTP 500")
+    assert result.body == b""
+
+
+def test_a_proxy_in_the_environment_is_not_used(settings: Settings, http_server: LocalHTTPServer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                 "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    result = _fetch(settings, http_server.route("/feed.xml", FEED))
+    assert result.outcome == "ok" and result.body == FEED
+
+
+def test_a_stored_validator_with_a_line_break_is_not_sent(
+        settings: Settings, http_server: LocalHTTPServer) -> None:
+    url = http_server.route("/feed.xml", FEED, headers={"ETag": '"v1"'})
+    state = FeedState(etag='"v0"\r\nX-Injected: yes', last_modified="Tue, 01 Dec 2026 08:00:00 GMT")
+    assert _fetch(settings, url, state).outcome == "ok"
+    (request,) = http_server.hits("/feed.xml")
+    assert "x-injected" not in request.headers and "if-none-match" not in request.headers
+    assert request.headers["if-modified-since"] == "Tue, 01 Dec 2026 08:00:00 GMT"
+
+
+def _serve_in_another_process(conn: Any) -> None:
+    with LocalHTTPServer() as server:
+        conn.send(server.route("/feed.xml", FEED))
+        conn.recv()  # until the test is done
+
+
+@pytest.fixture
+def server_elsewhere() -> Iterator[str]:
+    """A feed served by another process: this one's threads are then the fetch's alone
+    (the in-process server answers each connection in a thread of its own)."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_serve_in_another_process, args=(child,), daemon=True)
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(timeout=10)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_host_names_are_resolved_in_threads_that_end_before_a_fork(
+        settings: Settings, server_elsewhere: str) -> None:
+    """The ingest forks its workers from ``on_done``: after ``end_resolver_threads`` the
+    process has exactly the threads it had before the fetch (libcurl started none: it is
+    handed the addresses)."""
+    url = server_elsewhere.replace("127.0.0.1", "localhost")
+    before = set(os.listdir("/proc/self/task"))
+    seen: list[tuple[set[str], list[str]]] = []
+
+    def on_done(result: FetchResult) -> None:
+        end_resolver_threads()
+        seen.append((set(os.listdir("/proc/self/task")),
+                     [t.name for t in threading.enumerate()]))
+
+    result = _fetch(settings, url, on_done=on_done)
+    assert result.outcome == "ok" and result.body == FEED
+    (tasks, names), = seen
+    assert tasks == before, "a thread started by the fetch was still running"
+    assert not [n for n in names if n.startswith("monitor-resolve")]
+
+
+def test_libcurl_is_handed_our_addresses(settings: Settings, http_server: LocalHTTPServer,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name only our resolver knows: libcurl connects to what it was handed (a look-up of
+    its own would fail), and a name is looked up once per fetch, however many ask."""
+    from monitor.ingest import fetch
+
+    asked: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        if host != "feeds.test":
+            raise OSError(f"unknown host {host}")
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(fetch, "_resolve", resolve)
+    port = int(http_server.route("/a.xml", FEED).rsplit(":", 1)[1].split("/")[0])
+    http_server.route("/b.xml", FEED)
+    sources = [Source(id=n, url=f"http://feeds.test:{port}/{n}.xml", outlet=n) for n in "ab"]
+    results = fetch_all(sources, {}, settings)
+    assert [(r.outcome, r.body) for r in results] == [("ok", FEED), ("ok", FEED)]
+    assert asked == [("feeds.test", port)]
