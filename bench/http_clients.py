@@ -1,4 +1,4 @@
-"""CPU per request of candidate HTTP clients for the fetch layer (issue 14 §4).
+"""CPU per request of candidate HTTP clients for the feed fetch (issue 14 §4).
 
 An unchanged poll is a conditional GET answered 304: the client's own overhead is nearly
 all the CPU the main process spends on such a feed. A minimal keep-alive server in ANOTHER
@@ -144,8 +144,55 @@ def run_urllib3(url: str, n: int, c: int) -> None:
         list(ex.map(one, range(n)))
 
 
+def run_pycurl(url: str, n: int, c: int) -> None:
+    """libcurl's multi interface, as monitor.ingest.fetch drives it: c transfers at a time,
+    one loop, a Python call per header line and per body chunk."""
+    import pycurl
+
+    multi = pycurl.CurlMulti()
+    headers = [f"{k}: {v}" for k, v in HEADERS.items() if k != "User-Agent"]
+    statuses: list[int] = []
+    left = iter(range(n))
+
+    def start() -> bool:
+        if next(left, None) is None:
+            return False
+        handle = pycurl.Curl()
+        handle.setopt(pycurl.URL, url)
+        handle.setopt(pycurl.HTTPHEADER, headers)
+        handle.setopt(pycurl.USERAGENT, HEADERS["User-Agent"])
+        handle.setopt(pycurl.PROXY, "")
+        handle.setopt(pycurl.HEADERFUNCTION, lambda line: None)
+        handle.setopt(pycurl.WRITEFUNCTION, lambda chunk: None)
+        if FRESH:
+            handle.setopt(pycurl.FRESH_CONNECT, 1)
+            handle.setopt(pycurl.FORBID_REUSE, 1)
+        multi.add_handle(handle)
+        return True
+
+    running = sum(start() for _ in range(c))
+    while running:
+        while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+            pass
+        while True:
+            queued, ok, failed = multi.info_read()
+            for handle in ok + [f[0] for f in failed]:
+                statuses.append(handle.getinfo(pycurl.RESPONSE_CODE))
+                multi.remove_handle(handle)
+                handle.close()
+                running -= 1
+                running += start()
+            if not queued:
+                break
+        if running:
+            multi.select(1.0)
+    multi.close()
+    assert statuses == [304] * n, set(statuses)
+
+
 CLIENTS: dict[str, Callable[[str, int, int], object]] = {
     "httpx": run_httpx, "aiohttp": run_aiohttp, "raw-asyncio": run_raw, "urllib3": run_urllib3,
+    "pycurl": run_pycurl,
 }
 
 
@@ -232,13 +279,15 @@ def main() -> None:
         # Import cost is start-up, not per-request: import everything before measuring.
         import aiohttp  # noqa: F401
         import httpx  # noqa: F401
+        import pycurl  # noqa: F401
         import urllib3  # noqa: F401
 
         print(f"{args.n} conditional GETs answered 304, {args.c} in flight, best of {args.r}"
               " rounds; CPU of this process only (the server is another process); "
               + ("a new connection per request" if FRESH else "keep-alive connections"))
         cases = [("httpx", "asyncio"), ("aiohttp", "asyncio"), ("raw-asyncio", "asyncio"),
-                 ("urllib3", "threads"), ("httpx", "uvloop"), ("aiohttp", "uvloop")]
+                 ("urllib3", "threads"), ("httpx", "uvloop"), ("aiohttp", "uvloop"),
+                 ("pycurl", "libcurl")]
         for name, loop in cases:
             measure(name, url, min(args.n, 200), args.c, loop)  # warm up
             runs = [measure(name, url, args.n, args.c, loop) for _ in range(args.r)]

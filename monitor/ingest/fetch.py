@@ -202,6 +202,9 @@ class _Fetcher:
         self.active: dict[pycurl.Curl, _Job] = {}
         self.multi = pycurl.CurlMulti()
         self.next_check = run_deadline  # the earliest deadline of a live job
+        #: Set when a step freed a slot or queued a request: the loop goes round again
+        #: before it waits on the sockets (which might not wake it).
+        self.kick = False
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ class _Fetcher:
         _running.fetcher = self
         try:
             while self.remaining:
+                self.kick = False
                 now = time.monotonic()
                 if now >= self.run_deadline:
                     self._end_run()
@@ -222,7 +226,7 @@ class _Fetcher:
                 if self.resolving:
                     self._check_resolving()
                 self._perform()
-                if self.remaining:
+                if self.remaining and not self.kick:
                     self._wait(now)
         finally:
             _running.fetcher = None
@@ -282,6 +286,7 @@ class _Fetcher:
         job.seen = [job.current]
         job.permanent = True
         self.ready.append(job)
+        self.kick = True
 
     def _start_ready(self) -> None:
         limit = max(1, self.settings.per_host_concurrency)
@@ -454,6 +459,7 @@ class _Fetcher:
             return
         job.current = target
         self.ready.append(job)
+        self.kick = True
 
     def _retry(self, job: _Job, retry_in: float | None) -> None:
         """Another attempt after ``retry_in`` seconds, if allowed and if time is left."""
@@ -512,6 +518,7 @@ class _Fetcher:
         if job.host:
             self.per_host[job.host] -= 1
             job.host = ""
+            self.kick = True
 
     def _fail(self, job: _Job, error: str) -> None:
         job.result.error = error
@@ -521,6 +528,7 @@ class _Fetcher:
         if job.finished:
             return
         job.finished = True
+        self.kick = True  # a source may be admitted in its place
         self._release(job)
         self.live.discard(job)
         result = job.result

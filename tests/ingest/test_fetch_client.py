@@ -30,6 +30,18 @@ def _fetch(settings: Settings, url: str, state: FeedState | None = None,
     return result
 
 
+def test_sources_queued_behind_their_hosts_limit_start_as_a_slot_frees(
+        settings: Settings, http_server: LocalHTTPServer) -> None:
+    """Twelve feeds on one host, two at a time: each finished request lets the next start
+    at once (a freed slot must not wait for some deadline to wake the loop, which would
+    leave most of them to the run's deadline here)."""
+    sources = [Source(id=f"f{i}", url=http_server.route(f"/f{i}.xml", FEED), outlet="F")
+               for i in range(12)]
+    results = fetch_all(sources, {}, settings.with_(per_host_concurrency=2,
+                                                     run_deadline_seconds=8.0))
+    assert [(r.outcome, r.error) for r in results] == [("ok", None)] * 12
+
+
 def test_a_body_that_does_not_decompress_is_the_sources_error(
         settings: Settings, http_server: LocalHTTPServer) -> None:
     url = http_server.route("/bad-gzip.xml", b"this is not gzip at all" * 10,
