@@ -69,8 +69,12 @@ _PERMANENT_REDIRECTS = {301, 308}
 _REDIRECTS = {301, 302, 303, 307, 308}
 #: libcurl's read buffer: a 1 MB feed arrives in a few calls of our write function.
 _BUFFER = 256 * 1024
-#: libcurl errors that asking again will not mend (a URL libcurl cannot use).
-_PERMANENT_ERRORS = {pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT}
+#: libcurl errors that asking again within the run will not mend: a URL libcurl cannot use,
+#: a certificate that does not verify (the next run asks again, after the back-off).
+_PERMANENT_ERRORS = {pycurl.E_UNSUPPORTED_PROTOCOL, pycurl.E_URL_MALFORMAT,
+                     pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_ISSUER_ERROR,
+                     pycurl.E_SSL_INVALIDCERTSTATUS, pycurl.E_SSL_PINNEDPUBKEYNOTMATCH,
+                     pycurl.E_SSL_CACERT_BADFILE}
 
 
 @dataclass(frozen=True)

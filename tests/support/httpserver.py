@@ -11,6 +11,7 @@ Every request is recorded (method, path, headers) so tests can assert on what we
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 import time
@@ -47,8 +48,10 @@ class Route:
 
 
 class LocalHTTPServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this (server) context."""
         self.host = host
+        self.scheme = "https" if tls is not None else "http"
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._stop = threading.Event()
@@ -136,6 +139,8 @@ class LocalHTTPServer:
                 super().handle_error(request, client_address)
 
         self._server = Server((host, 0), Handler)
+        if tls is not None:  # (each connection's handshake runs in the accepting thread)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -147,7 +152,7 @@ class LocalHTTPServer:
         return self.url(path)
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def hits(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
