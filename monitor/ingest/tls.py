@@ -1,11 +1,13 @@
-"""TLS for the monitor's HTTP clients: one CA bundle per process, and aiohttp without its own.
+"""TLS for the monitor's aiohttp clients (article pages, the GDELT API): one CA bundle per
+process, and aiohttp without its own. (Feeds are fetched with libcurl, which is handed
+certifi's bundle by path: :mod:`monitor.ingest.fetch`.)
 
 Loading a CA bundle into an ``ssl.SSLContext`` costs 40–55 ms of CPU on the project machine
 (parsing some 150 certificates). Importing aiohttp loads the system store twice, for two
 default contexts built at import time (``aiohttp.connector._SSL_CONTEXT_VERIFIED`` and
 ``_UNVERIFIED``), which the monitor never uses: every session it opens is given
 :func:`tls_context` (certifi's bundle) by its connector. Those two loads were a sixth of the
-start-up of ``monitor ingest`` (issue 14), so :data:`aiohttp` is imported here with the
+start-up of ``monitor ingest`` when it still fetched feeds with aiohttp (issue 14), so :data:`aiohttp` is imported here with the
 loading skipped (when no other thread runs yet, as in the CLI; see
 :func:`_import_aiohttp`). aiohttp's verified default then trusts no CA: a session opened
 without our context would fail its certificate checks, never pass them unchecked.
