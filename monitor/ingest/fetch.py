@@ -139,6 +139,8 @@ class _Job:
     own_deadline: float = math.inf
     finished: bool = False
     current: str = ""
+    #: The host of ``current``, lower-cased.
+    current_host: str = ""
     seen: list[str] = field(default_factory=list)
     permanent: bool = True
     #: The host whose slot this job holds ("" when it holds none).
@@ -147,12 +149,18 @@ class _Job:
     response: Response | None = None
 
 
-
 def _resolve(host: str, port: int) -> list[str]:
     """The addresses of ``host`` (in our thread pool: see the module docstring)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     return [f"[{a}]" if ":" in a else a for a in addresses]
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # libcurl says what is wrong with the URL
+        return ""
 
 
 def _is_address(host: str) -> bool:
@@ -287,6 +295,7 @@ class _Fetcher:
         job.result.attempts = job.attempt
         job.result.error = None
         job.current = job.source.url
+        job.current_host = _host(job.current)
         job.seen = [job.current]
         job.permanent = True
         self.ready.append(job)
@@ -298,7 +307,7 @@ class _Fetcher:
             job = self.ready.popleft()
             if job.finished:
                 continue
-            host = (urlsplit(job.current).hostname or "").lower()
+            host = job.current_host
             if self.per_host.get(host, 0) >= limit:
                 self.ready.append(job)  # its host is busy: it keeps its place
                 continue
@@ -310,8 +319,8 @@ class _Fetcher:
             self._resolve_and_send(job)
 
     def _resolve_and_send(self, job: _Job) -> None:
-        parts = urlsplit(job.current)
         try:
+            parts = urlsplit(job.current)
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             self._fail(job, f"invalid URL {job.current}: {exc}")
@@ -448,8 +457,13 @@ class _Fetcher:
         if not location:
             self._fail(job, f"redirects: redirect {response.status} without Location")
             return
-        target = urljoin(job.current, location)
-        if urlsplit(target).scheme not in ("http", "https"):
+        try:
+            target = urljoin(job.current, location)
+            scheme = urlsplit(target).scheme
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            self._fail(job, f"redirects: a Location that is no URL: {location[:200]}")
+            return
+        if scheme not in ("http", "https"):
             self._fail(job, f"redirects: redirect to a non-http URL refused: {target}")
             return
         if target in job.seen:
@@ -462,6 +476,7 @@ class _Fetcher:
                             f"{' -> '.join(job.seen)}")
             return
         job.current = target
+        job.current_host = _host(target)
         self.ready.append(job)
         self.kick = True
 

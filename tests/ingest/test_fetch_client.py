@@ -147,3 +147,19 @@ def test_libcurl_is_handed_our_addresses(settings: Settings, http_server: LocalH
     results = fetch_all(sources, {}, settings)
     assert [(r.outcome, r.body) for r in results] == [("ok", FEED), ("ok", FEED)]
     assert asked == [("feeds.test", port)]
+
+
+def test_urls_python_cannot_split_are_recorded_not_raised(
+        settings: Settings, http_server: LocalHTTPServer) -> None:
+    """A source URL, or a redirect's Location, with an unclosed IPv6 bracket: that source's
+    error, and the others are fetched."""
+    good = http_server.route("/feed.xml", FEED)
+    moved = http_server.route("/moved.xml", b"", status=301,
+                              headers={"Location": "http://[::1/elsewhere.xml"})
+    sources = [Source(id="bad", url="http://[::1/feed.xml", outlet="B"),
+               Source(id="moved", url=moved, outlet="M"),
+               Source(id="good", url=good, outlet="G")]
+    bad, redirected, fine = fetch_all(sources, {}, settings)
+    assert bad.outcome == "error" and "invalid URL" in (bad.error or ""), bad.error
+    assert redirected.outcome == "error" and "no URL" in (redirected.error or "")
+    assert fine.outcome == "ok" and fine.body == FEED
