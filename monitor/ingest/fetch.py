@@ -217,6 +217,9 @@ class _Fetcher:
         #: Set when a step freed a slot or queued a request: the loop goes round again
         #: before it waits on the sockets (which might not wake it).
         self.kick = False
+        #: An exception of ``on_done``'s, raised from the loop once the step that called it
+        #: is over.
+        self.callback_error: BaseException | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -238,8 +241,12 @@ class _Fetcher:
                 if self.resolving:
                     self._check_resolving()
                 self._perform()
+                if self.callback_error is not None:
+                    raise self.callback_error
                 if self.remaining and not self.kick:
                     self._wait(now)
+            if self.callback_error is not None:  # (from the run's deadline)
+                raise self.callback_error
         finally:
             _running.fetcher = None
             for handle in list(self.active):
@@ -271,9 +278,9 @@ class _Fetcher:
         while True:
             queued, ok, failed = self.multi.info_read()
             for handle in ok:
-                self._transferred(handle, 0, "")
+                self._safely(self.active[handle], self._transferred, handle, 0, "")
             for handle, errno, message in failed:
-                self._transferred(handle, errno, message)
+                self._safely(self.active[handle], self._transferred, handle, errno, message)
             if not queued:
                 break
 
@@ -316,7 +323,7 @@ class _Fetcher:
             if job.own_deadline == math.inf:  # the source's cap starts with its first request
                 job.own_deadline = time.monotonic() + self.settings.total_timeout
                 self.next_check = min(self.next_check, job.own_deadline)
-            self._resolve_and_send(job)
+            self._safely(job, self._resolve_and_send, job)
 
     def _resolve_and_send(self, job: _Job) -> None:
         try:
@@ -344,7 +351,7 @@ class _Fetcher:
             if job.finished:
                 continue
             if found.done():
-                self._resolved(job, port, found)
+                self._safely(job, self._resolved, job, port, found)
             else:
                 self.resolving.append((job, port, found))
 
@@ -564,7 +571,22 @@ class _Fetcher:
         self.results[job.index] = result
         self.remaining -= 1
         if self.on_done is not None:
-            self.on_done(result)
+            try:
+                self.on_done(result)
+            except BaseException as exc:  # the caller's: raised from the loop, not recorded
+                self.callback_error = self.callback_error or exc
+
+    def _safely(self, job: _Job, step: Callable[..., None], *args: object) -> None:
+        """One source's step; an exception in it (a bug) ends that source with an internal
+        error and leaves the other sources running."""
+        try:
+            step(*args)
+        except Exception as exc:
+            log.exception("fetch crashed source=%s", job.source.id)
+            self._cancel(job)
+            self._fail(job, f"internal error: {type(exc).__name__}: {exc}")
+        if self.callback_error is not None:
+            raise self.callback_error
 
 
 def _utcnow() -> datetime:

@@ -163,3 +163,30 @@ def test_urls_python_cannot_split_are_recorded_not_raised(
     assert bad.outcome == "error" and "invalid URL" in (bad.error or ""), bad.error
     assert redirected.outcome == "error" and "no URL" in (redirected.error or "")
     assert fine.outcome == "ok" and fine.body == FEED
+
+
+def test_a_bug_in_one_sources_handling_is_its_error_and_the_others_go_on(
+        settings: Settings, http_server: LocalHTTPServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a bug would: the Retry-After reading raises for the one source that has one."""
+    from monitor.ingest import fetch
+
+    def broken(value: str | None, now: object = None) -> float | None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(fetch, "parse_retry_after", broken)
+    busy = http_server.route("/busy.xml", b"", status=503, headers={"Retry-After": "1"})
+    sources = [Source(id="busy", url=busy, outlet="B"),
+               Source(id="good", url=http_server.route("/feed.xml", FEED), outlet="G")]
+    results = fetch_all(sources, {}, settings)
+    assert [(r.outcome, r.error) for r in results] == [
+        ("error", "internal error: RuntimeError: a bug"), ("ok", None)]
+
+
+def test_an_exception_of_the_callers_callback_is_raised(settings: Settings,
+                                                         http_server: LocalHTTPServer) -> None:
+    def on_done(result: FetchResult) -> None:
+        raise KeyError("the caller's")
+
+    with pytest.raises(KeyError, match="the caller's"):
+        _fetch(settings, http_server.route("/feed.xml", FEED), on_done=on_done)
