@@ -23,10 +23,10 @@ Rules (miniflux ``response_handler.go``, httpx ``_config.py``):
   the source's deadline, become the next poll time); other 5xx, connect/read timeouts and
   connection errors get ``settings.retries`` retries with exponential backoff and jitter,
   while time is left;
-* host names are resolved by a thread pool of ours, never by libcurl's own resolver
-  threads, so :func:`end_resolver_threads` can leave the process with no other thread (the
-  ingest forks its workers from the fetch's callback); HTTP/1.1, no proxy from the
-  environment, certifi's CA bundle;
+* host names are looked up by threads of ours and handed to libcurl
+  (:mod:`monitor.ingest.resolve`), so :func:`end_resolver_threads` can leave the process
+  with no other thread (the ingest forks its workers from the fetch's callback); HTTP/1.1,
+  no proxy from the environment, certifi's CA bundle;
 * an honest User-Agent with a contact URL.
 
 ``fetch_all`` never raises for a single source: every outcome is a :class:`FetchResult`.
@@ -37,23 +37,21 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import heapq
-import ipaddress
 import itertools
 import logging
 import math
 import random
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import pycurl
 
+from monitor.ingest.resolve import Resolver, end_resolver_threads, host_of, is_address, running
 from monitor.ingest.response import BodyTooLarge, Response
 from monitor.settings import Settings
 from monitor.sources import Source
@@ -149,33 +147,6 @@ class _Job:
     response: Response | None = None
 
 
-def _resolve(host: str, port: int) -> list[str]:
-    """The addresses of ``host`` (in our thread pool: see the module docstring)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    return [f"[{a}]" if ":" in a else a for a in addresses]
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:  # libcurl says what is wrong with the URL
-        return ""
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-#: The fetch running in this thread (for :func:`end_resolver_threads`, called from its
-#: ``on_done`` callback).
-_running = threading.local()
-
-
 class _Fetcher:
     """The loop of :func:`fetch_all`: admits sources (``concurrency`` at a time), starts
     their requests within the per-host limit, waits on libcurl's sockets, and handles each
@@ -209,8 +180,7 @@ class _Fetcher:
         self.timers: list[tuple[float, int, _Job]] = []  # retries' start times
         self.order = itertools.count()
         self.resolving: list[tuple[_Job, int, Future[list[str]]]] = []
-        self.addresses: dict[tuple[str, int], Future[list[str]]] = {}
-        self.pool: ThreadPoolExecutor | None = None
+        self.resolver = Resolver()
         self.active: dict[pycurl.Curl, _Job] = {}
         self.multi = pycurl.CurlMulti()
         self.next_check = run_deadline  # the earliest deadline of a live job
@@ -224,7 +194,6 @@ class _Fetcher:
     # -- the loop ------------------------------------------------------------------------
 
     def run(self) -> list[FetchResult]:
-        _running.fetcher = self
         try:
             while self.remaining:
                 self.kick = False
@@ -248,13 +217,10 @@ class _Fetcher:
             if self.callback_error is not None:  # (from the run's deadline)
                 raise self.callback_error
         finally:
-            _running.fetcher = None
             for handle in list(self.active):
                 self.multi.remove_handle(handle)
                 handle.close()
             self.multi.close()
-            if self.pool is not None:
-                self.pool.shutdown(wait=False, cancel_futures=True)
         return [r for r in self.results if r is not None]
 
     def _wait(self, now: float) -> None:
@@ -302,7 +268,7 @@ class _Fetcher:
         job.result.attempts = job.attempt
         job.result.error = None
         job.current = job.source.url
-        job.current_host = _host(job.current)
+        job.current_host = host_of(job.current)
         job.seen = [job.current]
         job.permanent = True
         self.ready.append(job)
@@ -332,14 +298,10 @@ class _Fetcher:
         except ValueError as exc:
             self._fail(job, f"invalid URL {job.current}: {exc}")
             return
-        if not job.host or _is_address(job.host):
+        if not job.host or is_address(job.host):
             self._send(job, None)  # (no host: libcurl says what is wrong with the URL)
             return
-        found = self.addresses.get((job.host, port))
-        if found is None:
-            if self.pool is None:
-                self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="monitor-resolve")
-            found = self.addresses[(job.host, port)] = self.pool.submit(_resolve, job.host, port)
+        found = self.resolver.lookup(job.host, port)
         if found.done():
             self._resolved(job, port, found)
         else:
@@ -358,7 +320,7 @@ class _Fetcher:
     def _resolved(self, job: _Job, port: int, found: Future[list[str]]) -> None:
         exc = found.exception()
         if exc is not None:
-            del self.addresses[(job.host, port)]  # asked again by the next attempt
+            self.resolver.forget(job.host, port)  # asked again by the next attempt
             job.result.error = f"cannot resolve host {job.host}: {exc}"
             self._release(job)
             self._retry(job, _backoff(self.settings, job.attempt))
@@ -483,7 +445,7 @@ class _Fetcher:
                             f"{' -> '.join(job.seen)}")
             return
         job.current = target
-        job.current_host = _host(target)
+        job.current_host = host_of(target)
         self.ready.append(job)
         self.kick = True
 
@@ -593,17 +555,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def end_resolver_threads() -> None:
-    """From an ``on_done`` callback of :func:`fetch_all`: wait for the host look-ups in
-    flight and end the threads that run them, so the caller can fork with no other thread
-    alive. Later look-ups start new threads. (libcurl itself starts none: it is handed the
-    addresses.)"""
-    fetcher = getattr(_running, "fetcher", None)
-    if fetcher is not None and fetcher.pool is not None:
-        pool, fetcher.pool = fetcher.pool, None
-        pool.shutdown(wait=True)
-
-
 def fetch_all(sources: Iterable[Source], states: dict[str, FeedState], settings: Settings,
               on_done: Callable[[FetchResult], None] | None = None,
               deadline: float | None = None) -> list[FetchResult]:
@@ -619,7 +570,9 @@ def fetch_all(sources: Iterable[Source], states: dict[str, FeedState], settings:
         return []
     run_deadline = time.monotonic() + settings.run_deadline_seconds if deadline is None \
         else deadline
-    return _Fetcher(sources, states, settings, on_done, run_deadline).run()
+    fetcher = _Fetcher(sources, states, settings, on_done, run_deadline)
+    with running(fetcher.resolver):
+        return fetcher.run()
 
 
 def _deadline_error(settings: Settings, own_deadline: float, run_deadline: float,

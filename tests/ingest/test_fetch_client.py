@@ -130,17 +130,17 @@ def test_libcurl_is_handed_our_addresses(settings: Settings, http_server: LocalH
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A name only our resolver knows: libcurl connects to what it was handed (a look-up of
     its own would fail), and a name is looked up once per fetch, however many ask."""
-    from monitor.ingest import fetch
+    from monitor.ingest import resolve
 
     asked: list[tuple[str, int]] = []
 
-    def resolve(host: str, port: int) -> list[str]:
+    def lookup(host: str, port: int) -> list[str]:
         asked.append((host, port))
         if host != "feeds.test":
             raise OSError(f"unknown host {host}")
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(fetch, "_resolve", resolve)
+    monkeypatch.setattr(resolve, "_resolve", lookup)
     port = int(http_server.route("/a.xml", FEED).rsplit(":", 1)[1].split("/")[0])
     http_server.route("/b.xml", FEED)
     sources = [Source(id=n, url=f"http://feeds.test:{port}/{n}.xml", outlet=n) for n in "ab"]
