@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
 import os
 import random
 import re
@@ -117,30 +116,24 @@ def corpus(n: int, folder: Path = SHARED_FEEDS) -> tuple[list[bytes], str]:
 def serve_elsewhere(bodies: list[bytes], hosts: int, latency: float) -> Iterator[list[str]]:
     """Serve the feeds from a separate process (as a real server is): threads of a server
     in the measured process would compete with it for the GIL. Yields one URL per feed."""
-    from tests.support.httpserver import LocalHTTPServer
+    from tests.support.httpserver import LocalHTTPServer, served_elsewhere
 
     hosts = max(1, min(hosts, 200))
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe()
 
-    def run() -> None:
+    @contextlib.contextmanager
+    def serve() -> Iterator[list[str]]:
         servers = [LocalHTTPServer(host=f"127.0.0.{2 + h}").start() for h in range(hosts)]
-        urls = [servers[i % hosts].route(f"/f{i}.xml", body, delay=latency,
-                                         headers={"Content-Type": "application/xml",
-                                                  "ETag": f'"e{i}"'})
-                for i, body in enumerate(bodies)]
-        child.send(urls)
-        child.recv()  # until the parent says stop
-        for server in servers:
-            server.stop()
+        try:
+            yield [servers[i % hosts].route(f"/f{i}.xml", body, delay=latency,
+                                            headers={"Content-Type": "application/xml",
+                                                     "ETag": f'"e{i}"'})
+                   for i, body in enumerate(bodies)]
+        finally:
+            for server in servers:
+                server.stop()
 
-    process = ctx.Process(target=run, daemon=True)
-    process.start()
-    try:
-        yield parent.recv()
-    finally:
-        parent.send("stop")
-        process.join(timeout=10)
+    with served_elsewhere(serve) as urls:
+        yield urls
 
 
 def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:

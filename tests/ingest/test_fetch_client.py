@@ -5,20 +5,19 @@ that does not decompress, recorded as the source's error."""
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from monitor.ingest.fetch import FeedState, FetchResult, end_resolver_threads, fetch_all
 from monitor.settings import Settings
 from monitor.sources import Source
-from tests.support.httpserver import LocalHTTPServer
+from tests.support.httpserver import LocalHTTPServer, served_elsewhere
 
 FEED = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
         b"<item><title>One</title><link>https://example.org/1</link></item></channel></rss>")
@@ -84,25 +83,18 @@ def test_a_stored_validator_with_a_line_break_is_not_sent(
     assert request.headers["if-modified-since"] == "Tue, 01 Dec 2026 08:00:00 GMT"
 
 
-def _serve_in_another_process(conn: Any) -> None:
+@contextlib.contextmanager
+def _feed_server() -> Iterator[str]:
     with LocalHTTPServer() as server:
-        conn.send(server.route("/feed.xml", FEED))
-        conn.recv()  # until the test is done
+        yield server.route("/feed.xml", FEED)
 
 
 @pytest.fixture
 def server_elsewhere() -> Iterator[str]:
     """A feed served by another process: this one's threads are then the fetch's alone
     (the in-process server answers each connection in a thread of its own)."""
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve_in_another_process, args=(child,), daemon=True)
-    process.start()
-    try:
-        yield parent.recv()
-    finally:
-        parent.send("stop")
-        process.join(timeout=10)
+    with served_elsewhere(_feed_server) as url:
+        yield url
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")

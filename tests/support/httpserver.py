@@ -11,16 +11,19 @@ Every request is recorded (method, path, headers) so tests can assert on what we
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["LocalHTTPServer", "Route", "Request"]
+__all__ = ["LocalHTTPServer", "Route", "Request", "served_elsewhere"]
 
 
 @dataclass
@@ -171,3 +174,25 @@ class LocalHTTPServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _serve(serve: Callable[[], AbstractContextManager[Any]], conn: Any) -> None:
+    with serve() as value:
+        conn.send(value)
+        conn.recv()  # until the caller is done
+
+
+@contextlib.contextmanager
+def served_elsewhere(serve: Callable[[], AbstractContextManager[Any]]) -> Iterator[Any]:
+    """Run ``serve()`` (servers set up, as a context manager) in a forked process and yield
+    what it yields (URLs): the measured or inspected process then has no server threads of
+    ours competing for its GIL or showing up among its threads."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_serve, args=(serve, child), daemon=True)
+    process.start()
+    try:
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        process.join(timeout=10)
