@@ -45,7 +45,15 @@ _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hmb_")
 _GUID_SCHEMES = re.compile(r"^(urn:|tag:)", re.I)
 #: Lower-case host, no port, no query or fragment, no user info: nothing to normalise but
 #: "www." and the trailing slash.
-_SIMPLE_URL = re.compile(r"^https?://(?:www\.)?([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?$")
+_SIMPLE_URL = re.compile(r"^https?://(?:www\.)?+([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?$")
+#: The same with a query of plain ``name=value`` pairs (letters, digits and ``_.-~``, which
+#: ``parse_qsl`` and ``urlencode`` give back unchanged): a third of the URLs in real feeds
+#: carry one (``?at_medium=RSS&at_campaign=rss``), and splitting them on "&" costs a tenth
+#: of the full parse. Anything else in the query (escapes, "+", ";", a name without "=")
+#: takes the full parse.
+_SIMPLE_QUERY_URL = re.compile(
+    r"^https?://(?:www\.)?+([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?"
+    r"\?((?:[\w.~-]+=[\w.~-]*)(?:&[\w.~-]+=[\w.~-]*)*)$", re.ASCII)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -63,8 +71,27 @@ def canonical_url(url: str | None) -> str | None:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
         return f"https://{host}{path}"
+    simple = _SIMPLE_QUERY_URL.match(url)
+    if simple:
+        host, path, query = simple.group(1), simple.group(2) or "/", simple.group(3)
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        kept = "&".join(pair for pair in query.split("&")
+                        if not _tracking(pair.partition("=")[0]))
+        return f"https://{host}{path}?{kept}" if kept else f"https://{host}{path}"
+    return _canonical_split(url)
+
+
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES)
+
+
+def _canonical_split(url: str) -> str | None:
+    """:func:`canonical_url` by a full split and re-join (any URL)."""
     try:
         parts = urlsplit(url.strip())
+        port = parts.port  # a port that is not a number raises here, as a bad split does
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -72,10 +99,10 @@ def canonical_url(url: str | None) -> str | None:
     host = parts.hostname.lower()
     if host.startswith("www."):
         host = host[4:]
-    port = parts.port if parts.port not in (None, 80, 443) else None
+    port = port if port not in (None, 80, 443) else None
     netloc = f"{host}:{port}" if port else host
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(_TRACKING_PREFIXES)]
+             if not _tracking(k)]
     path = parts.path or "/"
     if len(path) > 1 and path.endswith("/"):
         path = path[:-1]

@@ -214,6 +214,24 @@ def test_html_and_script_in_titles_become_plain_text(feeds: FeedEnv, query) -> N
     assert flags["https://sparse.example.com/html-title"] == "absurd"  # year 2039
 
 
+def test_a_link_with_a_port_that_is_no_number_is_stored_without_a_canonical_url(
+        feeds: FeedEnv, query) -> None:
+    # urllib splits "https://host:80x/" and raises only when the port is read: the whole
+    # batch once failed on one such link.
+    feeds.serve("odd", (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Odd</title>'
+        "<item><title>Bad port</title><link>https://odd.example.org:80x/a</link></item>"
+        "<item><title>Good port</title><link>https://odd.example.org/b</link></item>"
+        "</channel></rss>"))
+    feeds.serve_fixture("wire", "rss_basic.xml")
+    result = run_ingest(feeds.settings)
+    assert result.sources_failed == 0
+    rows = dict(query("SELECT title, canonical_url FROM articles"
+                      " WHERE url LIKE 'https://odd.%'"))
+    assert rows == {"Bad port": None, "Good port": "https://odd.example.org/b"}
+    assert len(articles_of(query, "wire")) == 3
+
+
 def test_failing_source_backs_off_and_recovers(feeds: FeedEnv, query) -> None:
     feeds.serve("flaky", status=503)
     run_ingest(feeds.settings)
