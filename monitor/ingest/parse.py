@@ -165,10 +165,17 @@ def _parse(body: bytes, base_url: str, headers: dict[str, str], source_language:
         base_url = urljoin(base_url, headers["content-location"].strip())
     if clean_utf8 and declared in utf8_names and http_charset in (None, "utf-8", "ascii") \
             and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        leading, unstripped = None, data
+        if data[:1].isspace() and data.lstrip()[:5] == b"<?xml":
+            # Blank lines before the XML declaration (a template's, a plugin's): XML
+            # forbids them, so feedparser reads the feed with its loose parser, and
+            # lxml refuses it. The same feed without them is what both would read.
+            data, leading = data.lstrip(), "whitespace before the XML declaration (ignored)"
         fast = _parse_fast(data, base_url, source_language, now)
         if fast is not None:
-            fast.bozo = fast.bozo or override
+            fast.bozo = fast.bozo or override or leading
             return fast
+        data = unstripped  # feedparser gets the bytes as they came
     elif declared not in utf8_names and http_charset in (None, declared):
         # A declared non-UTF-8 encoding (windows-1251, Shift_JIS, UTF-16 …) that the HTTP
         # header does not contradict: libxml2 decodes it; a wrong declaration fails to parse

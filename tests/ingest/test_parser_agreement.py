@@ -207,6 +207,28 @@ def test_fast_path_reads_the_element(name: str) -> None:
         assert value in [getattr(e, field_name) for e in fast.entries], field_name
 
 
+def test_blank_lines_before_the_xml_declaration_are_read_on_the_fast_path() -> None:
+    """XML forbids anything before its declaration, so lxml refuses such a document and
+    feedparser reads it with its loose parser. The fast path reads it without the blank
+    lines, which is what feedparser reads too once they are gone, and says so in the bozo."""
+    body = (AGREEMENT / "rss_blank_before_declaration.xml").read_bytes()
+    ours = parse.parse_feed(body, "https://base.example.org/", now=NOW)
+    assert ours.parser == "lxml" and "whitespace before the XML declaration" in ours.bozo
+    assert [e.title for e in ours.entries] == ["Ferry line to Sakhalin reopens",
+                                               "Grain corridor talks & quotas"]
+    _assert_agree(ours.entries, _reference(body.lstrip()), "stripped")
+    # Where feedparser's loose parser reads the document otherwise, it is wrong: it keeps
+    # an escaped "&amp;" in a GUID as it stands, where XML (and its strict parser) read "&".
+    guid = b"https://blank.example.org/news/ferry"
+    amp = body.replace(guid + b"</guid>", guid + b"?a=1&amp;b=2</guid>")
+    loose = _reference(amp)[0].guid
+    assert loose.endswith("?a=1&amp;b=2")
+    assert parse.parse_feed(amp, now=NOW).entries[0].guid == loose.replace("&amp;", "&")
+    # Not UTF-8 without a declaration of its own: left to feedparser as before.
+    assert parse.parse_feed(b"\n" + body.lstrip().replace(b"UTF-8", b"koi8-r"),
+                            now=NOW).parser == "feedparser"
+
+
 @pytest.mark.parametrize("name,count", [("atom_repeated_updated.xml", 1), ("rss090.xml", 2)])
 def test_fast_path_declines_what_it_would_read_differently(name: str, count: int) -> None:
     body = (AGREEMENT / name).read_bytes()
