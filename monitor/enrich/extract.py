@@ -408,8 +408,11 @@ def _absolute(href: str | None, base: str | None) -> str | None:
     if not href:
         return None
     href = href.strip()
-    full = urljoin(base, href) if base else href
-    return full if urlsplit(full).scheme in ("http", "https") else None
+    try:
+        full = urljoin(base, href) if base else href
+        return full if urlsplit(full).scheme in ("http", "https") else None
+    except ValueError:  # a page's link urllib cannot split: no canonical URL from it
+        return None
 
 
 def _author(tree: Any, metas: dict[str, str], ld: dict[str, Any]) -> str | None:

@@ -279,7 +279,10 @@ def _outlet(entry: Any, source: Source) -> str:
     if entry.source_name:
         return entry.source_name
     if source.kind == "search" and entry.link:
-        host = urlsplit(entry.link).hostname or ""
+        try:
+            host = urlsplit(entry.link).hostname or ""
+        except ValueError:  # "https://[oops/x" is kept as the link, but names no site
+            host = ""
         return host.removeprefix("www.") or source.outlet
     return source.outlet
 

@@ -499,8 +499,11 @@ def _absolute(link: str | None, base_url: str) -> str | None:
     link = link.strip()
     if link.startswith(("https://", "http://")):
         return link
-    absolute = urljoin(base_url, link) if base_url else link
-    if urlsplit(absolute).scheme not in ("http", "https"):
+    try:
+        absolute = urljoin(base_url, link) if base_url else link
+        if urlsplit(absolute).scheme not in ("http", "https"):
+            return None
+    except ValueError:  # "//[oops/x": urllib cannot split it; the entry stays, without it
         return None
     return absolute
 

@@ -228,7 +228,11 @@ def _e(value: Any) -> str:
 def _link(url: Any, text: Any) -> str:
     """A link for http(s) URLs only; anything else (javascript:, data:) is shown as text."""
     url_s = "" if url is None else str(url)
-    if urlsplit(url_s).scheme.lower() in ("http", "https"):
+    try:
+        scheme = urlsplit(url_s).scheme.lower()
+    except ValueError:  # a stored link urllib cannot split ("https://[oops/x"): text only
+        scheme = ""
+    if scheme in ("http", "https"):
         return f'<a href="{_e(url_s)}" rel="noopener noreferrer" target="_blank">{_e(text)}</a>'
     return _e(text)
 

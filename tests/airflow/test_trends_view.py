@@ -148,6 +148,10 @@ def test_render_escapes_text_and_links_only_http() -> None:
          "published_at": datetime(2026, 3, 1, 9), "dyads": ["russia_japan"]},
         {"title": "Plain", "url": "https://example.org/a?x=1&y=\"2\"", "outlet": "TASS",
          "published_at": datetime(2026, 3, 1, 8), "dyads": ["russia_japan"]},
+        # A stored link urllib cannot split: the title is shown, unlinked (the page once
+        # failed on it).
+        {"title": "Unsplittable", "url": "https://[oops/x", "outlet": "TASS",
+         "published_at": datetime(2026, 3, 1, 7), "dyads": ["russia_japan"]},
     ]
     data.health = [{"status": "failing", "source_id": "s<1>", "outlet": "O",
                     "consecutive_failures": 3, "last_error": "<img src=x onerror=alert(1)>"}]
@@ -156,3 +160,4 @@ def test_render_escapes_text_and_links_only_http() -> None:
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Kuril talks" in html
     assert "javascript:" not in html  # not linked, and the URL itself is not shown
     assert 'href="https://example.org/a?x=1&amp;y=&quot;2&quot;"' in html
+    assert "Unsplittable" in html and "[oops" not in html

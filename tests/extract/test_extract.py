@@ -64,6 +64,11 @@ def test_relative_canonical_is_made_absolute() -> None:
     assert meta["canonical_url"] == "https://outlet.example.com/a/b?x=1"
 
 
+def test_a_canonical_link_urllib_cannot_split_gives_none_not_a_failed_extraction() -> None:
+    html = '<html><head><link rel="canonical" href="//[oops/a"></head><body><p>x</p></body></html>'
+    assert extract_metadata(html, "https://outlet.example.com/feed/item")["canonical_url"] is None
+
+
 @pytest.mark.parametrize(
     ("html", "why"),
     [

@@ -214,21 +214,31 @@ def test_html_and_script_in_titles_become_plain_text(feeds: FeedEnv, query) -> N
     assert flags["https://sparse.example.com/html-title"] == "absurd"  # year 2039
 
 
-def test_a_link_with_a_port_that_is_no_number_is_stored_without_a_canonical_url(
+def test_links_urllib_cannot_split_cost_neither_the_entry_nor_the_batch(
         feeds: FeedEnv, query) -> None:
-    # urllib splits "https://host:80x/" and raises only when the port is read: the whole
-    # batch once failed on one such link.
-    feeds.serve("odd", (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Odd</title>'
-        "<item><title>Bad port</title><link>https://odd.example.org:80x/a</link></item>"
-        "<item><title>Good port</title><link>https://odd.example.org/b</link></item>"
-        "</channel></rss>"))
+    # urllib raises on these (a port that is no number when it is read, an unclosed IPv6
+    # bracket): each once failed the whole batch, or lost every entry of its feed.
+    def feed(*links: str) -> str:
+        items = "".join(f"<item><title>{title}</title><link>{link}</link></item>"
+                        for title, link in links)
+        return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Odd</title>{items}</channel></rss>")
+
+    feeds.serve("odd", feed(("Bad port", "https://odd.example.org:80x/a"),
+                            ("Open bracket", "https://[odd/b"),
+                            ("Relative open bracket", "//[odd/c"),
+                            ("Good", "https://odd.example.org/d")))
+    feeds.serve("finder", feed(("Found", "https://[found/e")), kind="search",
+                outlet="Finder")
     feeds.serve_fixture("wire", "rss_basic.xml")
     result = run_ingest(feeds.settings)
-    assert result.sources_failed == 0
-    rows = dict(query("SELECT title, canonical_url FROM articles"
-                      " WHERE url LIKE 'https://odd.%'"))
-    assert rows == {"Bad port": None, "Good port": "https://odd.example.org/b"}
+    assert (result.sources_ok, result.sources_failed) == (3, 0)
+    rows = {r[0]: r[1:] for r in query("SELECT title, url, canonical_url, outlet FROM articles")}
+    assert rows["Bad port"][:2] == ("https://odd.example.org:80x/a", None)
+    assert rows["Open bracket"][:2] == ("https://[odd/b", None)
+    assert rows["Relative open bracket"][:2] == (None, None)  # never made absolute
+    assert rows["Good"][1] == "https://odd.example.org/d"
+    assert rows["Found"] == ("https://[found/e", None, "Finder")  # no site in the link
     assert len(articles_of(query, "wire")) == 3
 
 
