@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import queue
 import threading
 import uuid
@@ -31,6 +32,8 @@ from monitor.sources import Source
 
 __all__ = ["Document", "fetch_and_stage", "needs_parsing", "stage_documents", "stage_entries",
            "staged_groups"]
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
@@ -115,6 +118,20 @@ def _read_result(result: FetchResult, source: Source, states: dict[str, FeedStat
         # The server ignored conditional GET but nothing changed: skip all later work.
         row.update(outcome="not_modified", parser="content-hash")
         return []
+    try:
+        return _read_body(body, result, source, row)
+    except Exception as exc:
+        # A bug of ours on one feed's content: that source's error (its body is read
+        # again next run: no content hash), never the batch's, whose other feeds go on.
+        log.exception("reading a feed failed source=%s", source.id)
+        row.update(outcome="error", content_hash=None, entries_seen=0,
+                   error=f"internal error reading the feed: {type(exc).__name__}: {exc}"[:500])
+        return []
+
+
+def _read_body(body: bytes, result: FetchResult, source: Source,
+               row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parse a changed body: the article records, and the parser's findings on ``row``."""
     from monitor.ingest.parse import parse_feed  # not loaded for polls where nothing changed
 
     parsed = parse_feed(body, result.final_url or source.url, result.headers,

@@ -242,6 +242,32 @@ def test_links_urllib_cannot_split_cost_neither_the_entry_nor_the_batch(
     assert len(articles_of(query, "wire")) == 3
 
 
+def test_a_bug_reading_one_feed_is_that_sources_error_and_the_others_are_stored(
+        feeds: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a bug would: making one source's records raises."""
+    from monitor.ingest import batch
+
+    real = batch._article_record
+
+    def buggy(entry, key, source, fetch_id):
+        if source.id == "eastern":
+            raise RuntimeError("a bug")
+        return real(entry, key, source, fetch_id)
+
+    monkeypatch.setattr(batch, "_article_record", buggy)
+    feeds.serve_fixture("wire", "rss_basic.xml")
+    feeds.serve_fixture("eastern", "atom_basic.xml")
+    result = run_ingest(feeds.settings)
+    assert (result.sources_ok, result.sources_failed) == (1, 1)
+    assert len(articles_of(query, "wire")) == 3 and articles_of(query, "eastern") == []
+    fetch = last_fetch(query, "eastern")
+    assert fetch["outcome"] == "error"
+    assert fetch["error"] == "internal error reading the feed: RuntimeError: a bug"
+    # No content hash kept: the same body is read again once the bug is gone.
+    assert query("SELECT content_hash FROM feed_state WHERE source_id = 'eastern'") in (
+        [], [(None,)])
+
+
 def test_failing_source_backs_off_and_recovers(feeds: FeedEnv, query) -> None:
     feeds.serve("flaky", status=503)
     run_ingest(feeds.settings)
