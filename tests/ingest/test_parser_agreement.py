@@ -229,6 +229,44 @@ def test_blank_lines_before_the_xml_declaration_are_read_on_the_fast_path() -> N
                             now=NOW).parser == "feedparser"
 
 
+#: Byte sequences Python's UTF-8 decoder refuses (overlong forms, surrogates, beyond
+#: U+10FFFF, bytes that never occur, cut sequences, stray continuation bytes, Latin-1).
+NOT_UTF8 = [b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\xaf", b"\xf0\x80\x80\xaf", b"\xed\xa0\x80",
+            b"\xed\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xff", b"\x80", b"\xc3",
+            b"\xe2\x82", b"\xf8\x88\x80\x80\x80", b"caf\xe9"]
+
+
+@pytest.mark.parametrize("where", ["text", "cdata", "attribute", "comment", "instruction"])
+@pytest.mark.parametrize("declaration", [b'<?xml version="1.0" encoding="UTF-8"?>', b""])
+def test_lxml_refuses_every_byte_sequence_that_is_not_utf8(where: str, declaration: bytes) -> None:
+    """parse_feed tries lxml on a UTF-8 document before it checks the bytes itself: that
+    is safe only while libxml2 refuses, wherever it stands, everything Python's decoder
+    refuses (then the document takes the checked way, as before)."""
+    for bad in NOT_UTF8:
+        assert not encoding.is_clean_utf8(bad)
+        inner = {"text": b"<title>a" + bad + b"b</title>",
+                 "cdata": b"<title><![CDATA[a" + bad + b"b]]></title>",
+                 "attribute": b"<title lang='a" + bad + b"b'>x</title>",
+                 "comment": b"<!-- a" + bad + b"b --><title>x</title>",
+                 "instruction": b"<?pi a" + bad + b"b?><title>x</title>"}[where]
+        body = (declaration + b'<rss version="2.0"><channel>' + inner +
+                b"<item><title>t</title><link>https://x.example.org/1</link></item>"
+                b"</channel></rss>")
+        assert parse._parse_fast(body, "", None, NOW) is None, bad
+
+
+def test_junk_after_the_feed_that_is_not_utf8_is_read_the_checked_way() -> None:
+    """lxml cuts junk after the feed before it reads it, so a body with junk is checked
+    (it is read as feedparser decodes it, the same entries in the end)."""
+    whole = (FEEDS / "rss_basic.xml").read_bytes().rstrip()
+    assert "—" in parse.parse_feed(whole, now=NOW).title  # non-ASCII UTF-8 in the feed
+    clean = parse.parse_feed(whole + b"<script>x</script>", now=NOW)
+    dirty = parse.parse_feed(whole + b"<script>caf\xe9</script>", now=NOW)
+    for parsed in (clean, dirty):
+        assert parsed.parser == "lxml" and "junk after" in parsed.bozo
+        assert parsed.entries == parse.parse_feed(whole, now=NOW).entries
+
+
 @pytest.mark.parametrize("name,count", [("atom_repeated_updated.xml", 1), ("rss090.xml", 2)])
 def test_fast_path_declines_what_it_would_read_differently(name: str, count: int) -> None:
     body = (AGREEMENT / name).read_bytes()
