@@ -7,8 +7,8 @@
                               seen    sketches
 
     parse uses encoding (which encoding the bytes are read in), items (one feed item, read
-    as feedparser would or declined to it) and text (cleaning: entities, C1 characters,
-    mojibake); fetch (libcurl) uses response (one response's head and body, bounded)
+    as feedparser would or declined to it), dates (stamps to UTC, the absurd flagged) and
+    text (cleaning: entities, C1 characters, mojibake); fetch (libcurl) uses response (one response's head and body, bounded)
     and resolve (host names looked up in threads of ours, handed to libcurl)
     client   the aiohttp configuration of the JSON API clients (GDELT); with tls (the
              process's one CA bundle, and aiohttp imported without loading its own)

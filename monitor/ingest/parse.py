@@ -25,11 +25,12 @@ Japanese and Chinese text arrives as the right characters. Bytes that are not UT
 nothing declares another encoding (or the declaration says UTF-8), and that are not in such
 a script (a Portuguese feed in windows-1252), are decoded as feedparser decodes them
 (windows-1252, else ISO-8859-2) and read on the fast path; the fetch row's ``bozo`` says so.
+
+Dates (:mod:`monitor.ingest.dates`): both paths read them the same way, and flag the absurd.
 """
 
 from __future__ import annotations
 
-import calendar
 import codecs
 import functools
 import itertools
@@ -38,14 +39,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from feedparser.datetimes import _parse_date
 from lxml import etree
 
+from monitor.ingest.dates import dated, from_struct, json_date
 from monitor.ingest.encoding import (
     XML_DECL,
     as_feedparser_decodes,
@@ -61,10 +62,6 @@ __all__ = ["Entry", "ParsedFeed", "parse_feed", "clean_text"]
 
 log = logging.getLogger(__name__)
 
-#: Dates before this are treated as absurd (a feed's epoch-zero or a typo).
-_MIN_DATE = datetime(1990, 1, 1)
-#: Dates further in the future than this are absurd too (a wrong time zone is not).
-_FUTURE_SLACK = timedelta(days=2)
 _MAX_TITLE = 1_000
 
 _FEED_ROOT = re.compile(rb"<(?:[A-Za-z0-9_]+:)?(rss|feed|RDF|channel)[\s>/]", re.I)
@@ -331,7 +328,7 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
         # A relative link under xml:base: feedparser resolves it there; we do not.
         raise Decline("relative link under xml:base")
     lang = _lang(item.get(_XML_LANG)) or language if atom else language
-    published, flag = _dated(dates, now)
+    published, flag = dated(dates, now)
     # Most items have no author and no source: skip the calls for them.
     entry = Entry(clean_text(title, _MAX_TITLE), _absolute(link, base_url), guid or None,
                   clean_text(text), published, flag, author and clean_text(author, 300) or None,
@@ -341,121 +338,6 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
         # relative link), parse_feed would drop ours. Never fewer entries: decline.
         raise Decline("an item with nothing but a GUID")
     return entry
-
-
-_RFC822 = re.compile(
-    r"^(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})"
-    r"(?::(\d{2}))?\s*(GMT|UTC|UT|Z|[+-]\d{4})$")
-#: The shape nearly every RSS date has ("Mon, 02 Nov 2026 10:00:00 +0300"). Where it
-#: matches, ``_RFC822`` matches with the same fields: it is only a shorter way to them.
-_RFC822_USUAL = re.compile(
-    r"[A-Za-z]{3}, (\d\d) ([A-Za-z]{3}) (\d{4}) (\d\d:\d\d:\d\d) (GMT|[+-]\d{4})\Z")
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                "dec")
-#: Month names as feeds write them ("Nov", "nov", "NOV") → "11"; other casings go through
-#: lower().
-_MONTHS = {form: f"{i:02d}" for i, m in enumerate(_MONTH_NAMES, 1)
-           for form in (m, m.title(), m.upper())}
-#: RFC 822 zone → its offset, filled as zones are met (a feed repeats one zone on every item).
-_OFFSETS: dict[str, timedelta] = dict.fromkeys(("GMT", "UTC", "UT", "Z"), timedelta(0))
-
-
-def _offset(zone: str) -> timedelta:
-    """The UTC offset of a numeric RFC 822 zone ("+0300"), remembered for the next item."""
-    offset = _OFFSETS.get(zone)
-    if offset is None:
-        sign = 1 if zone[0] == "+" else -1
-        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
-        if len(_OFFSETS) < 512:  # feeds use a handful of zones; junk must not grow it
-            _OFFSETS[zone] = offset
-    return offset
-
-
-def _rfc822_local(year: str, month: str, day: str, hour: str, minute: str,
-                  sec: str | None) -> datetime | None:
-    """The RFC 822 fields as a datetime (None if no such time), as
-    ``datetime(int(year), ...)`` gives it.
-
-    ``datetime.fromisoformat`` on the fields written out costs a third of six int() calls
-    and the constructor; it takes ASCII digits only and checks the same ranges, so anything
-    it refuses (Unicode digits, hour 24 for a Python that accepts it) goes the long way.
-    """
-    if hour != "24":
-        try:
-            return datetime.fromisoformat(
-                f"{year}-{month}-{day if len(day) == 2 else '0' + day}"
-                f"T{hour if len(hour) == 2 else '0' + hour}:{minute}:{sec or '00'}")
-        except ValueError:
-            pass
-    try:
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec or 0))
-    except ValueError:
-        return None
-
-
-def _quick_date(stamp: str) -> datetime | None:
-    """The two date shapes nearly every feed uses, parsed without feedparser's chain.
-
-    RFC 822 with a numeric or UTC zone, and ISO 8601 with an offset; anything else (named
-    zones like EST, two-digit years, odd separators) returns None and goes to feedparser's
-    parser, so both paths agree (tests/ingest/test_parser_agreement.py).
-    """
-    usual = _RFC822_USUAL.match(stamp)
-    if usual:
-        day, mon, year, clock, zone = usual.groups()
-        month = _MONTHS.get(mon)
-        if month is not None and not clock.startswith("24"):
-            # What _rfc822_local() below does with these fields; anything it would refuse
-            # (an odd month casing, no such day, Unicode digits) takes the long way.
-            try:
-                when = datetime.fromisoformat(f"{year}-{month}-{day}T{clock}")
-            except ValueError:
-                pass
-            else:
-                offset = _offset(zone)
-                return when - offset if offset else when
-    match = _RFC822.match(stamp)
-    if match:
-        day, mon, year, hour, minute, sec, zone = match.groups()
-        month = _MONTHS.get(mon)
-        if month is None:
-            month = _MONTHS.get(mon.lower())
-            if month is None:
-                return None
-        when = _rfc822_local(year, month, day, hour, minute, sec)
-        if when is None:
-            return None
-        offset = _offset(zone)
-        return when - offset if offset else when
-    if len(stamp) >= 20 and stamp[4] == "-" and stamp[10] in "Tt" and \
-            (stamp[-1] in "Zz" or stamp[-6] in "+-"):
-        try:
-            when = datetime.fromisoformat(stamp[:-1] + "+00:00" if stamp[-1] in "Zz" else stamp)
-        except ValueError:
-            return None
-        return when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    return None
-
-
-def _dated(stamps: list[str], now: datetime) -> tuple[datetime | None, str | None]:
-    """(published_at, date_flag) from the first stamp that parses, in feedparser's order
-    (published, updated, created).
-
-    Dates go through feedparser's own date parser unless :func:`_quick_date` knows the
-    shape, so both paths agree; a stamp that does not parse is skipped as feedparser skips
-    it, and a parsed date out of range is flagged absurd (as :func:`_date` does).
-    """
-    for stamp in stamps:
-        when = _quick_date(stamp)
-        if when is None:
-            parsed = _parse_date(stamp)
-            if not parsed:
-                continue
-            return _date({"published_parsed": parsed}, now)
-        if when < _MIN_DATE or when > now + _FUTURE_SLACK:
-            return None, "absurd"
-        return when, None
-    return None, "missing"
 
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
@@ -527,22 +409,11 @@ def _absolute(link: str | None, base_url: str) -> str | None:
 
 
 def _date(e: Any, now: datetime) -> tuple[datetime | None, str | None]:
-    parsed = None
     for name in ("published_parsed", "updated_parsed", "created_parsed", "dc_date_parsed"):
         parsed = _get(e, name)
         if parsed:
-            break
-    if not parsed:
-        return None, "missing"
-    try:
-        when = datetime(*parsed[:6]) if not isinstance(parsed, datetime) else parsed
-        # struct_time from both parsers is UTC already; normalise via timegm for safety.
-        when = datetime.fromtimestamp(calendar.timegm(when.timetuple()), UTC).replace(tzinfo=None)
-    except (TypeError, ValueError, OverflowError):
-        return None, "absurd"
-    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
-        return None, "absurd"
-    return when, None
+            return from_struct(parsed, now)
+    return None, "missing"
 
 
 def _lang(value: Any) -> str | None:
@@ -570,7 +441,7 @@ def _parse_json_feed(body: bytes, base_url: str, source_language: str | None,
             out.bozo = "JSON Feed item that is not an object skipped"
             continue
         stamp = item.get("date_published") or item.get("date_modified")
-        published, flag = _json_date(stamp, now)
+        published, flag = json_date(stamp, now)
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
         author = None
         if authors and isinstance(authors[0], dict):
@@ -585,17 +456,3 @@ def _parse_json_feed(body: bytes, base_url: str, source_language: str | None,
             language=_lang(item.get("language")) or language,
         ))
     return out
-
-
-def _json_date(value: Any, now: datetime) -> tuple[datetime | None, str | None]:
-    if not value or not isinstance(value, str):
-        return None, "missing"
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None, "absurd"
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    if when < _MIN_DATE or when > now + _FUTURE_SLACK:
-        return None, "absurd"
-    return when, None

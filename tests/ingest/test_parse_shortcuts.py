@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from monitor.ingest import items, parse
+from monitor.ingest import dates, items, parse
 
 
 @pytest.mark.parametrize("fields", [
@@ -27,7 +27,7 @@ def test_rfc822_fields_give_what_int_and_the_constructor_give(fields: tuple) -> 
                                              int(minute), int(sec or 0))
     except ValueError:
         expected = None
-    assert parse._rfc822_local(year, month, day, hour, minute, sec) == expected
+    assert dates.rfc822_local(year, month, day, hour, minute, sec) == expected
 
 
 @pytest.mark.parametrize("stamp,expected", [
@@ -42,7 +42,7 @@ def test_rfc822_fields_give_what_int_and_the_constructor_give(fields: tuple) -> 
     ("Mon, 02 Nov 2026 10:00:00 EST", None),  # feedparser's parser decides
 ])
 def test_the_usual_rfc822_shape_and_the_long_way_agree(stamp: str, expected: datetime | None) -> None:
-    assert parse._quick_date(stamp) == expected
+    assert dates.quick_date(stamp) == expected
 
 
 def test_attribute_defaults_of_a_doctype_the_fast_path_reads_still_count() -> None:
