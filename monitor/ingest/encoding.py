@@ -15,7 +15,7 @@ import logging
 import re
 
 __all__ = ["XML_DECL", "as_feedparser_decodes", "canonical_codec", "declared_charset",
-           "is_clean_utf8", "transcode_undeclared"]
+           "is_clean_utf8", "repair_char_refs", "transcode_undeclared"]
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +106,50 @@ def as_feedparser_decodes(body: bytes) -> tuple[bytes, str | None]:
         return _as_utf8(text), (f"not UTF-8, as declared or assumed: read as {encoding}, "
                                 f"as feedparser does")
     return body, None
+
+
+_CHAR_REF = re.compile(rb"&#(?:([0-9]{1,10})|[xX]([0-9a-fA-F]{1,8}));")
+#: What a broken reference becomes: U+FFFD, as a browser reads it (HTML's rules).
+_REPLACEMENT = b"&#xFFFD;"
+
+
+def repair_char_refs(data: bytes) -> bytes | None:
+    """The document with the numeric character references that no parser takes repaired,
+    or None when it has none.
+
+    A UTF-16 surrogate (``&#55357;&#56832;``: how JavaScript and some CMSs write an
+    emoji) or a number beyond U+10FFFF makes lxml refuse the document and feedparser raise
+    (``UnicodeEncodeError``, ``chr() arg not in range``), so one emoji cost a feed all its
+    entries. A surrogate pair becomes the character it encodes; a lone surrogate or a
+    number out of range becomes U+FFFD. References XML forbids but feedparser reads (``&#1;``)
+    are left to feedparser, as before.
+    """
+    out: list[bytes] = []
+    last = 0
+    high: re.Match[bytes] | None = None  # a high surrogate waiting for its low half
+    changed = False
+    for ref in _CHAR_REF.finditer(data):
+        value = int(ref.group(1)) if ref.group(1) else int(ref.group(2), 16)
+        is_high, is_low = 0xD800 <= value < 0xDC00, 0xDC00 <= value < 0xE000
+        if high is not None:  # the previous reference was a high surrogate
+            out.append(data[last:high.start()])
+            if is_low and ref.start() == high.end():
+                first = int(high.group(1)) if high.group(1) else int(high.group(2), 16)
+                code = 0x10000 + ((first - 0xD800) << 10) + (value - 0xDC00)
+                out.append(b"&#x%X;" % code)
+                last, high = ref.end(), None
+                continue
+            out.append(_REPLACEMENT)
+            last, high = high.end(), None
+        if is_high:
+            high, changed = ref, True
+        elif is_low or value > 0x10FFFF:
+            out += (data[last:ref.start()], _REPLACEMENT)
+            last, changed = ref.end(), True
+    if high is not None:
+        out += (data[last:high.start()], _REPLACEMENT)
+        last = high.end()
+    if not changed:
+        return None
+    out.append(data[last:])
+    return b"".join(out)

@@ -53,6 +53,7 @@ from monitor.ingest.encoding import (
     canonical_codec,
     declared_charset,
     is_clean_utf8,
+    repair_char_refs,
     transcode_undeclared,
 )
 from monitor.ingest.items import NS_ATOM, NS_DC, NS_RDF, NS_RSS1, Decline, read_item
@@ -212,42 +213,34 @@ _NS_RDF = NS_RDF
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _xml_parser() -> etree.XMLParser:
+def _xml_parser(recover: bool = False) -> etree.XMLParser:
     # No DTD loading, no entity resolution, no network, no huge trees: an entity-expansion
     # bomb or an external entity makes lxml fail fast, and we fall back to feedparser
     # (whose expat has its own amplification limits).
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, recover=False, remove_comments=True,
+                           huge_tree=False, recover=recover, remove_comments=True,
                            remove_pis=True)
 
 
 def _parse_fast(data: bytes, base_url: str, source_language: str | None,
-                now: datetime) -> ParsedFeed | None:
+                now: datetime, recover: bool = False) -> ParsedFeed | None:
     """lxml on well-formed RSS 2.0, RSS 1.0 and Atom 1.0.
 
     Returns None ("use the reference parser") on anything unusual: a parse error, a DOCTYPE,
     an unknown root, an item :func:`monitor.ingest.items.read_item` declines, more
     item/entry elements in the tree than items read. Field choices are feedparser's.
+
+    ``recover``: the last resort when feedparser itself raised on the document (it keeps
+    nothing then): lxml's recovering parser, and the items it can read (those it declines
+    are left out and counted in the bozo).
     """
     # find() with an end: the same test as "in data[:n]", without copying the first 64 kB.
     if data.find(b"<!DOCTYPE", 0, 2048) != -1 or data.find(b"<!ENTITY", 0, 65536) != -1:
         return None
-    bozo = None
-    try:
-        root = etree.fromstring(data, _xml_parser())
-    except etree.XMLSyntaxError as exc:
-        # Junk after a complete feed (a CDN appends a <script> to every response): the feed
-        # itself is whole, so parse it up to its closing tag instead of falling back.
-        trimmed = _without_trailing_junk(data, exc)
-        if trimmed is None:
-            return None
-        try:
-            root = etree.fromstring(trimmed, _xml_parser())
-        except (etree.XMLSyntaxError, ValueError):
-            return None
-        bozo = "junk after the feed's closing tag (ignored)"
-    except ValueError:
+    tree = _tree(data, recover=recover)
+    if tree is None:
         return None
+    root, bozo = tree
     tag = etree.QName(root)
     if tag.localname == "rss" and tag.namespace is None:
         channel = root.find("channel")
@@ -277,6 +270,15 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
     # whole document (a few ms over a corpus) only when one turns up, and then only once.
     xml_base = functools.cache(lambda: b"xml:base" in data)
     dtd = root.getroottree().docinfo.internalDTD is not None
+    if recover:
+        skipped = 0
+        for item in items:
+            try:
+                out.entries.append(_entry(item, atom, base_url, language, now, xml_base, dtd))
+            except Decline:
+                skipped += 1
+        out.bozo = f"{skipped} of {len(items)} items unreadable" if skipped else None
+        return out
     try:
         out.entries = [_entry(item, atom, base_url, language, now, xml_base, dtd)
                        for item in items]
@@ -288,6 +290,46 @@ def _parse_fast(data: bytes, base_url: str, source_language: str | None,
         # namespace, items outside the channel ...): feedparser may find entries we would lose.
         return None
     return out
+
+
+def _tree(data: bytes, repaired: bool = False,
+          recover: bool = False) -> tuple[etree._Element, str | None] | None:
+    """The document's tree and what was mended to read it, or None (not well-formed).
+
+    Two defects are mended, each leaving the feed itself as it was: junk after a complete
+    feed (a CDN appends a <script> to every response), cut at the feed's closing tag; and
+    numeric character references no parser takes (:func:`repair_char_refs`).
+    """
+    if recover:
+        try:
+            root = etree.fromstring(data, _xml_parser(recover=True))
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+        return (root, None) if root is not None else None
+    try:
+        return etree.fromstring(data, _xml_parser()), None
+    except etree.XMLSyntaxError as exc:
+        if "xmlParseCharRef" in str(exc) and not repaired:
+            mended = repair_char_refs(data)
+            tree = _tree(mended, repaired=True) if mended is not None else None
+            if tree is not None:
+                return tree[0], tree[1] or REPAIRED_REFS
+            return None
+        trimmed = _without_trailing_junk(data, exc)
+        if trimmed is None:
+            return None
+        try:
+            return etree.fromstring(trimmed, _xml_parser()), \
+                "junk after the feed's closing tag (ignored)"
+        except (etree.XMLSyntaxError, ValueError):
+            return None
+    except ValueError:
+        return None
+
+
+#: The bozo of a feed whose broken character references were repaired.
+REPAIRED_REFS = ("character references no parser accepts (UTF-16 surrogates, numbers beyond "
+                 "U+10FFFF) read as the characters they encode, else U+FFFD")
 
 
 def _more_item_elements(root: etree._Element, count: int) -> bool:
@@ -342,12 +384,36 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
                      source_language: str | None, now: datetime, looks_feed: bool) -> ParsedFeed:
-    d = feedparser.parse(data, response_headers=headers or None,
-                         resolve_relative_uris=False, sanitize_html=False)
-    bozo = None
+    repaired = None
+    try:
+        d = feedparser.parse(data, response_headers=headers or None,
+                             resolve_relative_uris=False, sanitize_html=False)
+    except Exception as exc:
+        # feedparser raises on a character reference to a surrogate or beyond U+10FFFF
+        # (its loose parser reads the first and encodes it): mend them, and say so. On
+        # anything else (its state after broken nesting, a garbled encoding name), or if
+        # it raises again, feedparser keeps nothing: lxml's recovering parser keeps what
+        # it can read, and the bozo says what happened.
+        repaired = repair_char_refs(data) if isinstance(exc, UnicodeError | ValueError) \
+            else None
+        try:
+            if repaired is None:
+                raise
+            d = feedparser.parse(repaired, response_headers=headers or None,
+                                 resolve_relative_uris=False, sanitize_html=False)
+        except Exception as failure:
+            recovered = _parse_fast(repaired or data, base_url, source_language, now,
+                                    recover=True)
+            if recovered is None or not recovered.entries:
+                raise
+            recovered.bozo = "; ".join(filter(None, (
+                f"feedparser failed ({type(failure).__name__}: {failure}); read by lxml's"
+                " recovering parser", REPAIRED_REFS if repaired else None, recovered.bozo)))
+            return recovered
+    bozo = REPAIRED_REFS if repaired is not None else None
     if d.get("bozo"):
         exc = d.get("bozo_exception")
-        bozo = f"{type(exc).__name__}: {exc}" if exc else "bozo"
+        bozo = "; ".join(filter(None, (bozo, f"{type(exc).__name__}: {exc}" if exc else "bozo")))
     version = d.get("version") or ""
     if not d.entries and not version and not looks_feed:
         return ParsedFeed(is_feed=False, parser="feedparser", bozo=bozo,

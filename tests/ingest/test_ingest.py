@@ -268,6 +268,21 @@ def test_a_bug_reading_one_feed_is_that_sources_error_and_the_others_are_stored(
         [], [(None,)])
 
 
+def test_an_emoji_written_as_surrogate_references_is_stored(feeds: FeedEnv, query) -> None:
+    # feedparser raises on "&#55357;&#56832;", lxml refuses it: the feed's every entry was
+    # lost at every poll ("parser crashed").
+    feeds.serve("emoji", (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>E</title>'
+        "<item><title>Talks end &#55357;&#56832;</title><link>https://e.example.org/1</link>"
+        "</item><item><title>Plain</title><link>https://e.example.org/2</link></item>"
+        "</channel></rss>"))
+    result = run_ingest(feeds.settings)
+    assert (result.sources_ok, result.sources_failed) == (1, 0)
+    assert articles_of(query, "emoji") == ["Plain", "Talks end \U0001F600"]
+    fetch = last_fetch(query, "emoji")
+    assert fetch["outcome"] == "ok" and "character references" in fetch["bozo"]
+
+
 def test_failing_source_backs_off_and_recovers(feeds: FeedEnv, query) -> None:
     feeds.serve("flaky", status=503)
     run_ingest(feeds.settings)

@@ -267,6 +267,58 @@ def test_junk_after_the_feed_that_is_not_utf8_is_read_the_checked_way() -> None:
         assert parsed.entries == parse.parse_feed(whole, now=NOW).entries
 
 
+@pytest.mark.parametrize(("refs", "expected"), [
+    (b"&#55357;&#56832;", b"&#x1F600;"),  # an emoji as JavaScript writes it
+    (b"&#xD83D;&#xDE00;", b"&#x1F600;"),
+    (b"&#xD83D; &#xDE00;", b"&#xFFFD; &#xFFFD;"),  # halves apart: no pair
+    (b"&#xDE00;&#xD83D;&#xDE00;", b"&#xFFFD;&#x1F600;"),
+    (b"&#xD83D;&#xD83D;&#xDE00;", b"&#xFFFD;&#x1F600;"),
+    (b"&#xD83D;", b"&#xFFFD;"),
+    (b"&#1114112;", b"&#xFFFD;"),
+    (b"&#x110000;&#65;", b"&#xFFFD;&#65;"),
+])
+def test_character_references_no_parser_takes_are_repaired(refs: bytes, expected: bytes) -> None:
+    assert encoding.repair_char_refs(b"a " + refs + b" b") == b"a " + expected + b" b"
+
+
+def test_references_parsers_take_are_left_alone() -> None:
+    for fine in (b"&#8217; &#x2014; &amp;", b"&#1; &#0;", b"no references"):
+        assert encoding.repair_char_refs(fine) is None
+
+
+def _emoji_feed(prefix: bytes = b"") -> bytes:
+    return (prefix + b'<rss version="2.0"><channel><title>Emoji</title>'
+            b"<item><title>Summit &#55357;&#56832; ends</title>"
+            b"<link>https://e.example.org/1</link></item>"
+            b"<item><title>Second &#1114112; story</title>"
+            b"<link>https://e.example.org/2</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize("prefix", [b"", b"<!DOCTYPE rss>"], ids=["fast path", "feedparser"])
+def test_an_emoji_written_as_surrogate_references_costs_no_entry(prefix: bytes) -> None:
+    """lxml refuses such a document and feedparser raises on it (UnicodeEncodeError): one
+    emoji once cost a feed all its entries ("parser crashed"), at every poll."""
+    body = _emoji_feed(prefix)
+    parsed = parse.parse_feed(body, "https://e.example.org/feed", now=NOW)
+    assert parsed.parser == ("lxml" if not prefix else "feedparser")
+    assert [e.title for e in parsed.entries] == ["Summit \U0001F600 ends", "Second \ufffd story"]
+    assert "character references" in parsed.bozo
+
+
+def test_a_document_feedparser_raises_on_keeps_what_lxml_can_recover() -> None:
+    """A stray </item> inside a link makes feedparser raise (KeyError: 'links'), and it
+    keeps nothing; the feed once lost every entry ("parser crashed") at every poll."""
+    body = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T'
+            b"</title><item><title>One</title><link>https://r.example.org/1</link></item>"
+            b"<item><title>Two</title><link>https://r.example.org/</item>2</link></item>"
+            b"</channel></rss>")
+    parsed = parse.parse_feed(body, "https://r.example.org/feed", now=NOW)
+    assert parsed.is_feed and parsed.error is None
+    assert [e.title for e in parsed.entries] == ["One", "Two"]
+    assert parsed.entries[0].link == "https://r.example.org/1"
+    assert "feedparser failed (KeyError" in parsed.bozo and "recovering parser" in parsed.bozo
+
+
 @pytest.mark.parametrize("name,count", [("atom_repeated_updated.xml", 1), ("rss090.xml", 2)])
 def test_fast_path_declines_what_it_would_read_differently(name: str, count: int) -> None:
     body = (AGREEMENT / name).read_bytes()
