@@ -301,11 +301,18 @@ def _tree(data: bytes, repaired: bool = False,
     numeric character references no parser takes (:func:`repair_char_refs`).
     """
     if recover:
-        try:
-            root = etree.fromstring(data, _xml_parser(recover=True))
-        except (etree.XMLSyntaxError, ValueError):
-            return None
-        return (root, None) if root is not None else None
+        # A garbled encoding name in the declaration (feedparser raises on it too): then
+        # the rest is read as UTF-8.
+        declaration = _XML_DECLARATION.match(data)
+        for candidate in (data, data[declaration.end():] if declaration else None):
+            try:
+                root = etree.fromstring(candidate, _xml_parser(recover=True)) \
+                    if candidate else None
+            except (etree.XMLSyntaxError, ValueError):
+                root = None
+            if root is not None:
+                return root, None
+        return None
     try:
         return etree.fromstring(data, _xml_parser()), None
     except etree.XMLSyntaxError as exc:
@@ -339,6 +346,7 @@ def _more_item_elements(root: etree._Element, count: int) -> bool:
     return next(itertools.islice(found, count, None), None) is not None
 
 
+_XML_DECLARATION = re.compile(rb"\s*<\?xml[^>]*>")
 _ROOT_END = re.compile(rb"</(?:rss|feed|(?:[\w-]+:)?RDF)\s*>")
 
 
