@@ -301,18 +301,8 @@ def _tree(data: bytes, repaired: bool = False,
     numeric character references no parser takes (:func:`repair_char_refs`).
     """
     if recover:
-        # A garbled encoding name in the declaration (feedparser raises on it too): then
-        # the rest is read as UTF-8.
-        declaration = _XML_DECLARATION.match(data)
-        for candidate in (data, data[declaration.end():] if declaration else None):
-            try:
-                root = etree.fromstring(candidate, _xml_parser(recover=True)) \
-                    if candidate else None
-            except (etree.XMLSyntaxError, ValueError):
-                root = None
-            if root is not None:
-                return root, None
-        return None
+        root = _recovered_root(data)
+        return (root, None) if root is not None else None
     try:
         return etree.fromstring(data, _xml_parser()), None
     except etree.XMLSyntaxError as exc:
@@ -332,6 +322,20 @@ def _tree(data: bytes, repaired: bool = False,
             return None
     except ValueError:
         return None
+
+
+def _recovered_root(data: bytes) -> etree._Element | None:
+    """What lxml's recovering parser makes of the document; with a garbled encoding name in
+    the declaration (feedparser raises on it too), of the rest read as UTF-8."""
+    declaration = _XML_DECLARATION.match(data)
+    for candidate in (data, data[declaration.end():] if declaration else b""):
+        try:
+            root = etree.fromstring(candidate, _xml_parser(recover=True)) if candidate else None
+        except (etree.XMLSyntaxError, ValueError):
+            root = None
+        if root is not None:
+            return root
+    return None
 
 
 #: The bozo of a feed whose broken character references were repaired.
@@ -392,23 +396,20 @@ def _entry(item: etree._Element, atom: bool, base_url: str, language: str | None
 
 def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
                      source_language: str | None, now: datetime, looks_feed: bool) -> ParsedFeed:
+    # feedparser raises on a character reference to a surrogate or beyond U+10FFFF (its
+    # loose parser reads the first and encodes it): they are mended, and the bozo says so.
+    # On anything else (its state after broken nesting, a garbled encoding name), or if it
+    # raises again, feedparser keeps nothing: lxml's recovering parser keeps what it can.
     repaired = None
     try:
-        d = feedparser.parse(data, response_headers=headers or None,
-                             resolve_relative_uris=False, sanitize_html=False)
+        d = _feedparser(data, headers)
     except Exception as exc:
-        # feedparser raises on a character reference to a surrogate or beyond U+10FFFF
-        # (its loose parser reads the first and encodes it): mend them, and say so. On
-        # anything else (its state after broken nesting, a garbled encoding name), or if
-        # it raises again, feedparser keeps nothing: lxml's recovering parser keeps what
-        # it can read, and the bozo says what happened.
         repaired = repair_char_refs(data) if isinstance(exc, UnicodeError | ValueError) \
             else None
         try:
             if repaired is None:
                 raise
-            d = feedparser.parse(repaired, response_headers=headers or None,
-                                 resolve_relative_uris=False, sanitize_html=False)
+            d = _feedparser(repaired, headers)
         except Exception as failure:
             recovered = _parse_fast(repaired or data, base_url, source_language, now,
                                     recover=True)
@@ -433,6 +434,11 @@ def _parse_reference(data: bytes, base_url: str, headers: dict[str, str],
     for e in d.entries:
         out.entries.append(_entry_from(e, base_url, language, now))
     return out
+
+
+def _feedparser(data: bytes, headers: dict[str, str]) -> Any:
+    return feedparser.parse(data, response_headers=headers or None,
+                            resolve_relative_uris=False, sanitize_html=False)
 
 
 def _get(e: Any, name: str) -> Any:
