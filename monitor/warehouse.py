@@ -225,6 +225,7 @@ class _Instance:
     pid = 0
     attached = 0
     names = itertools.count()
+    single_threaded = False
 
 
 def _shared() -> duckdb.DuckDBPyConnection:
@@ -233,6 +234,7 @@ def _shared() -> duckdb.DuckDBPyConnection:
             _Instance.con = duckdb.connect(":memory:")
             _Instance.pid = os.getpid()
             _Instance.attached = 0
+            _Instance.single_threaded = False
         _Instance.attached += 1
         return _Instance.con
 
@@ -241,6 +243,27 @@ def _unshare(instance: duckdb.DuckDBPyConnection) -> None:
     with _Instance.lock:
         if instance is _Instance.con:
             _Instance.attached -= 1
+
+
+def single_threaded(con: duckdb.DuckDBPyConnection) -> None:
+    """Run this process's DuckDB statements on the calling thread from now on (``con``: a
+    connection of the shared instance). The writer of staged batches calls it.
+
+    A batch is small, a few thousand rows at most. DuckDB's threads cost more to coordinate
+    on it than they save: a third less wall time and less CPU on one thread. For the 100
+    fetch rows of an unchanged poll, it saves 11 ms of CPU. The setting is switched once
+    and never back. Every switch (``SET threads``, ``RESET``) makes DuckDB trim glibc's
+    heap, and the pages it gives back are faulted in again at about 3.6 µs each on the
+    project machine. Switching around each batch cost a store of 3,000 articles 3,000
+    faults and 15-20 ms of CPU (bench/README.md, issue 14's tenth session). What such a
+    process runs after a store (story clustering, the trend refresh from its watermark,
+    the run's health) is small too.
+    """
+    with _Instance.lock:
+        if _Instance.single_threaded and _Instance.pid == os.getpid():
+            return
+        con.execute("SET threads = 1")
+        _Instance.single_threaded = True
 
 
 def release_instance() -> bool:

@@ -41,16 +41,8 @@ def _now() -> datetime:
 def _store_one(con: Any, path: Path, settings: Settings) -> dict[str, int]:
     """Load one staged batch in one transaction. Upserts on natural keys: idempotent."""
     counts = {"fetches": 0, "articles_new": 0, "links": 0}
-    # A batch is small (a few thousand rows at most): DuckDB's threads cost more to
-    # coordinate than they save on it (measured: a third less wall time and less CPU on
-    # one thread; for the 100 fetch rows of an unchanged poll, 11 ms less CPU against the
-    # 4 ms the switch costs). Set back after the batch, so clustering and trend refreshes
-    # keep every core.
-    con.execute("SET threads = 1")
-    try:
-        _store_batch(con, path, settings, counts)
-    finally:
-        con.execute("RESET threads")
+    warehouse.single_threaded(con)  # (why: its docstring)
+    _store_batch(con, path, settings, counts)
     return counts
 
 
