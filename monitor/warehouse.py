@@ -254,10 +254,11 @@ def single_threaded(con: duckdb.DuckDBPyConnection) -> None:
     fetch rows of an unchanged poll, it saves 11 ms of CPU. The setting is switched once
     and never back. Every switch (``SET threads``, ``RESET``) makes DuckDB trim glibc's
     heap, and the pages it gives back are faulted in again at about 3.6 µs each on the
-    project machine. Switching around each batch cost a store of 3,000 articles 3,000
-    faults and 15-20 ms of CPU (bench/README.md, issue 14's tenth session). What such a
-    process runs after a store (story clustering, the trend refresh from its watermark,
-    the run's health) is small too.
+    project machine. Switching around each batch cost a store of 3,000 articles, in a
+    process that had parsed them (``monitor ingest`` with few sources, a backfill),
+    3,000 faults and 15-20 ms of CPU (bench/README.md, issue 14's tenth session); a process
+    that only stores has little heap to trim. What such a process runs after a store
+    (story clustering, the trend refresh from its watermark, the run's health) is small.
     """
     with _Instance.lock:
         if _Instance.single_threaded and _Instance.pid == os.getpid():
