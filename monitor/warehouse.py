@@ -263,7 +263,8 @@ def single_threaded(con: duckdb.DuckDBPyConnection) -> None:
     with _Instance.lock:
         if _Instance.single_threaded and _Instance.pid == os.getpid():
             return
-        con.execute("SET threads = 1")
+    con.execute("SET threads = 1")  # (not under the lock: other threads attach meanwhile)
+    with _Instance.lock:
         _Instance.single_threaded = True
 
 
