@@ -127,6 +127,7 @@ def repair_char_refs(data: bytes) -> bytes | None:
     out: list[bytes] = []
     last = 0
     high: re.Match[bytes] | None = None  # a high surrogate waiting for its low half
+    high_value = 0
     changed = False
     for ref in _CHAR_REF.finditer(data):
         value = int(ref.group(1)) if ref.group(1) else int(ref.group(2), 16)
@@ -134,15 +135,14 @@ def repair_char_refs(data: bytes) -> bytes | None:
         if high is not None:  # the previous reference was a high surrogate
             out.append(data[last:high.start()])
             if is_low and ref.start() == high.end():
-                first = int(high.group(1)) if high.group(1) else int(high.group(2), 16)
-                code = 0x10000 + ((first - 0xD800) << 10) + (value - 0xDC00)
+                code = 0x10000 + ((high_value - 0xD800) << 10) + (value - 0xDC00)
                 out.append(b"&#x%X;" % code)
                 last, high = ref.end(), None
                 continue
             out.append(_REPLACEMENT)
             last, high = high.end(), None
         if is_high:
-            high, changed = ref, True
+            high, high_value, changed = ref, value, True
         elif is_low or value > 0x10FFFF:
             out += (data[last:ref.start()], _REPLACEMENT)
             last, changed = ref.end(), True
