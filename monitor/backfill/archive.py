@@ -274,6 +274,7 @@ def _record(settings: Settings, run_id: str, results: list[tuple[FileResult, str
 class _Batch:
     groups: list[tuple[Source, list[Entry]]] = field(default_factory=list)
     results: list[tuple[FileResult, str, str | None]] = field(default_factory=list)
+    group_files: list[int] = field(default_factory=list)  # each group's file in results
     new_sources: list[Source] = field(default_factory=list)
     bytes: int = 0
     entries: int = 0  # entries in groups (staged by this batch)
@@ -346,6 +347,19 @@ class _Run:
             result = FileResult(resolved, size, "ok")
             self.batch.results.append((result, digest, None))
             return result
+        try:
+            return self._read(resolved, size, digest, body)
+        except Exception as exc:
+            # A bug of ours on one file: its error, never the run's. Recorded without its
+            # hash, so the next run reads it again (once the bug is fixed).
+            log.exception("reading an archive file failed path=%s", resolved)
+            error = f"internal error reading the file: {type(exc).__name__}: {exc}"[:500]
+            result = FileResult(resolved, size, "error", error=error)
+            self.batch.results.append((result, "-", None))
+            return result
+
+    def _read(self, resolved: Path, size: int, digest: str, body: bytes) -> FileResult:
+        """Parse a file's new items and add them to the batch in hand."""
         slug = _slugify(self.outlet) if self.outlet else source_slug(resolved, self.root)
         blocks = _item_blocks(body)
         prefix = _XML_DECL_LINE.match(body)
@@ -369,13 +383,14 @@ class _Run:
                 self.batch.results.append((result, digest, None))
                 return result
             entries = parsed.entries
-        self.seen_hashes.add(digest)
-        self.item_hashes.update(hashes)
         source = self.source_for(resolved, parsed.title if parsed else None,
                                  parsed.language if parsed else None)
         fresh = self._unstaged(entries, source.id)
+        self.seen_hashes.add(digest)
+        self.item_hashes.update(hashes)
         if fresh:
             self.batch.groups.append((source, fresh))
+            self.batch.group_files.append(len(self.batch.results))
             self.batch.entries += len(fresh)
         total = len(entries) + sum(known)
         result = FileResult(resolved, size, "ok", entries=total,
@@ -417,6 +432,17 @@ class _Run:
         self.staged_keys.update(k for _, k in fresh)
         return subset
 
+    def _failed(self, batch: _Batch, index: int, error: str) -> None:
+        """A file whose entries could not be staged (a bug of ours): an error, recorded
+        without its hash so the next run reads it again, instead of a finished file."""
+        done, _, source_id = batch.results[index]
+        batch.results[index] = (FileResult(done.path, done.bytes, "error", error=error), "-",
+                                source_id)
+        self.summary.files_ok -= 1
+        self.summary.entries -= done.entries
+        self.summary.files_failed += 1
+        self.summary.errors.append((str(done.path), error))
+
     def full(self) -> bool:
         return (len(self.batch.results) >= BATCH_FILES or self.batch.bytes >= BATCH_BYTES
                 or self.batch.entries >= BATCH_ENTRIES)
@@ -429,6 +455,8 @@ class _Run:
         if batch.groups:
             staged = stage_entries(self.settings, batch.groups, self.run_id, via=VIA,
                                    classify=self.classify)
+            for group, error in staged["failed_groups"]:
+                self._failed(batch, batch.group_files[group], error)
             if staged["path"]:
                 stored = store_staged(self.settings, [staged["path"]], self.run_id)
                 self.summary.articles_new += stored["articles_new"]

@@ -125,7 +125,7 @@ def _read_result(result: FetchResult, source: Source, states: dict[str, FeedStat
         # again next run: no content hash), never the batch's, whose other feeds go on.
         log.exception("reading a feed failed source=%s", source.id)
         row.update(outcome="error", content_hash=None, entries_seen=0,
-                   error=f"internal error reading the feed: {type(exc).__name__}: {exc}"[:500])
+                   error=_internal_error(exc))
         return []
 
 
@@ -187,16 +187,24 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
     from monitor.ingest.parse import parse_feed
 
     groups: list[tuple[Source, list[Any]]] = []
+    indexes: list[int] = []  # the document of each group
     errors: list[tuple[int, str]] = []
     for index, doc in enumerate(documents):
-        parsed = parse_feed(doc.body, doc.url or doc.source.url, doc.headers,
-                            source_language=doc.source.language)
+        try:
+            parsed = parse_feed(doc.body, doc.url or doc.source.url, doc.headers,
+                                source_language=doc.source.language)
+        except Exception as exc:  # a bug of ours on one document: its error, not the batch's
+            log.exception("reading a document failed source=%s", doc.source.id)
+            errors.append((index, _internal_error(exc)))
+            continue
         if not parsed.is_feed:
             errors.append((index, parsed.error or "not a feed"))
             continue
         groups.append((doc.source, parsed.entries))
+        indexes.append(index)
     out = stage_entries(settings, groups, run_id, via=via, classify=classify)
-    out["errors"] = errors
+    errors += [(indexes[group], error) for group, error in out["failed_groups"]]
+    out["errors"] = sorted(errors)
     return out
 
 
@@ -205,14 +213,22 @@ def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], ru
     """Stage parsed entries (``monitor.ingest.parse.Entry``) per source, as live ingestion would.
 
     For sources whose entries do not come from a feed document (the GDELT DOC API's JSON).
+    A bug of ours on one group's entries costs that group, never the others: the result's
+    ``failed_groups`` lists ``(index in groups, error)``, for the caller to report and retry.
     """
     candidates: list[dict[str, Any]] = []
-    for source, entries in groups:
-        keys = keys_for_feed(entries, source.id)
-        for entry, key in zip(entries, keys, strict=True):
-            record = _article_record(entry, key, source, None)
+    failed: list[tuple[int, str]] = []
+    for index, (source, entries) in enumerate(groups):
+        try:
+            records = [_article_record(entry, key, source, None) for entry, key in
+                       zip(entries, keys_for_feed(entries, source.id), strict=True)]
+        except Exception as exc:
+            log.exception("reading entries failed source=%s", source.id)
+            failed.append((index, _internal_error(exc)))
+            continue
+        for record in records:
             record["ingested_via"] = via
-            candidates.append(record)
+        candidates.extend(records)
     new_articles = drop_seen(settings, candidates)
     predictions = []
     if classify:
@@ -227,7 +243,12 @@ def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], ru
             staged.append(c)
     path = stage_records(settings, run_id, [], staged, predictions) if staged else None
     return {"path": str(path) if path else None, "entries": len(candidates),
-            "new": len(new_articles)}
+            "new": len(new_articles), "failed_groups": failed}
+
+
+def _internal_error(exc: Exception) -> str:
+    """A bug of ours, as the error of the one feed, document or group it happened on."""
+    return f"internal error reading the feed: {type(exc).__name__}: {exc}"[:500]
 
 
 def _fetch_row(result: FetchResult, run_id: str) -> dict[str, Any]:

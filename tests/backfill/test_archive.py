@@ -198,3 +198,48 @@ def test_the_run_is_recorded_in_ingest_runs(settings, archive) -> None:
     assert rows == [(summary.run_id, "backfill_archive", "degraded", expected["files"],
                      expected["files"] - expected["bad"], expected["bad"],
                      summary.articles_new)]
+
+
+def test_a_bug_reading_one_file_costs_that_file_only_and_it_is_read_again(
+        settings, archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a bug would: parsing one file raises, and so does making the records of another
+    outlet's entries. Each is that file's error, the rest is stored, and the next run (the
+    bug fixed) reads both again and loses nothing."""
+    from monitor.backfill import archive as module
+    from monitor.ingest import batch
+
+    root, expected = archive
+    real_parse, real_record = module.parse_feed, batch._article_record
+
+    def buggy_parse(body: bytes, *args, **kwargs):
+        if b"round 3</title>" in body and b"Example News" in body:
+            raise RuntimeError("a parse bug")
+        return real_parse(body, *args, **kwargs)
+
+    def buggy_record(entry, key, source, fetch_id):
+        if source.id == "archive-example-blog":
+            raise RuntimeError("a record bug")
+        return real_record(entry, key, source, fetch_id)
+
+    monkeypatch.setattr(module, "parse_feed", buggy_parse)
+    monkeypatch.setattr(batch, "_article_record", buggy_record)
+    first = backfill_dir(settings, root)
+    errors = dict(first.errors)
+    assert any(e == "internal error reading the file: RuntimeError: a parse bug"
+               for e in errors.values())
+    assert any(e == "internal error reading the feed: RuntimeError: a record bug"
+               for e in errors.values())
+    assert first.files_failed > expected["bad"]
+    assert first.files_ok + first.files_failed == expected["files"]
+    stored = _articles(settings)
+    assert 0 < len(stored) < expected["articles"]
+    assert "archive-example-blog" not in {r[5] for r in stored}
+
+    monkeypatch.setattr(module, "parse_feed", real_parse)
+    monkeypatch.setattr(batch, "_article_record", real_record)
+    second = backfill_dir(settings, root)
+    # The files the bugs cost are read again; the bad ones were reported before.
+    assert second.files_ok == first.files_failed - expected["bad"]
+    assert (second.files_failed, second.files_bad_before) == (0, expected["bad"])
+    rows = _articles(settings)
+    assert len(rows) == expected["articles"] == len({r[0] for r in rows})

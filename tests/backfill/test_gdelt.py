@@ -86,6 +86,39 @@ def test_a_repeated_day_asks_only_for_what_failed(settings, gdelt, config) -> No
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 640
 
 
+def test_a_bug_staging_one_querys_articles_fails_its_slices_only(
+        settings, gdelt, config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a bug would: making the records of one query's articles raises. Its slices are
+    recorded as failed (asked again by the next run), the other queries' are stored."""
+    from monitor.ingest import batch
+
+    real = batch._article_record
+
+    def buggy(entry, key, source, fetch_id):
+        if source.id == "gdelt-backfill-russia-china":
+            raise RuntimeError("a bug")
+        return real(entry, key, source, fetch_id)
+
+    monkeypatch.setattr(batch, "_article_record", buggy)
+    out = backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china", "russia_japan"])
+    china = _slices(settings)["russia_china"]
+    assert {s[2] for s in china} == {"error"}
+    assert {s[4] for s in china} == {"internal error reading the feed: RuntimeError: a bug"}
+    assert {s[2] for s in _slices(settings)["russia_japan"]} == {"done"}
+    assert out["errors"] == len(china)
+    with warehouse.reader(settings) as con:
+        assert con.execute("SELECT count(*) FROM articles WHERE source_id ="
+                           " 'gdelt-backfill-russia-china'").fetchone()[0] == 0
+        kept = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert kept > 0
+
+    monkeypatch.setattr(batch, "_article_record", real)
+    backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china", "russia_japan"])
+    assert {s[2] for s in _slices(settings)["russia_china"]} == {"done"}
+    with warehouse.reader(settings) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == kept + 600
+
+
 def test_later_days_start_at_the_width_earlier_days_needed(settings, gdelt, config) -> None:
     summary = backfill_gdelt(settings, DAY, DAY + timedelta(days=1), config=config,
                              queries=["russia_china"])

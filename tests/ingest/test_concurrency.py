@@ -201,3 +201,38 @@ def test_a_batch_without_classifications_or_sketches_is_stored(
     # (The store's clustering sketches what came without sketches.)
     assert query("SELECT count(*), (SELECT count(*) FROM classifications),"
                  " (SELECT count(*) FROM article_sketches) FROM articles") == [(3, 0, 3)]
+
+
+def test_a_bug_on_one_document_is_its_error_and_the_others_are_staged(
+        env: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a bug would: parsing one document raises, making another's records raises.
+    Each is that document's error; the third is staged and stored."""
+    from monitor.ingest import batch, parse
+    from monitor.ingest.batch import Document, stage_documents
+    from monitor.sources import Source
+
+    real_parse, real_record = parse.parse_feed, batch._article_record
+
+    def buggy_parse(body, *args, **kwargs):
+        if b"parse-bug" in body:
+            raise RuntimeError("a parse bug")
+        return real_parse(body, *args, **kwargs)
+
+    def buggy_record(entry, key, source, fetch_id):
+        if source.id == "record-bug":
+            raise RuntimeError("a record bug")
+        return real_record(entry, key, source, fetch_id)
+
+    monkeypatch.setattr(parse, "parse_feed", buggy_parse)
+    monkeypatch.setattr(batch, "_article_record", buggy_record)
+    body = (FEEDS / "rss_basic.xml").read_bytes()
+    docs = [Document(source=Source(id=name, url=f"https://{name}.example.org/feed",
+                                   outlet=name), body=data)
+            for name, data in (("parse-bug", body + b"<!-- parse-bug -->"),
+                               ("record-bug", body), ("wire", body))]
+    staged = stage_documents(env.settings, docs, "run-bugs", classify=False)
+    assert staged["errors"] == [
+        (0, "internal error reading the feed: RuntimeError: a parse bug"),
+        (1, "internal error reading the feed: RuntimeError: a record bug")]
+    store_staged(env.settings, [staged["path"]], "run-bugs")
+    assert query("SELECT DISTINCT source_id FROM articles") == [("wire",)]
