@@ -120,9 +120,11 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
             " WHERE s.article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
             # One article under two keys (or twice) in the batch: the earliest copy, which
             # is the one that was classified (the others were dropped as seen before it, and
-            # have no candidate flag): first among equal times too.
-            " QUALIFY row_number() OVER (PARTITION BY article_id"
-            " ORDER BY first_seen_at, candidate IS NULL) = 1",
+            # have no candidate flag): first among equal times too. Chosen by row id, on
+            # the few columns that decide: a window over the whole rows (their texts) cost
+            # 12 ms of a 3,000-article batch's 20.
+            " AND s.rowid IN (SELECT arg_min(rowid, (first_seen_at, candidate IS NULL))"
+            "  FROM stage_article GROUP BY article_id)",
             [stored],
         ).fetchone()[0]  # an INSERT answers with the number of rows it inserted
         # Which source carried which article (an article seen in two feeds is stored once).
