@@ -163,7 +163,9 @@ def _load_batch(con: Any, settings: Settings, counts: dict[str, int],
                 " SELECT article_id, version, text_hash, minhash, terms::JSON, anchors,"
                 " countries, anticipates, reacts FROM stage_sketch"
                 " WHERE article_id NOT IN (SELECT unnest(?::VARCHAR[]))"
-                " QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
+                # One per article, by row id: a window would carry the whole rows along
+                # (their MinHash arrays and terms), as for articles above.
+                " AND rowid IN (SELECT min(rowid) FROM stage_sketch GROUP BY article_id)"
                 " ON CONFLICT DO NOTHING", [absent]
             )
     if kinds.get("fetch"):
