@@ -189,6 +189,30 @@ def cpu_round(bodies: list[bytes], settings: Any, index: int) -> dict[str, Any]:
             "clusters": clusters, "trends": trends}
 
 
+def read_apart(bodies: list[bytes], settings: Any, work: Path) -> None:
+    """The CPU figure split: documents the fast path cannot read go to ``feedparser.parse``
+    itself (issue 14 §1: never fewer entries than feedparser), so on them our cost is
+    feedparser's by design. Prints them, and the ratio on the other documents (best of
+    ``CPU_ROUNDS`` rounds of the same measurement over those alone)."""
+    from monitor.ingest.parse import parse_feed
+
+    by_feedparser = [parse_feed(body, "https://example.org/feed").parser == "feedparser"
+                     for body in bodies]
+    rest = [body for body, apart in zip(bodies, by_feedparser, strict=True) if not apart]
+    if len(rest) == len(bodies):
+        return
+    rounds = [cpu_round(rest, settings.with_(home=work / f"cpu-rest{r}"), CPU_ROUNDS + r)
+              for r in range(CPU_ROUNDS)]
+    cpu_fp = min(r["feedparser"] for r in rounds)
+    cpu_ours = min(r["ours"] for r in rounds)
+    apart = len(bodies) - len(rest)
+    print(f"  {apart} of {len(bodies)} documents lxml cannot read (malformed XML and the"
+          " like) go to feedparser.parse itself, by issue 14 §1's contract; on them we cost"
+          " what feedparser costs.")
+    print(f"  The other {len(rest)} documents, best of {CPU_ROUNDS}: feedparser "
+          f"{cpu_fp:.2f}s, ours {cpu_ours:.2f}s → {cpu_fp / cpu_ours:.1f}× feedparser")
+
+
 #: Unchanged polls timed per setting, and CPU rounds per side: on 2 shared virtual cores the
 #: CPU time of the same work differs by up to a third between rounds (the minimum is the
 #: cost; the rest is the neighbours' load), so one round decides nothing.
@@ -461,6 +485,7 @@ def main() -> None:
         total = cpu_ours + clusters + trends
         print(f"  everything:                      {total:6.2f}s  → {cpu_fp / total:.1f}× "
               "feedparser")
+        read_apart(bodies, settings, work)
 
         if args.scale_rows:
             walls, cpus = store_at_scale(settings.with_(home=work / "scale"), args.scale_rows)

@@ -177,8 +177,8 @@ def drop_seen(settings: Settings, candidates: list[dict[str, Any]],
     """Cheap before expensive: mark entries the warehouse (or this batch, or ``earlier``
     keys and URLs) already has, so only new ones are extracted and classified. Seen ones
     are still staged: the store records which sources carried them."""
-    keys = sorted({c["entry_key"] for c in candidates})
-    urls = sorted({c["canonical_url"] for c in candidates if c["canonical_url"]})
+    keys = list({c["entry_key"] for c in candidates})
+    urls = list({c["canonical_url"] for c in candidates if c["canonical_url"]})
     known, known_urls = known_keys(settings, keys, urls)
     if earlier:
         known |= earlier[0]
