@@ -153,7 +153,8 @@ def parse_articles(body: bytes) -> list[Entry]:
         language = str(item.get("language") or "").strip().lower()
         domain = str(item.get("domain") or "").strip().lower().removeprefix("www.") or None
         entries.append(Entry(
-            title=_CONTROL.sub("", clean_text(str(item.get("title") or ""), 1000)),
+            # (Controls out first: clean_text then folds the spaces they stood between.)
+            title=clean_text(_CONTROL.sub("", str(item.get("title") or "")), 1000),
             link=str(item["url"]).strip(),
             guid=None,
             summary="",

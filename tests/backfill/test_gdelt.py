@@ -156,6 +156,12 @@ def test_parse_articles_rejects_text_and_reads_empty_answers() -> None:
     assert entries[0].published_at == datetime(2025, 3, 1, 10, 15)
 
 
+def test_control_characters_in_a_title_leave_no_double_space() -> None:
+    entries = parse_articles(b'{"articles": [{"url": "https://a.example/x", "title":'
+                             b' "Kremlin \x01 answers\x02Tokyo \x1f now"}]}')
+    assert entries[0].title == "Kremlin answersTokyo now"
+
+
 def test_cli(settings, gdelt) -> None:
     from monitor.cli import cli
 
