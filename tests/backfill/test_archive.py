@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from monitor import warehouse
 from monitor.backfill.archive import ARCHIVE_REASON, backfill_dir, read_document, source_slug
 from tests.backfill.conftest import ARTICLES, BASE, rss_snapshot
+from tests.support.bugs import bug_in_parsing, bug_in_records
 
 
 def _articles(settings) -> list[tuple]:
@@ -206,23 +207,10 @@ def test_a_bug_reading_one_file_costs_that_file_only_and_it_is_read_again(
     outlet's entries. Each is that file's error, the rest is stored, and the next run (the
     bug fixed) reads both again and loses nothing."""
     from monitor.backfill import archive as module
-    from monitor.ingest import batch
 
     root, expected = archive
-    real_parse, real_record = module.parse_feed, batch._article_record
-
-    def buggy_parse(body: bytes, *args, **kwargs):
-        if b"round 3</title>" in body and b"Example News" in body:
-            raise RuntimeError("a parse bug")
-        return real_parse(body, *args, **kwargs)
-
-    def buggy_record(entry, key, source, fetch_id):
-        if source.id == "archive-example-blog":
-            raise RuntimeError("a record bug")
-        return real_record(entry, key, source, fetch_id)
-
-    monkeypatch.setattr(module, "parse_feed", buggy_parse)
-    monkeypatch.setattr(batch, "_article_record", buggy_record)
+    bug_in_parsing(monkeypatch, module, b"round 3</title>")
+    bug_in_records(monkeypatch, "archive-example-blog", "a record bug")
     first = backfill_dir(settings, root)
     errors = dict(first.errors)
     assert any(e == "internal error reading the file: RuntimeError: a parse bug"
@@ -235,8 +223,7 @@ def test_a_bug_reading_one_file_costs_that_file_only_and_it_is_read_again(
     assert 0 < len(stored) < expected["articles"]
     assert "archive-example-blog" not in {r[5] for r in stored}
 
-    monkeypatch.setattr(module, "parse_feed", real_parse)
-    monkeypatch.setattr(batch, "_article_record", real_record)
+    monkeypatch.undo()  # the bugs fixed
     second = backfill_dir(settings, root)
     # The files the bugs cost are read again; the bad ones were reported before.
     assert second.files_ok == first.files_failed - expected["bad"]

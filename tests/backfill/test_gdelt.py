@@ -15,6 +15,7 @@ from monitor.backfill.gdelt import (
     parse_articles,
 )
 from tests.backfill.gdelt_api import FakeGdelt
+from tests.support.bugs import bug_in_records
 
 DAY = date(2025, 3, 1)
 
@@ -90,16 +91,7 @@ def test_a_bug_staging_one_querys_articles_fails_its_slices_only(
         settings, gdelt, config, monkeypatch: pytest.MonkeyPatch) -> None:
     """As a bug would: making the records of one query's articles raises. Its slices are
     recorded as failed (asked again by the next run), the other queries' are stored."""
-    from monitor.ingest import batch
-
-    real = batch._article_record
-
-    def buggy(entry, key, source, fetch_id):
-        if source.id == "gdelt-backfill-russia-china":
-            raise RuntimeError("a bug")
-        return real(entry, key, source, fetch_id)
-
-    monkeypatch.setattr(batch, "_article_record", buggy)
+    bug_in_records(monkeypatch, "gdelt-backfill-russia-china")
     out = backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china", "russia_japan"])
     china = _slices(settings)["russia_china"]
     assert {s[2] for s in china} == {"error"}
@@ -112,7 +104,7 @@ def test_a_bug_staging_one_querys_articles_fails_its_slices_only(
         kept = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert kept > 0
 
-    monkeypatch.setattr(batch, "_article_record", real)
+    monkeypatch.undo()  # the bug fixed
     backfill_gdelt_day(settings, DAY, config=config, queries=["russia_china", "russia_japan"])
     assert {s[2] for s in _slices(settings)["russia_china"]} == {"done"}
     with warehouse.reader(settings) as con:

@@ -207,24 +207,13 @@ def test_a_bug_on_one_document_is_its_error_and_the_others_are_staged(
         env: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
     """As a bug would: parsing one document raises, making another's records raises.
     Each is that document's error; the third is staged and stored."""
-    from monitor.ingest import batch, parse
+    from monitor.ingest import parse
     from monitor.ingest.batch import Document, stage_documents
     from monitor.sources import Source
+    from tests.support.bugs import bug_in_parsing, bug_in_records
 
-    real_parse, real_record = parse.parse_feed, batch._article_record
-
-    def buggy_parse(body, *args, **kwargs):
-        if b"parse-bug" in body:
-            raise RuntimeError("a parse bug")
-        return real_parse(body, *args, **kwargs)
-
-    def buggy_record(entry, key, source, fetch_id):
-        if source.id == "record-bug":
-            raise RuntimeError("a record bug")
-        return real_record(entry, key, source, fetch_id)
-
-    monkeypatch.setattr(parse, "parse_feed", buggy_parse)
-    monkeypatch.setattr(batch, "_article_record", buggy_record)
+    bug_in_parsing(monkeypatch, parse, b"parse-bug")
+    bug_in_records(monkeypatch, "record-bug", "a record bug")
     body = (FEEDS / "rss_basic.xml").read_bytes()
     docs = [Document(source=Source(id=name, url=f"https://{name}.example.org/feed",
                                    outlet=name), body=data)

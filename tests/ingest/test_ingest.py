@@ -245,16 +245,9 @@ def test_links_urllib_cannot_split_cost_neither_the_entry_nor_the_batch(
 def test_a_bug_reading_one_feed_is_that_sources_error_and_the_others_are_stored(
         feeds: FeedEnv, query, monkeypatch: pytest.MonkeyPatch) -> None:
     """As a bug would: making one source's records raises."""
-    from monitor.ingest import batch
+    from tests.support.bugs import bug_in_records
 
-    real = batch._article_record
-
-    def buggy(entry, key, source, fetch_id):
-        if source.id == "eastern":
-            raise RuntimeError("a bug")
-        return real(entry, key, source, fetch_id)
-
-    monkeypatch.setattr(batch, "_article_record", buggy)
+    bug_in_records(monkeypatch, "eastern")
     feeds.serve_fixture("wire", "rss_basic.xml")
     feeds.serve_fixture("eastern", "atom_basic.xml")
     result = run_ingest(feeds.settings)
