@@ -161,15 +161,29 @@ def known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[se
     if not keys:
         return set(), set()
     with warehouse.reader(settings) as con:
-        known = con.execute(
-            "SELECT entry_key FROM articles WHERE entry_key IN (SELECT unnest(?::VARCHAR[]))",
-            [keys],
-        ).fetchall()
+        among, params = _among(keys)
+        known = con.execute(f"SELECT entry_key FROM articles WHERE entry_key IN ({among})",
+                            params).fetchall()
+        among, params = _among(urls)
         known_urls = con.execute(
-            "SELECT canonical_url FROM articles"
-            " WHERE canonical_url IN (SELECT unnest(?::VARCHAR[]))", [urls],
+            f"SELECT canonical_url FROM articles WHERE canonical_url IN ({among})", params
         ).fetchall()
     return {r[0] for r in known}, {r[0] for r in known_urls}
+
+
+#: Joins a list of strings into one parameter, split again by DuckDB: no key or URL from an
+#: XML feed holds it (XML forbids it). DuckDB's Python binding converts a list parameter
+#: value by value, about 1 µs each: a third of the two lookups of a 3,000-entry batch.
+_SEPARATOR = "\x1f"
+
+
+def _among(values: list[str]) -> tuple[str, list[object]]:
+    """A subquery of ``values`` and its parameters: the values joined into one string, or,
+    when one of them holds the separator (from a JSON feed), the list as it is."""
+    joined = _SEPARATOR.join(values)
+    if values and joined.count(_SEPARATOR) == len(values) - 1:
+        return "SELECT unnest(string_split(?, chr(31)))", [joined]
+    return "SELECT unnest(?::VARCHAR[])", [values]
 
 
 def drop_seen(settings: Settings, candidates: list[dict[str, Any]],

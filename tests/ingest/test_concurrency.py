@@ -225,3 +225,27 @@ def test_a_bug_on_one_document_is_its_error_and_the_others_are_staged(
         (1, "internal error reading the feed: RuntimeError: a record bug")]
     store_staged(env.settings, [staged["path"]], "run-bugs")
     assert query("SELECT DISTINCT source_id FROM articles") == [("wire",)]
+
+
+@pytest.mark.parametrize("odd", [False, True], ids=["plain-keys", "a-key-with-the-separator"])
+def test_entries_stored_before_are_seen_whatever_their_keys_hold(env: FeedEnv, odd: bool) -> None:
+    """The seen-before lookup passes a batch's keys joined by U+001F, which no XML feed can
+    hold; a JSON Feed can, and its keys are then looked up as a list."""
+    import json
+
+    from monitor.ingest.batch import Document, stage_documents
+    from monitor.sources import Source
+
+    items = [{"id": f"https://json.example.org/{i}", "url": f"https://json.example.org/{i}",
+              "title": f"Item {i}", "content_text": "Russia and Japan"} for i in range(3)]
+    if odd:
+        items.append({"id": "opaque\u001fid", "title": "Odd", "content_text": "Russia"})
+    doc = Document(source=Source(id="json", url="https://json.example.org/feed.json",
+                                 outlet="JSON"),
+                   body=json.dumps({"version": "https://jsonfeed.org/version/1.1",
+                                    "title": "JSON", "items": items}).encode())
+    first = stage_documents(env.settings, [doc], "run-1", classify=False)
+    store_staged(env.settings, [first["path"]], "run-1")
+    assert first["new"] == len(items)
+    again = stage_documents(env.settings, [doc], "run-2", classify=False)
+    assert (again["entries"], again["new"]) == (len(items), 0)
