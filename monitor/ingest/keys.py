@@ -160,15 +160,13 @@ def article_id(key: str) -> str:
 def known_keys(settings: Settings, keys: list[str], urls: list[str]) -> tuple[set[str], set[str]]:
     if not keys:
         return set(), set()
+    (among_keys, key_params), (among_urls, url_params) = _among(keys), _among(urls)
     with warehouse.reader(settings) as con:
-        among, params = _among(keys)
-        known = con.execute(f"SELECT entry_key FROM articles WHERE entry_key IN ({among})",
-                            params).fetchall()
-        among, params = _among(urls)
-        known_urls = con.execute(
-            f"SELECT canonical_url FROM articles WHERE canonical_url IN ({among})", params
-        ).fetchall()
-    return {r[0] for r in known}, {r[0] for r in known_urls}
+        rows = con.execute(  # (one statement: each costs 0.2-0.3 ms to prepare)
+            f"SELECT true, entry_key FROM articles WHERE entry_key IN ({among_keys})"
+            f" UNION ALL SELECT false, canonical_url FROM articles"
+            f" WHERE canonical_url IN ({among_urls})", [*key_params, *url_params]).fetchall()
+    return {v for is_key, v in rows if is_key}, {v for is_key, v in rows if not is_key}
 
 
 #: Joins a list of strings into one parameter, split again by DuckDB: no key or URL from an

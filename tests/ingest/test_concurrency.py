@@ -249,3 +249,25 @@ def test_entries_stored_before_are_seen_whatever_their_keys_hold(env: FeedEnv, o
     assert first["new"] == len(items)
     again = stage_documents(env.settings, [doc], "run-2", classify=False)
     assert (again["entries"], again["new"]) == (len(items), 0)
+
+
+def test_an_entry_whose_link_is_stored_under_another_key_is_seen(env: FeedEnv) -> None:
+    """Seen before by its canonical URL (another feed's GUID for the same page): not new, so
+    not extracted or classified again; the store links it to the stored article."""
+    import json
+
+    from monitor.ingest.batch import Document, stage_documents
+    from monitor.sources import Source
+
+    def doc(source: str, guid: str) -> Document:
+        items = [{"id": guid, "url": "https://news.example.org/a/1?utm_source=rss",
+                  "title": "Moscow and Tokyo talk", "content_text": "Russia and Japan"}]
+        return Document(source=Source(id=source, url=f"https://{source}.example.org/feed",
+                                      outlet=source),
+                        body=json.dumps({"version": "https://jsonfeed.org/version/1.1",
+                                         "title": source, "items": items}).encode())
+
+    first = stage_documents(env.settings, [doc("one", "one-1")], "run-1", classify=False)
+    store_staged(env.settings, [first["path"]], "run-1")
+    again = stage_documents(env.settings, [doc("two", "two-9")], "run-2", classify=False)
+    assert (first["new"], again["entries"], again["new"]) == (1, 1, 0)
