@@ -130,7 +130,7 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, settings: Settings) -> list
 def _current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     """Whether every migration is applied and every view is as its file says, asked in one
     statement: the usual case, at the start of every writer session, where the steps
-    below take four statements and a read of every view file (0.5 ms against 1.8 ms)."""
+    below take four statements (0.7-0.8 ms of CPU against 1.5-1.7 ms)."""
     try:
         rows = con.execute(
             "SELECT version, NULL, NULL FROM schema_migrations"
@@ -141,17 +141,13 @@ def _current(con: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
     if versions != [version for version, _ in _migrations(settings)]:
         return False
     views = {name: sha1 for version, name, sha1 in rows if version is None}
-    paths = sorted(settings.views_dir.glob("*.sql")) if settings.views_dir.exists() else []
-    return all(views.get(p.name) == _sha1(p) for p in paths)
+    return not _views_changed(views, _view_files(settings))
 
 
 def _refresh_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    if not settings.views_dir.exists():
-        return
+    paths = _view_files(settings)
     known = dict(con.execute("SELECT name, sha1 FROM schema_views").fetchall())
-    paths = sorted(settings.views_dir.glob("*.sql"))
-    changed = [p for p in paths if known.get(p.name) != _sha1(p)]
-    if not changed:
+    if not _views_changed(known, paths):
         return
     # Views may depend on each other: recreate them all, in name order, in one transaction.
     con.execute("BEGIN")
@@ -166,6 +162,16 @@ def _refresh_views(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     except Exception as exc:
         con.execute("ROLLBACK")
         raise WarehouseError(f"view {path.name} failed: {exc}") from exc
+
+
+def _view_files(settings: Settings) -> list[Path]:
+    """The view files, in name order (the order they are created in)."""
+    return sorted(settings.views_dir.glob("*.sql")) if settings.views_dir.exists() else []
+
+
+def _views_changed(known: dict[str, str], paths: list[Path]) -> bool:
+    """Whether a view file is new or differs from what ``known`` (name → sha1) recorded."""
+    return any(known.get(p.name) != _sha1(p) for p in paths)
 
 
 def _sha1(path: Path) -> str:
