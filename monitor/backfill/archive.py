@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import warehouse
-from monitor.ingest.batch import stage_entries
+from monitor.ingest.batch import internal_error, stage_entries
 from monitor.ingest.keys import keys_for_feed
 from monitor.ingest.parse import Entry, ParsedFeed, parse_feed
 from monitor.ingest.plan import new_run_id
@@ -353,8 +353,7 @@ class _Run:
             # A bug of ours on one file: its error, never the run's. Recorded without its
             # hash, so the next run reads it again (once the bug is fixed).
             log.exception("reading an archive file failed path=%s", resolved)
-            error = f"internal error reading the file: {type(exc).__name__}: {exc}"[:500]
-            result = FileResult(resolved, size, "error", error=error)
+            result = FileResult(resolved, size, "error", error=internal_error(exc, "the file"))
             self.batch.results.append((result, "-", None))
             return result
 

@@ -31,8 +31,8 @@ from monitor.ingest.stage import stage_records
 from monitor.settings import Settings
 from monitor.sources import Source
 
-__all__ = ["Document", "fetch_and_stage", "needs_parsing", "stage_documents", "stage_entries",
-           "staged_groups"]
+__all__ = ["Document", "fetch_and_stage", "internal_error", "needs_parsing", "stage_documents",
+           "stage_entries", "staged_groups"]
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def _read_result(result: FetchResult, source: Source, states: dict[str, FeedStat
         # again next run: no content hash), never the batch's, whose other feeds go on.
         log.exception("reading a feed failed source=%s", source.id)
         row.update(outcome="error", content_hash=None, entries_seen=0,
-                   error=_internal_error(exc))
+                   error=internal_error(exc))
         return []
 
 
@@ -214,7 +214,7 @@ def stage_documents(settings: Settings, documents: list[Document], run_id: str, 
                                 source_language=doc.source.language)
         except Exception as exc:  # a bug of ours on one document: its error, not the batch's
             log.exception("reading a document failed source=%s", doc.source.id)
-            errors.append((index, _internal_error(exc)))
+            errors.append((index, internal_error(exc)))
             continue
         if not parsed.is_feed:
             errors.append((index, parsed.error or "not a feed"))
@@ -243,7 +243,7 @@ def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], ru
                        zip(entries, keys_for_feed(entries, source.id), strict=True)]
         except Exception as exc:
             log.exception("reading entries failed source=%s", source.id)
-            failed.append((index, _internal_error(exc)))
+            failed.append((index, internal_error(exc)))
             continue
         for record in records:
             record["ingested_via"] = via
@@ -265,9 +265,9 @@ def stage_entries(settings: Settings, groups: list[tuple[Source, list[Any]]], ru
             "new": len(new_articles), "failed_groups": failed}
 
 
-def _internal_error(exc: Exception) -> str:
-    """A bug of ours, as the error of the one feed, document or group it happened on."""
-    return f"internal error reading the feed: {type(exc).__name__}: {exc}"[:500]
+def internal_error(exc: Exception, what: str = "the feed") -> str:
+    """A bug of ours, as the error of the one feed, document, group or file it happened on."""
+    return f"internal error reading {what}: {type(exc).__name__}: {exc}"[:500]
 
 
 def _fetch_row(result: FetchResult, run_id: str) -> dict[str, Any]:
