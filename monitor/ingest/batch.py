@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 
 from monitor.ingest import derive
 from monitor.ingest.fetch import FeedState, FetchResult, fetch_all
-from monitor.ingest.keys import article_id, canonical_url, content_hash, drop_seen, keys_for_feed
+from monitor.ingest.keys import (
+    article_id,
+    canonical_url,
+    clean_content_hash,
+    drop_seen,
+    keys_for_feed,
+)
 from monitor.ingest.plan import Plan, load_state
 from monitor.ingest.stage import stage_records
 from monitor.settings import Settings
@@ -316,7 +322,7 @@ def _article_record(entry: Any, key: str, source: Source,
         "published_at": entry.published_at.isoformat() if entry.published_at else None,
         "date_flag": entry.date_flag,
         "first_seen_at": _Clock.iso(),
-        "content_hash": content_hash(entry.title, entry.summary),
+        "content_hash": clean_content_hash(entry.title, entry.summary),  # (Entry text is clean)
         "ingested_via": "live",
         "extract_status": None,
         "extract_error": None,

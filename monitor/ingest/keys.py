@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the parser (and feedparser) is loaded only when a feed has 
     from monitor.ingest.parse import Entry
 
 __all__ = ["canonical_url", "entry_key", "article_id", "keys_for_feed", "content_hash",
-           "drop_seen", "known_keys"]
+           "clean_content_hash", "drop_seen", "known_keys"]
 
 #: Query parameters that only track the reader, never select the article.
 TRACKING_PARAMS = frozenset({
@@ -115,6 +115,24 @@ def content_hash(title: str, summary: str) -> str:
     folded = "  " not in text and text.isprintable()
     text = text.strip(" ") if folded else " ".join(text.split())
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def clean_content_hash(title: str, summary: str) -> str:
+    """:func:`content_hash` of a title and summary that ``clean_text`` made (every parsed
+    ``Entry``'s): the same value, without the two scans of the whole text that check the
+    folding (a third of its cost, 1% of a batch's).
+
+    ``clean_text``'s output is stripped, has no whitespace but the space and no two spaces
+    in a row; cutting it to a length may leave one space at the end. So the folding is
+    only at the join and the ends. ``tests/ingest/test_text_shortcuts.py`` checks the two
+    agree on such text.
+    """
+    if title[-1:] == " ":
+        title = title.rstrip(" ")
+    if summary[-1:] == " ":
+        summary = summary.rstrip(" ")
+    text = f"{title} {summary}" if title and summary else title or summary
+    return hashlib.sha1(text.lower().encode("utf-8")).hexdigest()
 
 
 def _guid_trustworthy(guid: str | None, untrusted: set[str]) -> bool:

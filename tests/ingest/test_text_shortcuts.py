@@ -8,6 +8,7 @@ import random
 import sys
 
 from monitor.ingest import text
+from monitor.ingest.keys import clean_content_hash, content_hash
 
 
 def test_every_character_str_split_splits_on_but_the_space_is_unprintable() -> None:
@@ -50,3 +51,16 @@ def test_the_shortcuts_give_what_the_long_way_gives() -> None:
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         for limit in (1_000, 3):
             assert text.clean_text(value, limit) == _long_way(value, limit), repr(value)
+
+
+def test_the_hash_of_clean_text_is_the_hash_of_any_text() -> None:
+    # Stored content hashes must not change: the shortcut for parsed entries (whose text
+    # clean_text made, cut to a length or not, empty or not) gives content_hash's value.
+    rng = random.Random(7)
+    alphabet = list("ab Z9.,-\t\n\x85\xa0\u3000\u200b\u0130Жд東") + ["  ", "İI"]
+    for _ in range(20_000):
+        title, summary = ("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9)))
+                          for _ in range(2))
+        for limit in (1_000, 4, 2):
+            pair = text.clean_text(title, limit), text.clean_text(summary, limit)
+            assert clean_content_hash(*pair) == content_hash(*pair), repr(pair)
